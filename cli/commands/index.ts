@@ -1,0 +1,5 @@
+/** Every `polyglot` command; each lives in its own file. */
+import type { CommandModule } from 'yargs';
+import { verifyCommand } from './verify.js';
+
+export const commands: CommandModule<object, never>[] = [verifyCommand as never];

@@ -1,0 +1,35 @@
+import type { CommandModule } from 'yargs';
+import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
+
+interface Args extends BackendArgs {
+  dir: string;
+  json: boolean;
+  filter?: string;
+}
+
+export const verifyCommand: CommandModule<object, Args> = {
+  command: 'verify <dir>',
+  describe: 'run every reference case of a fixture (model or tokenizer) and compare within tolerance',
+  builder: (y) =>
+    withBackend(y)
+      .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case' })
+      .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' }) as never,
+  handler: async (args) => {
+    await startBackend({ ...args, quiet: args.quiet || args.json });
+    const results = await verifyFixture(args.dir, {
+      filter: args.filter ? new RegExp(args.filter) : undefined,
+      onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
+    });
+    if (args.json) {
+      process.stdout.write(JSON.stringify(results.map((r) => ({ fixture: r.fixture, case: r.case, kind: r.kind, status: r.status, max_abs_error: r.maxAbsError, max_rel_error: r.maxRelError, rtol: r.rtol, atol: r.atol, message: r.message })), null, 1) + '\n');
+    } else {
+      process.stdout.write(formatResultsTable(results) + '\n');
+      const counts = { pass: 0, fail: 0, unsupported: 0 };
+      results.forEach((r) => counts[r.status]++);
+      process.stdout.write(`${counts.pass} passed, ${counts.fail} failed, ${counts.unsupported} unsupported\n`);
+    }
+    if (results.length === 0 || results.some((r) => r.status !== 'pass')) process.exitCode = 1;
+  },
+};

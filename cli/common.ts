@@ -1,0 +1,21 @@
+/** Options and plumbing shared by every `polyglot` command. */
+import type { Argv } from 'yargs';
+import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
+
+export interface BackendArgs {
+  backend: BackendName;
+  quiet?: boolean;
+}
+
+export function withBackend<T>(y: Argv<T>): Argv<T & BackendArgs> {
+  return y
+    .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'compute backend' })
+    .option('quiet', { type: 'boolean', default: false, describe: 'less output' }) as unknown as Argv<T & BackendArgs>;
+}
+
+/** Activates the backend and says which one was chosen (on stderr, so stdout stays clean for --json). */
+export async function startBackend(args: BackendArgs): Promise<string> {
+  const name = await selectBackend(args.backend);
+  if (!args.quiet) process.stderr.write(`backend: ${name}\n`);
+  return name;
+}

@@ -1,0 +1,125 @@
+/**
+ * A Hugging Face model directory opened for reading: its config.json and a lazy
+ * name -> tensor source over whichever weight layout it uses.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PolyglotError } from '../core/errors.js';
+import type { SafetensorsDType } from './dtypes.js';
+import { SafetensorsFile, type HostTensor } from './safetensors.js';
+
+export interface TensorMeta {
+  name: string;
+  dtype: SafetensorsDType;
+  shape: number[];
+  /** The file holding it. */
+  file: string;
+}
+
+/** Lazy access to a state dict: tensors are decoded one at a time, on demand. */
+export interface TensorSource {
+  names(): string[];
+  has(name: string): boolean;
+  meta(name: string): TensorMeta;
+  /** Reads one tensor (floats upcast to float32). */
+  read(name: string): HostTensor;
+}
+
+export interface HfCheckpoint {
+  /** The resolved model directory. */
+  dir: string;
+  /** config.json as parsed JSON (validated by the model's config parser). */
+  config: Record<string, unknown>;
+  tensors: TensorSource;
+  /** Weight files, for `polyglot info` (size on disk). */
+  files: string[];
+}
+
+export function readJsonFile(file: string): unknown {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new PolyglotError(`${file}: cannot read (${(e as Error).message})`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new PolyglotError(`${file}: not valid JSON (${(e as Error).message})`);
+  }
+}
+
+/** A TensorSource over several safetensors files (one, or the shards of an index). */
+export class SafetensorsSource implements TensorSource {
+  private readonly byName = new Map<string, SafetensorsFile>();
+
+  constructor(files: SafetensorsFile[], weightMap?: Record<string, string>, indexPath?: string) {
+    for (const f of files) {
+      for (const name of f.names()) {
+        if (this.byName.has(name)) {
+          throw new PolyglotError(`tensor "${name}" appears in both ${this.byName.get(name)!.path} and ${f.path}`);
+        }
+        this.byName.set(name, f);
+      }
+    }
+    if (weightMap) {
+      for (const [name, shard] of Object.entries(weightMap)) {
+        const f = this.byName.get(name);
+        if (!f) throw new PolyglotError(`${indexPath}: weight_map names "${name}" in ${shard}, but that shard has no such tensor`);
+        if (path.basename(f.path) !== shard) {
+          throw new PolyglotError(`${indexPath}: weight_map puts "${name}" in ${shard}, but it is in ${path.basename(f.path)}`);
+        }
+      }
+    }
+  }
+
+  names(): string[] {
+    return [...this.byName.keys()];
+  }
+  has(name: string): boolean {
+    return this.byName.has(name);
+  }
+  meta(name: string): TensorMeta {
+    const f = this.file(name);
+    const i = f.info(name);
+    return { name, dtype: i.dtype, shape: i.shape, file: f.path };
+  }
+  read(name: string): HostTensor {
+    return this.file(name).read(name);
+  }
+  private file(name: string): SafetensorsFile {
+    const f = this.byName.get(name);
+    if (!f) throw new PolyglotError(`checkpoint has no tensor named "${name}"`);
+    return f;
+  }
+}
+
+/**
+ * Opens a model directory. Layouts: model.safetensors; model.safetensors.index.json + shards.
+ * (pytorch_model.bin and the HF hub cache are added in convert/open-checkpoint.ts.)
+ */
+export function openSafetensorsDir(dir: string): HfCheckpoint | undefined {
+  const single = path.join(dir, 'model.safetensors');
+  const index = path.join(dir, 'model.safetensors.index.json');
+  const configPath = path.join(dir, 'config.json');
+  if (fs.existsSync(index)) {
+    const idx = readJsonFile(index) as { weight_map?: unknown };
+    if (typeof idx.weight_map !== 'object' || idx.weight_map === null) {
+      throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
+    }
+    const weightMap = idx.weight_map as Record<string, string>;
+    const shards = [...new Set(Object.values(weightMap))];
+    const files = shards.map((s) => SafetensorsFile.open(path.join(dir, s)));
+    return {
+      dir,
+      config: readJsonFile(configPath) as Record<string, unknown>,
+      tensors: new SafetensorsSource(files, weightMap, index),
+      files: files.map((f) => f.path),
+    };
+  }
+  if (fs.existsSync(single)) {
+    const f = SafetensorsFile.open(single);
+    return { dir, config: readJsonFile(configPath) as Record<string, unknown>, tensors: new SafetensorsSource([f]), files: [single] };
+  }
+  return undefined;
+}

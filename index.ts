@@ -1,0 +1,10 @@
+/** tfjs-polyglot library API. The `polyglot` CLI is a thin shell over these exports. */
+export { PolyglotError } from './core/errors.js';
+export { tf } from './core/tf.js';
+export { selectBackend, type BackendName } from './backend/select.js';
+export type { Ops, Dim, DType } from './ops/ops.js';
+export { eagerOps } from './ops/eager.js';
+export { SafetensorsFile, type HostTensor } from './convert/safetensors.js';
+export { openSafetensorsDir, type HfCheckpoint, type TensorSource } from './convert/checkpoint.js';
+export { verifyFixture, formatResultsTable } from './verify/verify.js';
+export type { CaseResult } from './verify/types.js';

@@ -1,0 +1,66 @@
+/** Reference-fixture cases (format: ../shared/fixtures/FORMAT.md) and their results. */
+import type { HostTensor } from '../convert/safetensors.js';
+
+export type CaseKind = 'forward' | 'incremental' | 'generate_greedy' | 'loss' | 'grad' | 'adamw_step' | 'tokenize';
+
+export interface CaseSpec {
+  name: string;
+  kind: CaseKind | string;
+  mode?: 'eval' | 'train';
+  /** A string names a tensor in reference/tensors.safetensors; anything else is a literal. */
+  inputs: Record<string, unknown>;
+  expect: Record<string, unknown>;
+  params?: Record<string, unknown>;
+  rtol: number;
+  atol: number;
+  notes?: string;
+}
+
+/** One computed output. `positionMask` ([B, T], 1 = real position) limits the comparison of per-position outputs. */
+export interface ActualOutput {
+  data: ArrayLike<number>;
+  shape: number[];
+  positionMask?: { data: ArrayLike<number>; shape: [number, number] };
+}
+
+export type CaseStatus = 'pass' | 'fail' | 'unsupported';
+
+export interface OutputComparison {
+  key: string;
+  maxAbsError: number;
+  maxRelError: number;
+  ok: boolean;
+  message?: string;
+}
+
+export interface CaseResult {
+  fixture: string;
+  case: string;
+  kind: string;
+  status: CaseStatus;
+  maxAbsError: number;
+  maxRelError: number;
+  rtol: number;
+  atol: number;
+  outputs: OutputComparison[];
+  message?: string;
+}
+
+/** What a case handler sees: the fixture's inputs resolved to host tensors. */
+export interface CaseContext {
+  fixtureDir: string;
+  spec: CaseSpec;
+  /** Resolves an inputs/expect value: a tensor name -> HostTensor, a literal -> itself. */
+  input(key: string): HostTensor;
+  literal<V>(key: string): V | undefined;
+  reference(name: string): HostTensor;
+}
+
+/** Computes the case's outputs (keys of spec.expect), or returns 'unsupported' with a reason. */
+export type CaseHandler = (ctx: CaseContext) => Promise<Record<string, ActualOutput> | { unsupported: string }>;
+
+/** A model family's handlers, by case kind. */
+export interface ModelCaseRunner {
+  /** Loads what all cases share (the model) once per fixture. */
+  prepare(fixtureDir: string): Promise<Partial<Record<CaseKind, CaseHandler>> & { dispose?: () => void }>;
+}
