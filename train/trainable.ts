@@ -1,0 +1,53 @@
+/**
+ * The contract between models and training (docs/ARCHITECTURE.md, "Training").
+ * Models (XGLM, NLLB-MoE) implement it; the optimizer, trainer, checkpoints, verify's
+ * grad / adamw_step handlers and the HF exporter only use this.
+ */
+import type { tf } from '../core/tf.js';
+import type { Rng } from '../core/random.js';
+
+export interface NamedParameter {
+  /** Hugging Face state-dict name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
+  name: string;
+  variable: tf.LayerVariable;
+  /** true when stored as [in, out] (HF keeps Linear weights as [out, in]). */
+  transposed: boolean;
+}
+
+export interface LossOutput {
+  loss: tf.Scalar;
+  /** Named scalar parts (lm_loss, aux/z losses, ...) and metrics; logged by the trainer. */
+  components: Record<string, tf.Scalar>;
+}
+
+export interface TrainableModel {
+  namedParameters(): NamedParameter[];
+  /** Scalar loss for a batch; called inside tf.tidy / tf.variableGrads. */
+  computeLoss(batch: Record<string, tf.Tensor>, opts: { training: boolean; rng?: import('../core/random.js').Rng }): LossOutput;
+}
+
+/** A parameter as the optimizer sees it: one tf.Variable, once (tied weights appear once). */
+export interface TrainParam {
+  name: string;
+  variable: tf.Variable;
+  transposed: boolean;
+}
+
+/**
+ * The distinct parameters of a model. Tied weights (XGLM embed_tokens/lm_head, NLLB
+ * shared/encoder/decoder embed_tokens/lm_head) are one torch Parameter, counted once by
+ * `model.parameters()`; we keep the first name a model reports for a variable.
+ */
+export function distinctParameters(model: Pick<TrainableModel, 'namedParameters'>): TrainParam[] {
+  const seen = new Set<tf.Variable>();
+  const out: TrainParam[] = [];
+  for (const p of model.namedParameters()) {
+    const v = p.variable.read() as tf.Variable;
+    if (seen.has(v)) continue;
+    seen.add(v);
+    out.push({ name: p.name, variable: v, transposed: p.transposed });
+  }
+  return out;
+}
+
+export type { Rng };
