@@ -97,3 +97,118 @@ export function decodeToFloat32(dtype: SafetensorsDType, bytes: Uint8Array): Flo
     }
   }
 }
+
+// ---------------------------------------------------------------------------
+// Encoding (float32 -> half / bfloat16 with round-to-nearest-even, as torch's
+// `.to(torch.float16)` / `.to(torch.bfloat16)` do).
+
+const f32Scratch = new Float32Array(1);
+const u32Scratch = new Uint32Array(f32Scratch.buffer);
+
+/** float -> IEEE half bits, round-to-nearest-even; overflow gives +-Infinity, NaN stays NaN. */
+export function floatToHalfBits(v: number): number {
+  f32Scratch[0] = v;
+  const x = u32Scratch[0];
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112; // rebias 127 -> 15
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    // Subnormal half (value = h * 2^-24); below 2^-25 everything rounds to zero.
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1) === 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
+  return sign | h;
+}
+
+/** float -> bfloat16 bits, round-to-nearest-even (NaN kept quiet). */
+export function floatToBf16Bits(v: number): number {
+  f32Scratch[0] = v;
+  const x = u32Scratch[0];
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) / 65536) & 0xffff;
+}
+
+/** Data accepted by the writers; its element type must suit the target dtype. */
+export type WritableData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | number[];
+
+/**
+ * Encodes `data` as little-endian `dtype` bytes. Floats may come from any numeric array;
+ * integer dtypes need integral values in range. `where` names the tensor in errors.
+ */
+export function encodeTensorData(dtype: SafetensorsDType, data: WritableData, where: string): Uint8Array {
+  const n = data.length;
+  const out = new Uint8Array(n * BYTES[dtype]);
+  const dv = new DataView(out.buffer);
+  const num = (i: number): number => {
+    const v = data[i];
+    return typeof v === 'bigint' ? Number(v) : v;
+  };
+  const int = (i: number, lo: number, hi: number): number => {
+    const v = num(i);
+    if (!Number.isInteger(v) || v < lo || v > hi) {
+      throw new PolyglotError(`${where}: element ${i} is ${v}, not an integer in [${lo}, ${hi}] as ${dtype} needs`);
+    }
+    return v;
+  };
+  switch (dtype) {
+    case 'F32':
+      for (let i = 0; i < n; i++) dv.setFloat32(i * 4, num(i), true);
+      break;
+    case 'F64':
+      for (let i = 0; i < n; i++) dv.setFloat64(i * 8, num(i), true);
+      break;
+    case 'F16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, floatToHalfBits(num(i)), true);
+      break;
+    case 'BF16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, floatToBf16Bits(num(i)), true);
+      break;
+    case 'I64':
+    case 'U64':
+      for (let i = 0; i < n; i++) {
+        const v = data[i];
+        if (typeof v === 'bigint') dv.setBigInt64(i * 8, v, true);
+        else dv.setBigInt64(i * 8, BigInt(int(i, dtype === 'I64' ? Number.MIN_SAFE_INTEGER : 0, Number.MAX_SAFE_INTEGER)), true);
+      }
+      break;
+    case 'I32':
+      for (let i = 0; i < n; i++) dv.setInt32(i * 4, int(i, -0x80000000, 0x7fffffff), true);
+      break;
+    case 'U32':
+      for (let i = 0; i < n; i++) dv.setUint32(i * 4, int(i, 0, 0xffffffff), true);
+      break;
+    case 'I16':
+      for (let i = 0; i < n; i++) dv.setInt16(i * 2, int(i, -0x8000, 0x7fff), true);
+      break;
+    case 'U16':
+      for (let i = 0; i < n; i++) dv.setUint16(i * 2, int(i, 0, 0xffff), true);
+      break;
+    case 'I8':
+      for (let i = 0; i < n; i++) dv.setInt8(i, int(i, -128, 127));
+      break;
+    case 'U8':
+      for (let i = 0; i < n; i++) dv.setUint8(i, int(i, 0, 255));
+      break;
+    case 'BOOL':
+      for (let i = 0; i < n; i++) dv.setUint8(i, int(i, 0, 1));
+      break;
+  }
+  return out;
+}
+
+/** The torch dtype names HF writes as config.json "torch_dtype". */
+export type TorchFloatName = 'float32' | 'float16' | 'bfloat16';
+export const TORCH_FLOAT_TO_SAFETENSORS: Record<TorchFloatName, SafetensorsDType> = { float32: 'F32', float16: 'F16', bfloat16: 'BF16' };

@@ -127,8 +127,8 @@ function parseHeader(
   const dataSize = fileSize - dataStart;
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
-      if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-        throw new PolyglotError(`${path}: __metadata__ must be an object of strings`);
+      if (typeof raw !== 'object' || raw === null || Array.isArray(raw) || !Object.values(raw).every((v) => typeof v === 'string')) {
+        throw new PolyglotError(`${path}: __metadata__ must be an object of strings, found ${JSON.stringify(raw).slice(0, 80)}`);
       }
       metadata = raw as Record<string, string>;
       continue;
@@ -150,6 +150,9 @@ function parseHeader(
     const [b, e] = offs as [number, number];
     const elements = shape.reduce((a, d) => a * d, 1);
     const expected = elements * dtypeByteSize(entry.dtype);
+    if (!Number.isSafeInteger(expected)) {
+      throw new PolyglotError(`${where}: shape ${JSON.stringify(shape)} is too large (${expected} bytes)`);
+    }
     if (e - b !== expected) {
       throw new PolyglotError(
         `${where}: shape ${JSON.stringify(shape)} x ${entry.dtype} needs ${expected} bytes but data_offsets [${b}, ${e}] cover ${e - b}`,
@@ -160,12 +163,25 @@ function parseHeader(
     }
     infos.set(name, { name, dtype: entry.dtype, shape, begin: dataStart + b, end: dataStart + e });
   }
-  // Byte ranges must not overlap (HF also requires them to tile the data section).
+  // Like HF's safetensors (`Metadata::validate`): the byte ranges, sorted, must tile the
+  // data section exactly - no overlap (aliasing), no gap, no trailing bytes.
   const sorted = [...infos.values()].sort((x, y) => x.begin - y.begin || x.end - y.end);
-  for (let i = 1; i < sorted.length; i++) {
-    if (sorted[i].begin < sorted[i - 1].end) {
-      throw new PolyglotError(`${path}: tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap in the data section`);
+  let pos = dataStart;
+  let prev: TensorInfo | undefined;
+  for (const t of sorted) {
+    if (t.begin < pos) {
+      throw new PolyglotError(`${path}: tensors "${prev!.name}" and "${t.name}" overlap in the data section`);
     }
+    if (t.begin > pos) {
+      throw new PolyglotError(
+        `${path}: data section bytes [${pos - dataStart}, ${t.begin - dataStart}) belong to no tensor (safetensors requires the tensors to tile the data section)`,
+      );
+    }
+    pos = t.end;
+    prev = t;
+  }
+  if (pos !== fileSize) {
+    throw new PolyglotError(`${path}: ${fileSize - pos} trailing bytes after the last tensor (data section is ${dataSize} bytes, tensors cover ${pos - dataStart})`);
   }
   return { infos, metadata };
 }
