@@ -1,0 +1,13 @@
+/** Types for the parts of the `sentencepiece-js` package (CommonJS, no bundled types) that we use. */
+declare module 'sentencepiece-js' {
+  export class SentencePieceProcessor {
+    load(path: string): Promise<void>;
+    encodeIds(text: string): number[];
+    encodePieces(text: string): string[];
+    decodeIds(ids: number[]): string;
+    loadVocabulary(path: string): void;
+  }
+  export function cleanText(text: string): string;
+  const index: { SentencePieceProcessor: typeof SentencePieceProcessor; cleanText: typeof cleanText };
+  export default index;
+}
