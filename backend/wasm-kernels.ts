@@ -1,7 +1,30 @@
 /**
- * Kernels registered for the wasm backend from user code: the ones it lacks or gets
- * wrong, and a faster BatchMatMul dispatch. (Filled in by the backend work.)
+ * Kernels registered for the wasm backend from user code: the ones tfjs-backend-wasm
+ * 4.22.0 lacks or gets wrong, and a faster BatchMatMul dispatch.
+ *  - UnsortedSegmentSum: missing; needed by the gradient of tf.gather (embeddings).
+ *  - OneHot: the stock kernel returns int32 bit patterns for float32 output.
+ *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
+ * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
  */
+import { tf } from '../core/tf.js';
+import { initialisedWasmBackend } from './wasm-backend.js';
+import { unsortedSegmentSumConfig } from './wasm-unsorted-segment-sum.js';
+import { oneHotConfig } from './wasm-one-hot.js';
+import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
+
+let registered = false;
+
+function replace(config: tf.KernelConfig): void {
+  if (tf.getKernel(config.kernelName, config.backendName) !== undefined) {
+    tf.unregisterKernel(config.kernelName, config.backendName);
+  }
+  tf.registerKernel(config);
+}
+
 export function registerWasmKernels(): void {
-  // placeholder: see issue 2 (UnsortedSegmentSum, OneHot float, BatchMatMul fast path)
+  if (registered) return;
+  replace(unsortedSegmentSumConfig);
+  replace(oneHotConfig);
+  registerBatchMatMulOverride(initialisedWasmBackend());
+  registered = true;
 }

@@ -1,0 +1,271 @@
+/**
+ * A `BatchMatMul` for wasm that reaches XNNPACK's fast GEMM far more often.
+ *
+ * The stock 4.22.0 kernel runs XNNPACK (about 20 GFLOP/s here) only for a
+ * non-transposed product with batch 1 on both sides; everything else (every backprop
+ * product, attention) falls into a plain C++ loop near 2 GFLOP/s. This override keeps
+ * the stock kernel's `setupFunc` and calls the same C++ entry point, but first
+ * rewrites the product into fast non-transposed 2-D GEMMs:
+ *  - transposes are made explicit with the wasm `Transpose` kernel, choosing the
+ *    cheapest rewrite: A·Bᵀ is computed either as A·(Bᵀ) or as (B·Aᵀ)ᵀ (the latter
+ *    moves only M·(K+N) floats, which is what a tied lm_head with a few rows and a
+ *    256k-row embedding needs), Aᵀ·Bᵀ as (B·A)ᵀ or Aᵀ·(Bᵀ);
+ *  - a batched A times an unbatched B folds A's batch into rows (one GEMM);
+ *  - a genuinely batched product (attention) runs one XNNPACK GEMM per batch entry on
+ *    zero-copy views of the operands when that beats the stock loop (`batchedPlan`).
+ * The C++ kernel caches the packed XNNPACK weights on B's tensor id, so whenever B is
+ * a whole tensor we pass its real id (repeated products with one weight pack it once).
+ */
+import { tf } from '../core/tf.js';
+import { asWasmBackend, makeView, offsetOf, releaseView, type WasmBackend } from './wasm-backend.js';
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+let stock: tf.KernelConfig | undefined;
+let transposeKernel: tf.KernelFunc | undefined;
+/** 6 int32 on the heap: the [1, rows, cols] shapes of A and B for the C++ call. */
+let shapeBuf = 0;
+let shapeBufOwner: WasmBackend | undefined;
+
+/** Which strategy runs; tests and benches read and force it. */
+export type MatMulPath = 'stock' | 'gemm' | 'gemm-swap' | 'batched-gemm' | 'batched-loop';
+export let lastMatMulPath: MatMulPath = 'stock';
+
+/** Forces the batched strategy ('auto' = measured rule) for benchmarks and tests. */
+export let batchedStrategy: 'auto' | 'gemm' | 'loop' = 'auto';
+export function setBatchedStrategy(s: 'auto' | 'gemm' | 'loop'): void {
+  batchedStrategy = s;
+}
+
+function size(shape: number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+function ensureShapeBuf(backend: WasmBackend): number {
+  if (shapeBufOwner !== backend) {
+    shapeBuf = backend.wasm._malloc(24);
+    shapeBufOwner = backend;
+  }
+  return shapeBuf;
+}
+
+/**
+ * out[M,N] = a[M,K]·b[K,N] (row-major, no transposes) through the C++ kernel's XNNPACK
+ * path. Ids are C++ tensor ids (a whole tensor's or a view's); sizes must match them.
+ */
+function gemmIds(backend: WasmBackend, aId: number, bId: number, outId: number, m: number, k: number, n: number): void {
+  const buf = ensureShapeBuf(backend);
+  const h = backend.wasm.HEAP32;
+  const p = buf >> 2;
+  h[p] = 1; h[p + 1] = m; h[p + 2] = k;
+  h[p + 3] = 1; h[p + 4] = k; h[p + 5] = n;
+  backend.wasm._BatchMatMul(aId, buf, 3, bId, buf + 12, 3, 0, 0, outId);
+}
+
+function idOf(backend: WasmBackend, t: tf.TensorInfo): number {
+  return backend.dataIdMap.get(t.dataId).id;
+}
+
+function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+  return transposeKernel!({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as tf.TensorInfo;
+}
+
+function dispose(backend: WasmBackend, t: tf.TensorInfo): void {
+  backend.disposeData(t.dataId);
+}
+
+function as(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
+  return { dataId: t.dataId, shape, dtype: t.dtype };
+}
+
+/** Plain 2-D product [M,N] of op(a)·op(b), a as [M,K] or [K,M], b as [K,N] or [N,K]. */
+function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.TensorInfo, tb: boolean, m: number, k: number, n: number): tf.TensorInfo {
+  if (!ta && !tb) {
+    const out = backend.makeOutput([m, n], 'float32');
+    gemmIds(backend, idOf(backend, a), idOf(backend, b), idOf(backend, out), m, k, n);
+    lastMatMulPath = 'gemm';
+    return out;
+  }
+  if (ta && !tb) {
+    const at = transposeInfo(backend, as(a, [k, m]), [1, 0]);
+    const out = gemm2d(backend, at, false, b, false, m, k, n);
+    dispose(backend, at);
+    return out;
+  }
+  // Output-transposed rewrites compute Cᵀ = op(B)ᵀ·op(A)ᵀ with B in the A slot, then
+  // transpose Cᵀ ([N,M]). Which side is cheaper is decided by the floats moved.
+  if (!ta && tb) {
+    // A·Bᵀ: either Bᵀ explicitly (N·K floats, packed as weights) or (B·Aᵀ)ᵀ (M·K + M·N).
+    if (m * (k + n) < n * k) {
+      const at = transposeInfo(backend, as(a, [m, k]), [1, 0]);
+      const ct = gemm2d(backend, b, false, at, false, n, k, m);
+      dispose(backend, at);
+      const out = transposeInfo(backend, ct, [1, 0]);
+      dispose(backend, ct);
+      lastMatMulPath = 'gemm-swap';
+      return out;
+    }
+    const bt = transposeInfo(backend, as(b, [n, k]), [1, 0]);
+    const out = gemm2d(backend, a, false, bt, false, m, k, n);
+    dispose(backend, bt);
+    return out;
+  }
+  // Aᵀ·Bᵀ = (B·A)ᵀ: one output transpose (M·N) vs two input transposes (M·K + K·N).
+  if (m * n < k * (m + n)) {
+    const ct = gemm2d(backend, as(b, [n, k]), false, as(a, [k, m]), false, n, k, m);
+    const out = transposeInfo(backend, ct, [1, 0]);
+    dispose(backend, ct);
+    lastMatMulPath = 'gemm-swap';
+    return out;
+  }
+  const at = transposeInfo(backend, as(a, [k, m]), [1, 0]);
+  const out = gemm2d(backend, at, false, b, true, m, k, n);
+  dispose(backend, at);
+  return out;
+}
+
+/**
+ * Per-shape choice for a genuinely batched product (per-entry sizes m, k, n):
+ * one XNNPACK GEMM per entry vs the stock loop. Rule from bench/matmul.ts on this
+ * machine (see backend/README note in the report): XNNPACK per entry pays an operator
+ * creation and weight packing (k·n) per call, which only amortises when each entry has
+ * a few rows and enough work.
+ */
+export function batchedPlan(m: number, k: number, n: number): 'gemm' | 'loop' {
+  if (batchedStrategy !== 'auto') return batchedStrategy;
+  return m >= 4 && m * k * n >= 4096 ? 'gemm' : 'loop';
+}
+
+function batchMatMul(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const a = args.inputs['a'] as tf.TensorInfo;
+  const b = args.inputs['b'] as tf.TensorInfo;
+  const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
+    lastMatMulPath = 'stock';
+    return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+  const ar = a.shape.length;
+  const br = b.shape.length;
+  const k = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
+  const kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
+  const m = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
+  const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
+  if (k !== kb) {
+    throw new Error(`Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
+  }
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outOuter = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const outShape = [...outOuter, m, n];
+  const batchA = size(outerA);
+  const batchB = size(outerB);
+
+  if (size(outShape) === 0 || k === 0) {
+    lastMatMulPath = 'stock';
+    return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+
+  if (batchB === 1) {
+    // Fold A's batch into rows: [batchA·M, K]·[K, N] is one GEMM.
+    let a2 = a;
+    let ta = transposeA;
+    let owned: tf.TensorInfo | undefined;
+    if (batchA > 1 && transposeA) {
+      owned = transposeInfo(backend, as(a, [batchA, k, m]), [0, 2, 1]);
+      a2 = owned;
+      ta = false;
+    }
+    const out = gemm2d(backend, a2, ta, b, transposeB, batchA * m, k, n);
+    if (owned) dispose(backend, owned);
+    out.shape = outShape;
+    return out;
+  }
+
+  // The stock loop indexes batches by A's batch only: right for equal batch shapes,
+  // wrong for broadcast ones, which therefore always take the per-entry GEMMs.
+  const sameBatch = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+  if (sameBatch && batchedPlan(m, k, n) === 'loop') {
+    lastMatMulPath = 'batched-loop';
+    return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
+  }
+
+  // Batched: explicit transposes once for the whole tensors, then one GEMM per entry on views.
+  const owned: tf.TensorInfo[] = [];
+  let aN = a;
+  let bN = b;
+  if (transposeA) {
+    aN = transposeInfo(backend, as(a, [batchA, k, m]), [0, 2, 1]);
+    owned.push(aN);
+  }
+  if (transposeB) {
+    bN = transposeInfo(backend, as(b, [batchB, n, k]), [0, 2, 1]);
+    owned.push(bN);
+  }
+  const nb = size(outOuter);
+  const out = backend.makeOutput([nb, m, n], 'float32');
+  const aOff = offsetOf(backend, aN);
+  const bOff = offsetOf(backend, bN);
+  const oOff = offsetOf(backend, out);
+  // Broadcasting: map each output batch index to A's and B's batch index.
+  const rank = outOuter.length;
+  const padA = [...Array(rank - outerA.length).fill(1), ...outerA];
+  const padB = [...Array(rank - outerB.length).fill(1), ...outerB];
+  const idx = new Array<number>(rank).fill(0);
+  for (let i = 0; i < nb; i++) {
+    let ia = 0;
+    let ib = 0;
+    for (let d = 0; d < rank; d++) {
+      ia = ia * padA[d] + (padA[d] === 1 ? 0 : idx[d]);
+      ib = ib * padB[d] + (padB[d] === 1 ? 0 : idx[d]);
+    }
+    const aId = makeView(backend, aOff + ia * m * k * 4, m * k);
+    const bId = makeView(backend, bOff + ib * k * n * 4, k * n);
+    const oId = makeView(backend, oOff + i * m * n * 4, m * n);
+    gemmIds(backend, aId, bId, oId, m, k, n);
+    releaseView(backend, aId);
+    releaseView(backend, bId); // also frees the XNNPACK operator cached on this view id
+    releaseView(backend, oId);
+    for (let d = rank - 1; d >= 0; d--) {
+      if (++idx[d] < outOuter[d]) break;
+      idx[d] = 0;
+    }
+  }
+  for (const t of owned) dispose(backend, t);
+  lastMatMulPath = 'batched-gemm';
+  out.shape = outShape;
+  return out;
+}
+
+/**
+ * Replaces the registered wasm BatchMatMul with the dispatcher above. Call after the
+ * wasm package is imported; if the wasm backend is already initialised, `setup` is
+ * run on it here (tfjs runs setupFuncs only when a backend initialises).
+ */
+export function registerBatchMatMulOverride(initialised: WasmBackend | undefined): void {
+  if (stock !== undefined) return;
+  const original = tf.getKernel(tf.BatchMatMul, 'wasm');
+  const transpose = tf.getKernel(tf.Transpose, 'wasm');
+  if (original === undefined || transpose === undefined) {
+    throw new Error('wasm BatchMatMul/Transpose kernels are not registered: import @tensorflow/tfjs-backend-wasm first');
+  }
+  stock = original;
+  transposeKernel = transpose.kernelFunc;
+  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
+  tf.registerKernel({
+    kernelName: tf.BatchMatMul,
+    backendName: 'wasm',
+    setupFunc: original.setupFunc,
+    kernelFunc: batchMatMul as unknown as tf.KernelFunc,
+  });
+  if (initialised !== undefined && original.setupFunc) {
+    original.setupFunc(initialised as unknown as tf.KernelBackend);
+  }
+}
+
+/** The stock kernel, for benchmarks comparing against it. */
+export function stockBatchMatMulKernel(): tf.KernelConfig | undefined {
+  return stock;
+}

@@ -1,0 +1,162 @@
+/**
+ * Kernels we register for wasm (backend/wasm-kernels.ts) against the cpu backend's
+ * results on random inputs, forward and gradient, plus flat tensor counts.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tf } from '../core/tf.js';
+import { Rng } from '../core/random.js';
+import { useBackend } from './helpers.js';
+import { lastMatMulPath, setBatchedStrategy, type MatMulPath } from '../backend/wasm-batch-matmul.js';
+
+await useBackend('wasm'); // imports the wasm package and registers our kernels
+
+type Out = { values: number[]; shape: number[] };
+
+/** Runs fn on a backend with inputs built there; returns plain copies of the outputs. */
+async function on(backend: 'wasm' | 'cpu', fn: () => tf.Tensor[]): Promise<Out[]> {
+  await tf.setBackend(backend);
+  const outs = tf.tidy(fn);
+  const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice() }));
+  tf.dispose(outs);
+  return res;
+}
+
+function randn(rng: Rng, n: number): number[] {
+  return Array.from({ length: n }, () => rng.normal());
+}
+
+function close(actual: Out[], expected: Out[], tol: number, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: output count`);
+  for (let i = 0; i < actual.length; i++) {
+    assert.equal(actual[i].shape, expected[i].shape, `${what}: output ${i} shape`);
+    let worst = 0;
+    let scale = 1e-6;
+    for (let j = 0; j < expected[i].values.length; j++) {
+      worst = Math.max(worst, Math.abs(actual[i].values[j] - expected[i].values[j]));
+      scale = Math.max(scale, Math.abs(expected[i].values[j]));
+    }
+    assert.ok(worst <= tol * scale, `${what}: output ${i} max error ${worst} > ${tol} x ${scale}`);
+  }
+}
+
+async function compare(fn: () => tf.Tensor[], tol: number, what: string, cpuFn = fn): Promise<void> {
+  const expected = await on('cpu', cpuFn);
+  const before = (await tf.setBackend('wasm'), tf.memory().numTensors);
+  const actual = await on('wasm', fn);
+  assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
+  close(actual, expected, tol, what);
+}
+
+test('UnsortedSegmentSum: forward, out-of-range ids dropped, float and int32', async () => {
+  const rng = new Rng(1);
+  const x = randn(rng, 7 * 3 * 5);
+  const ids = [0, 4, 4, -1, 2, 9, 0];
+  await compare(() => [tf.unsortedSegmentSum(tf.tensor(x, [7, 3, 5]), tf.tensor1d(ids, 'int32'), 6)], 1e-6, 'uss float');
+  await compare(() => [tf.unsortedSegmentSum(tf.tensor([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 2, 0], 'int32'), 3)], 0, 'uss int');
+  // exact values, independent of cpu
+  const [r] = await on('wasm', () => [tf.unsortedSegmentSum(tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]), tf.tensor1d([2, 2, 0], 'int32'), 3)]);
+  assert.equal(r.values, [5, 6, 0, 0, 4, 6]);
+});
+
+test('embedding gather gradient on wasm equals cpu (repeated ids, axis 0 and 1)', async () => {
+  const rng = new Rng(2);
+  const table = randn(rng, 11 * 6);
+  const dy = randn(rng, 2 * 4 * 6);
+  const idx = [3, 3, 0, 10, 5, 3, 1, 0];
+  await compare(() => {
+    const e = tf.tensor(table, [11, 6]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.gather(t, tf.tensor(idx, [2, 4], 'int32')), tf.tensor(dy, [2, 4, 6]))))(e);
+    return [g];
+  }, 1e-6, 'gather grad axis 0');
+  await compare(() => {
+    const e = tf.tensor(table, [6, 11]);
+    const g = tf.grad((t: tf.Tensor) => tf.sum(tf.square(tf.gather(t, tf.tensor1d([1, 1, 7], 'int32'), 1))))(e);
+    return [g];
+  }, 1e-6, 'gather grad axis 1');
+});
+
+test('OneHot float32 returns real floats (stock wasm returned int bit patterns)', async () => {
+  const [r] = await on('wasm', () => [tf.oneHot(tf.tensor1d([1, 0, 3, -1], 'int32'), 3, 1, 0, 'float32')]);
+  assert.equal(r.values, [0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
+  await compare(() => [tf.oneHot(tf.tensor([2, 0, 1, 2], [2, 2], 'int32'), 4, 5, -2, 'float32')], 0, 'onehot on/off');
+  await compare(() => [tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3)], 0, 'onehot int32 default');
+});
+
+const combos: [boolean, boolean][] = [[false, false], [true, false], [false, true], [true, true]];
+
+function mmShapes(m: number, k: number, n: number, ta: boolean, tb: boolean, batchA: number[], batchB: number[]): [number[], number[]] {
+  return [[...batchA, ...(ta ? [k, m] : [m, k])], [...batchB, ...(tb ? [n, k] : [k, n])]];
+}
+
+/**
+ * op(A)·op(B) for all four transpose combos against cpu, with gradients when the batch
+ * shapes are equal (tfjs-core's BatchMatMul gradient does not reduce broadcast batch
+ * dims, on any backend: the ops layer avoids such products), and the strategy taken.
+ */
+async function checkMatMul(m: number, k: number, n: number, batchA: number[], batchB: number[], expectPath?: (ta: boolean, tb: boolean) => MatMulPath[]): Promise<void> {
+  const withGrads = JSON.stringify(batchA) === JSON.stringify(batchB);
+  const rng = new Rng(m * 1000 + k * 10 + n);
+  for (const [ta, tb] of combos) {
+    const [sa, sb] = mmShapes(m, k, n, ta, tb, batchA, batchB);
+    const av = randn(rng, sa.reduce((p, q) => p * q, 1));
+    const bv = randn(rng, sb.reduce((p, q) => p * q, 1));
+    const what = `matMul ${JSON.stringify(sa)}x${JSON.stringify(sb)} ta=${ta} tb=${tb}`;
+    const run = (tileTo?: number[]) => (): tf.Tensor[] => {
+      let a = tf.tensor(av, sa);
+      let b = tf.tensor(bv, sb);
+      if (tileTo) {
+        // explicit broadcast: the cpu kernel maps broadcast batch indices by flat modulo
+        const pad = (s: number[]) => [...Array(tileTo.length + 2 - s.length).fill(1), ...s];
+        a = tf.tile(tf.reshape(a, pad(sa)), [...tileTo.map((d, i) => d / pad(sa)[i]), 1, 1]);
+        b = tf.tile(tf.reshape(b, pad(sb)), [...tileTo.map((d, i) => d / pad(sb)[i]), 1, 1]);
+      }
+      const f = (x: tf.Tensor, y: tf.Tensor) => tf.sum(tf.sin(tf.matMul(x, y, ta, tb)));
+      const y = tf.matMul(a, b, ta, tb);
+      return withGrads ? [y, ...tf.grads(f)([a, b])] : [y];
+    };
+    const outBatch = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
+    await compare(run(), 2e-5, what, withGrads ? run() : run(outBatch));
+    if (expectPath) {
+      await tf.setBackend('wasm');
+      tf.tidy(() => tf.matMul(tf.tensor(av, sa), tf.tensor(bv, sb), ta, tb));
+      assert.ok(expectPath(ta, tb).includes(lastMatMulPath), `${what}: path ${lastMatMulPath}, expected ${expectPath(ta, tb)}`);
+    }
+  }
+}
+
+test('matMul 2-D, all transpose combos, with gradients; fast path taken', async () => {
+  const fast = (): MatMulPath[] => ['gemm', 'gemm-swap'];
+  await checkMatMul(5, 7, 3, [], [], fast);
+  await checkMatMul(33, 17, 20, [], [], fast);
+  // few rows times a tall transposed B (tied lm_head): (B·Aᵀ)ᵀ rewrite
+  await checkMatMul(2, 16, 300, [], [], (ta, tb) => (tb ? ['gemm-swap'] : ['gemm']));
+  // many rows times a small transposed B: Bᵀ made explicit instead
+  await checkMatMul(300, 16, 2, [], [], (ta, tb) => (tb && !ta ? ['gemm'] : ['gemm', 'gemm-swap']));
+});
+
+test('matMul batched A x unbatched B (folded into rows), rank 3 and 4', async () => {
+  await checkMatMul(6, 8, 5, [3], [], () => ['gemm', 'gemm-swap']);
+  await checkMatMul(4, 5, 6, [2, 3], [1], () => ['gemm', 'gemm-swap']);
+});
+
+test('matMul genuinely batched (attention shapes), both strategies equal cpu', async () => {
+  for (const s of ['gemm', 'loop'] as const) {
+    setBatchedStrategy(s);
+    await checkMatMul(9, 8, 7, [4], [4], () => [s === 'gemm' ? 'batched-gemm' : 'batched-loop']);
+    await checkMatMul(3, 4, 5, [2, 3], [2, 3]);
+  }
+  // broadcast batch dims (always per-entry GEMMs: the stock loop gets them wrong): [2,1] x [1,3] and unbatched A x batched B
+  await checkMatMul(3, 4, 5, [2, 1], [1, 3]);
+  await checkMatMul(3, 4, 5, [], [3], () => ['batched-gemm']);
+  setBatchedStrategy('auto');
+  await checkMatMul(1, 16, 9, [6], [6]); // decode step: one query row per head
+});
+
+test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
+  await checkMatMul(1, 1, 1, [], []);
+  await checkMatMul(4, 1, 3, [], []);
+  await checkMatMul(1, 9, 1, [2], []);
+});
+
+test.run();
