@@ -1,7 +1,6 @@
 /**
- * NLLB-MoE feed-forward blocks: `DenseActDense` (HF NllbMoeDenseActDense: fc1, act, activation
- * dropout, fc2; used as the dense FFN of non-sparse layers and as each expert) and `SparseMLP`
- * (HF NllbMoeSparseMLP: top-2 router + experts, notes section 3).
+ * NLLB-MoE sparse feed-forward block (HF NllbMoeSparseMLP: top-2 router + experts, each an
+ * NllbMoeDenseActDense = `FeedForward`; notes section 3).
  *
  * Eager mode dispatches sparsely: routing is read to the host, each expert runs on `tf.gather`ed
  * rows of only its routed tokens (cost follows the 2 chosen experts, not num_experts), its output
@@ -12,38 +11,10 @@
  */
 import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
-import { applyActivation, checkActivationName, type ActivationName } from './activations.js';
 import type { HfParameter, RunOptions } from './base.js';
-import { dropout } from './dropout.js';
 import { maskExpertOutput, type ExpertOutputMaskingMode } from './expert-output-masking.js';
-import { Linear } from './linear.js';
+import { FeedForward } from './feed-forward.js';
 import { Top2Router, type RouterConfig, type RouterOutput } from './router.js';
-
-export class DenseActDense {
-  readonly fc1: Linear;
-  readonly fc2: Linear;
-  readonly act: ActivationName;
-
-  constructor(readonly prefix: string, dModel: number, ffnDim: number, activation: string, readonly activationDropout: number) {
-    this.fc1 = new Linear({ hfName: `${prefix}.fc1`, inFeatures: dModel, outFeatures: ffnDim });
-    this.fc2 = new Linear({ hfName: `${prefix}.fc2`, inFeatures: ffnDim, outFeatures: dModel });
-    this.act = checkActivationName(activation, 'config.json: activation_function');
-  }
-
-  run<T>(o: Ops<T>, x: T, opts: RunOptions): T {
-    const h = dropout(o, applyActivation(o, this.act, this.fc1.run(o, x)), this.activationDropout, opts);
-    return this.fc2.run(o, h);
-  }
-
-  hfParameters(): HfParameter[] {
-    return [...this.fc1.hfParameters(), ...this.fc2.hfParameters()];
-  }
-
-  dispose(): void {
-    this.fc1.disposeParameters();
-    this.fc2.disposeParameters();
-  }
-}
 
 export interface SparseMLPConfig extends RouterConfig {
   ffnDim: number;
@@ -72,13 +43,13 @@ export interface SparseMLPOutput<T> {
 
 export class SparseMLP {
   readonly router: Top2Router;
-  readonly experts: DenseActDense[];
+  readonly experts: FeedForward[];
 
   constructor(readonly prefix: string, readonly cfg: SparseMLPConfig) {
     this.router = new Top2Router(`${prefix}.router`, cfg);
     this.experts = Array.from(
       { length: cfg.numExperts },
-      (_, e) => new DenseActDense(`${prefix}.experts.expert_${e}`, cfg.dModel, cfg.ffnDim, cfg.activationFunction, cfg.activationDropout),
+      (_, e) => new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout }),
     );
   }
 
@@ -163,6 +134,6 @@ export class SparseMLP {
 
   dispose(): void {
     this.router.dispose();
-    this.experts.forEach((e) => e.dispose());
+    this.experts.forEach((e) => e.disposeParameters());
   }
 }

@@ -1,0 +1,45 @@
+/** nn.Linear: y = x W + b with W stored [in, out] (HF's [out, in] transposed at load/export). */
+import { tf } from '../core/tf.js';
+import type { Ops } from '../ops/ops.js';
+import { eagerOps } from '../ops/eager.js';
+import { PolyglotLayer } from './base.js';
+
+export interface LinearConfig {
+  inFeatures: number;
+  outFeatures: number;
+  /** HF module name, e.g. "model.layers.0.self_attn.q_proj" (parameters: <name>.weight, <name>.bias). */
+  hfName: string;
+  bias?: boolean;
+}
+
+export class Linear extends PolyglotLayer {
+  static className = 'PolyglotLinear';
+  readonly cfg: Required<LinearConfig>;
+  readonly kernel: tf.LayerVariable;
+  readonly bias?: tf.LayerVariable;
+
+  constructor(cfg: LinearConfig) {
+    super({});
+    this.cfg = { bias: true, ...cfg };
+    this.kernel = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.inFeatures, cfg.outFeatures], true);
+    if (this.cfg.bias) this.bias = this.addHfWeight(`${cfg.hfName}.bias`, [cfg.outFeatures], false);
+  }
+
+  run<T>(o: Ops<T>, x: T): T {
+    const y = o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
+    return this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
+  }
+
+  override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {
+    return tf.tidy(() => this.run(eagerOps, Array.isArray(inputs) ? inputs[0] : inputs));
+  }
+
+  override computeOutputShape(inputShape: tf.Shape): tf.Shape {
+    return [...inputShape.slice(0, -1), this.cfg.outFeatures];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
+  }
+}
+tf.serialization.registerClass(Linear);

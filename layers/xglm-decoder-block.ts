@@ -1,0 +1,66 @@
+/**
+ * XGLMDecoderLayer (pre-LayerNorm):
+ *   h += dropout(self_attn(self_attn_layer_norm(h)))
+ *   h += dropout(fc2(activation_dropout(act(fc1(final_layer_norm(h))))))
+ * LayerDrop is decided by the model (it skips whole blocks).
+ */
+import { tf } from '../core/tf.js';
+import type { Ops } from '../ops/ops.js';
+import { PolyglotLayer, type RunOptions } from './base.js';
+import { Attention, type KeyValue } from './attention.js';
+import { LayerNorm } from './layer-norm.js';
+import { FeedForward } from './feed-forward.js';
+import { dropout } from './dropout.js';
+
+export interface XGLMDecoderBlockConfig {
+  dim: number;
+  ffnDim: number;
+  numHeads: number;
+  activation: string;
+  dropout: number;
+  attentionDropout: number;
+  activationDropout: number;
+  /** e.g. "model.layers.3" */
+  hfName: string;
+}
+
+export interface DecoderBlockInput<T> extends RunOptions {
+  mask?: T;
+  past?: KeyValue<T>;
+}
+
+export class XGLMDecoderBlock extends PolyglotLayer {
+  static className = 'PolyglotXGLMDecoderBlock';
+  readonly cfg: XGLMDecoderBlockConfig;
+  readonly selfAttnLayerNorm: LayerNorm;
+  readonly selfAttn: Attention;
+  readonly finalLayerNorm: LayerNorm;
+  readonly ffn: FeedForward;
+
+  constructor(cfg: XGLMDecoderBlockConfig) {
+    super({});
+    this.cfg = { ...cfg };
+    this.selfAttnLayerNorm = new LayerNorm({ dim: cfg.dim, hfName: `${cfg.hfName}.self_attn_layer_norm` });
+    this.selfAttn = new Attention({ dim: cfg.dim, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
+    this.finalLayerNorm = new LayerNorm({ dim: cfg.dim, hfName: `${cfg.hfName}.final_layer_norm` });
+    this.ffn = new FeedForward({ dim: cfg.dim, ffnDim: cfg.ffnDim, hfPrefix: `${cfg.hfName}.`, activation: cfg.activation, activationDropout: cfg.activationDropout });
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return [this.selfAttn, this.selfAttnLayerNorm, this.ffn, this.finalLayerNorm];
+  }
+
+  run<T>(o: Ops<T>, hidden: T, input: DecoderBlockInput<T>): { hidden: T; present: KeyValue<T> } {
+    const attn = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { mask: input.mask, past: input.past, training: input.training, rng: input.rng });
+    let h = o.add(hidden, dropout(o, attn.output, this.cfg.dropout, input));
+    const ff = this.ffn.run(o, this.finalLayerNorm.run(o, h), input);
+    h = o.add(h, dropout(o, ff, this.cfg.dropout, input));
+    return { hidden: h, present: attn.present };
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
+  }
+}
+tf.serialization.registerClass(XGLMDecoderBlock);
