@@ -8,3 +8,8 @@ export { SafetensorsFile, type HostTensor } from './convert/safetensors.js';
 export { openSafetensorsDir, type HfCheckpoint, type TensorSource } from './convert/checkpoint.js';
 export { verifyFixture, formatResultsTable } from './verify/verify.js';
 export type { CaseResult } from './verify/types.js';
+export { loadTokenizer, tokenizerFromModel, type Tokenizer, type LoadTokenizerOptions } from './tokenizers/load.js';
+export { XGLMTokenizer } from './tokenizers/xglm.js';
+export { NllbTokenizer } from './tokenizers/nllb.js';
+export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
+export { FairseqSpmTokenizer, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';

@@ -1,5 +1,6 @@
 /** Every `polyglot` command; each lives in its own file. */
 import type { CommandModule } from 'yargs';
 import { verifyCommand } from './verify.js';
+import { tokenizeCommand } from './tokenize.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never];
