@@ -23,6 +23,11 @@ export interface TensorSource {
   meta(name: string): TensorMeta;
   /** Reads one tensor (floats upcast to float32). */
   read(name: string): HostTensor;
+  /**
+   * For formats that can share storage (torch .bin: tied lm_head / embeddings), the earlier
+   * name this tensor is an exact alias of. Absent or undefined: not an alias.
+   */
+  aliasOf?(name: string): string | undefined;
 }
 
 export interface HfCheckpoint {
@@ -108,6 +113,11 @@ export function openSafetensorsDir(dir: string): HfCheckpoint | undefined {
       throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
     }
     const weightMap = idx.weight_map as Record<string, string>;
+    for (const [k, v] of Object.entries(weightMap)) {
+      if (typeof v !== 'string' || v.includes('/') || v.includes('\\')) {
+        throw new PolyglotError(`${index}: weight_map["${k}"] must be a shard file name, found ${JSON.stringify(v)}`);
+      }
+    }
     const shards = [...new Set(Object.values(weightMap))];
     const files = shards.map((s) => SafetensorsFile.open(path.join(dir, s)));
     return {

@@ -1,0 +1,90 @@
+/**
+ * `polyglot convert` logic: any checkpoint layout (torch .bin, sharded, safetensors) ->
+ * a safetensors HF model directory, optionally in another float dtype. Tied aliases of
+ * a .bin (lm_head.weight sharing the embedding storage) are written once, as HF's
+ * save_pretrained does (safetensors cannot share storage); tokenizer and other side files
+ * are copied.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PolyglotError } from '../core/errors.js';
+import { openCheckpoint } from './open-checkpoint.js';
+import { writeHfModelDir, type HfExtraFile, type HfTensorData, type HfTensorToWrite, type HfWriteResult } from './hf-writer.js';
+import type { TorchFloatName } from './dtypes.js';
+import type { HfCheckpoint } from './checkpoint.js';
+
+export interface ConvertOptions {
+  /** Float dtype of the output; default: the checkpoint's stored float dtype (float64 -> float32). */
+  dtype?: TorchFloatName;
+  /** Replace an existing output directory. */
+  force?: boolean;
+  /** Shard the output above this many bytes. */
+  maxShardBytes?: number;
+}
+
+export interface ConvertResult extends HfWriteResult {
+  dtype: TorchFloatName;
+  tensorCount: number;
+  /** Aliases not written (tied to the named tensor). */
+  droppedAliases: { name: string; of: string }[];
+  copiedFiles: string[];
+}
+
+/** Files of a model directory that are weights or written by the writer, hence not copied. */
+const NOT_COPIED = /^(config\.json|model\.safetensors\.index\.json|pytorch_model\.bin\.index\.json)$|\.(safetensors|bin|pt|pth|ckpt|h5|msgpack|onnx)$/;
+
+/** "2GB" / "500MB" / "1.5GiB" / "1000" -> bytes (decimal units as HF's max_shard_size, binary with "i"). */
+export function parseByteSize(s: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*$/i.exec(s);
+  if (!m) throw new PolyglotError(`--max-shard-size: expected a size like 2GB or 500MiB, found ${JSON.stringify(s)}`);
+  const power = ' KMGT'.indexOf((m[2] || ' ').toUpperCase());
+  const bytes = Math.floor(Number(m[1]) * (m[3] ? 1024 : 1000) ** power);
+  if (!(bytes > 0) || !Number.isSafeInteger(bytes)) throw new PolyglotError(`--max-shard-size: ${JSON.stringify(s)} is not a usable size`);
+  return bytes;
+}
+
+/** The float dtype a checkpoint is stored in (the most common float dtype among its tensors). */
+export function storedFloatDType(ck: HfCheckpoint): TorchFloatName {
+  const counts: Record<string, number> = {};
+  for (const n of ck.tensors.names()) {
+    const d = ck.tensors.meta(n).dtype;
+    counts[d] = (counts[d] ?? 0) + 1;
+  }
+  const best = (['F32', 'F16', 'BF16'] as const).reduce((a, b) => ((counts[b] ?? 0) > (counts[a] ?? 0) ? b : a), 'F32' as 'F32' | 'F16' | 'BF16');
+  return best === 'F16' ? 'float16' : best === 'BF16' ? 'bfloat16' : 'float32';
+}
+
+export function convertCheckpoint(input: string, outDir: string, opts: ConvertOptions = {}): ConvertResult {
+  const ck = openCheckpoint(input);
+  const dtype = opts.dtype ?? storedFloatDType(ck);
+  // Only drop an alias when the config ties the weights (HF default: tie_word_embeddings true);
+  // otherwise the loader would expect both names, so both are written.
+  const tied = ck.config.tie_word_embeddings !== false;
+  const droppedAliases: { name: string; of: string }[] = [];
+  const tensors: HfTensorToWrite[] = [];
+  for (const name of ck.tensors.names()) {
+    const of = ck.tensors.aliasOf?.(name);
+    if (of !== undefined && tied) {
+      droppedAliases.push({ name, of });
+      continue;
+    }
+    const meta = ck.tensors.meta(name);
+    tensors.push({
+      name,
+      shape: meta.shape,
+      data: (): HfTensorData => {
+        const t = ck.tensors.read(name);
+        if (t.data instanceof Uint8Array) throw new PolyglotError(`${meta.file}: tensor "${name}" has raw ${t.dtype} data that cannot be converted`);
+        return t.data;
+      },
+    });
+  }
+  const srcDir = path.resolve(ck.dir);
+  const extraFiles: HfExtraFile[] = fs
+    .readdirSync(srcDir)
+    .filter((f) => !f.startsWith('.') && !NOT_COPIED.test(f) && fs.statSync(path.join(srcDir, f)).isFile())
+    .sort()
+    .map((f) => ({ name: f, sourcePath: path.join(srcDir, f) }));
+  const res = writeHfModelDir(outDir, { config: ck.config, tensors, extraFiles }, { dtype, overwrite: opts.force, maxShardBytes: opts.maxShardBytes });
+  return { ...res, dtype, tensorCount: tensors.length, droppedAliases, copiedFiles: extraFiles.map((f) => f.name) };
+}
