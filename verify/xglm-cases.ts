@@ -1,8 +1,164 @@
-import type { ModelCaseRunner } from './types.js';
+/**
+ * XGLM case handlers: forward, incremental, generate_greedy, loss (this file) and
+ * grad / adamw_step (train's shared handlers over a fresh model per case).
+ */
+import { tf } from '../core/tf.js';
+import { PolyglotError } from '../core/errors.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
+import type { HfCheckpoint } from '../convert/checkpoint.js';
+import type { KeyValue } from '../layers/attention.js';
+import { parseXGLMConfig, withConfigOverrides } from '../models/xglm/config.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
+import { loadXGLMWeights } from '../models/xglm/weights.js';
+import { XGLMDecoderSession } from '../models/xglm/session.js';
+import { generate } from '../generation/generate.js';
+import { gradCase, adamwStepCase, hostToTensor } from './train-cases.js';
+import type { ActualOutput, CaseContext, CaseHandler, ModelCaseRunner } from './types.js';
 
-/** XGLM case handlers (forward, incremental, generate_greedy, loss; grad/adamw_step from train). */
+function toActual(t: tf.Tensor, positionMask?: tf.Tensor): ActualOutput {
+  const out: ActualOutput = { data: t.dataSync().slice(), shape: t.shape.slice() };
+  if (positionMask) out.positionMask = { data: positionMask.dataSync().slice(), shape: positionMask.shape.slice(0, 2) as [number, number] };
+  return out;
+}
+
+function defined(xs: (tf.Tensor | undefined)[]): tf.Tensor[] {
+  return xs.filter((t): t is tf.Tensor => t !== undefined);
+}
+
+function intRows(t: tf.Tensor2D): number[][] {
+  return t.arraySync() as number[][];
+}
+
+function optionalInput(ctx: CaseContext, key: string): tf.Tensor | undefined {
+  return typeof ctx.spec.inputs[key] === 'string' ? hostToTensor(ctx.input(key)) : undefined;
+}
+
+function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined): XGLMForCausalLM {
+  const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
+  const lm = new XGLMForCausalLM(withConfigOverrides(base, overrides, 'params.config_overrides'));
+  loadXGLMWeights(lm, ck.tensors, ck.dir);
+  return lm;
+}
+
 export const xglmCaseRunner: ModelCaseRunner = {
-  async prepare() {
-    return {};
+  async prepare(fixtureDir) {
+    const ck = openCheckpoint(fixtureDir);
+    const models = new Map<string, XGLMForCausalLM>();
+    // One model per distinct config_overrides (weights loaded once each).
+    const modelFor = (ctx: CaseContext): XGLMForCausalLM => {
+      const overrides = ctx.spec.params?.config_overrides as Record<string, unknown> | undefined;
+      const key = JSON.stringify(overrides ?? {});
+      let lm = models.get(key);
+      if (!lm) {
+        lm = build(ck, overrides);
+        models.set(key, lm);
+      }
+      return lm;
+    };
+    const training = (ctx: CaseContext) => ctx.spec.mode === 'train';
+
+    const forward: CaseHandler = async (ctx) => {
+      const lm = modelFor(ctx);
+      const inputIds = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
+      const attentionMask = optionalInput(ctx, 'attention_mask') as tf.Tensor2D | undefined;
+      const positionIds = optionalInput(ctx, 'position_ids') as tf.Tensor2D | undefined;
+      try {
+        if (training(ctx)) return { unsupported: 'forward in train mode (random dropout) cannot match a reference' };
+        const out = lm.forward({ inputIds, attentionMask, positionIds });
+        try {
+          const result: Record<string, ActualOutput> = {
+            logits: toActual(out.logits, attentionMask),
+            last_hidden_state: toActual(out.lastHiddenState, attentionMask),
+          };
+          return result;
+        } finally {
+          tf.dispose([out.logits, out.lastHiddenState, ...out.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
+        }
+      } finally {
+        tf.dispose(defined([inputIds, attentionMask, positionIds]));
+      }
+    };
+
+    // Prompt in one call, then one token at a time with the cache and attention_mask[:, :t+1] (no position ids: HF default).
+    const incremental: CaseHandler = async (ctx) => {
+      const lm = modelFor(ctx);
+      const promptLength = Number(ctx.literal<number>('prompt_length') ?? 1);
+      const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
+      const mask = (optionalInput(ctx, 'attention_mask') ?? tf.onesLike(ids)) as tf.Tensor2D;
+      const [b, t] = ids.shape;
+      if (!(promptLength >= 1 && promptLength <= t)) throw new PolyglotError(`case "${ctx.spec.name}": prompt_length ${promptLength} outside [1, ${t}]`);
+      const pieces: tf.Tensor[] = [];
+      let past: KeyValue<tf.Tensor>[] | undefined;
+      try {
+        for (let start = 0; start < t; ) {
+          const len = start === 0 ? promptLength : 1;
+          const stepIds = tf.slice(ids, [0, start], [b, len]) as tf.Tensor2D;
+          const stepMask = tf.slice(mask, [0, 0], [b, start + len]) as tf.Tensor2D;
+          const out = lm.forward({ inputIds: stepIds, attentionMask: stepMask, pastKeyValues: past });
+          tf.dispose([stepIds, stepMask, out.lastHiddenState, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]);
+          past = out.presentKeyValues;
+          pieces.push(out.logits);
+          start += len;
+        }
+        const logits = tf.concat(pieces, 1);
+        const result = { logits: toActual(logits, mask) };
+        logits.dispose();
+        return result;
+      } finally {
+        tf.dispose([ids, mask, ...pieces, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]);
+      }
+    };
+
+    const generateGreedy: CaseHandler = async (ctx) => {
+      const lm = modelFor(ctx);
+      const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
+      const maskT = optionalInput(ctx, 'attention_mask') as tf.Tensor2D | undefined;
+      const prompt = intRows(ids);
+      const mask = maskT ? intRows(maskT) : prompt.map((r) => r.map(() => 1));
+      tf.dispose(defined([ids, maskT]));
+      const maxNewTokens = Number(ctx.literal<number>('max_new_tokens') ?? 20);
+      const eos = ctx.literal<number | number[]>('eos_token_id') ?? lm.config.eosTokenId;
+      const pad = ctx.literal<number>('pad_token_id') ?? lm.config.padTokenId;
+      const session = new XGLMDecoderSession(lm, mask);
+      try {
+        const { sequences } = await generate(session, { inputIds: prompt }, { maxNewTokens, eosTokenId: eos, padTokenId: pad });
+        const width = sequences[0].length;
+        return { sequences: { data: sequences.flat(), shape: [sequences.length, width] } };
+      } finally {
+        session.dispose();
+      }
+    };
+
+    const loss: CaseHandler = async (ctx) => {
+      const lm = modelFor(ctx);
+      const batch: Record<string, tf.Tensor> = { input_ids: hostToTensor(ctx.input('input_ids')), labels: hostToTensor(ctx.input('labels')) };
+      const mask = optionalInput(ctx, 'attention_mask');
+      if (mask) batch.attention_mask = mask;
+      try {
+        if (training(ctx)) return { unsupported: 'loss in train mode (random dropout) cannot match a reference' };
+        const value = tf.tidy(() => lm.computeLoss(batch, { training: false }).loss);
+        const result = { loss: toActual(value) };
+        value.dispose();
+        return result;
+      } finally {
+        tf.dispose(Object.values(batch));
+      }
+    };
+
+    // grad / adamw_step build a fresh model per case (they change the weights).
+    const fresh = (params: Record<string, unknown>) => build(ck, params.config_overrides as Record<string, unknown> | undefined);
+
+    return {
+      forward,
+      incremental,
+      generate_greedy: generateGreedy,
+      loss,
+      grad: gradCase(fresh),
+      adamw_step: adamwStepCase(fresh),
+      dispose() {
+        for (const lm of models.values()) lm.dispose();
+        models.clear();
+      },
+    };
   },
 };

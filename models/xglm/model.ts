@@ -1,0 +1,192 @@
+/**
+ * XGLMModel / XGLMForCausalLM (HF modeling_xglm.py): scaled token embeddings plus
+ * sinusoidal positions (position_ids + 2), dropout, pre-LN decoder blocks with
+ * LayerDrop in training, final LayerNorm, lm_head tied to embed_tokens.
+ */
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import type { Rng } from '../../core/random.js';
+import type { Ops } from '../../ops/ops.js';
+import { eagerOps } from '../../ops/eager.js';
+import type { HfParameter, RunOptions } from '../../layers/base.js';
+import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
+import { SinusoidalPositions, defaultPositionIds } from '../../layers/sinusoidal-positions.js';
+import { XGLMDecoderBlock } from '../../layers/xglm-decoder-block.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import type { KeyValue } from '../../layers/attention.js';
+import { causalAttentionMask } from '../../layers/attention-mask.js';
+import { dropout } from '../../layers/dropout.js';
+import { layerDropSkips } from '../../layers/layer-drop.js';
+import { crossEntropy } from '../../losses/cross-entropy.js';
+import type { XGLMConfig } from './config.js';
+
+export interface XGLMRunInput<T> extends RunOptions {
+  /** [B, T] int32 */
+  inputIds: T;
+  /** [B, past + T], 1 = real token, 0 = padding. */
+  attentionMask?: T;
+  /** [B, T] or [1, T]; default arange(past, past + T) for every row (HF). */
+  positionIds?: T;
+  /** One entry per layer, keys/values [B, heads, past, head_dim]. */
+  past?: KeyValue<T>[];
+}
+
+export class XGLMModel {
+  readonly embedTokens: ScaledEmbedding;
+  readonly embedPositions: SinusoidalPositions;
+  readonly layers: XGLMDecoderBlock[];
+  readonly layerNorm: LayerNorm;
+
+  constructor(readonly config: XGLMConfig, prefix = 'model.') {
+    const c = config;
+    this.embedTokens = new ScaledEmbedding({
+      vocabSize: c.vocabSize,
+      dim: c.dModel,
+      hfName: `${prefix}embed_tokens`,
+      paddingIdx: c.padTokenId,
+      scale: c.scaleEmbedding ? Math.sqrt(c.dModel) : 1,
+    });
+    this.embedPositions = new SinusoidalPositions({ numPositions: c.maxPositionEmbeddings, dim: c.dModel, paddingIdx: c.padTokenId, name: `${prefix}embed_positions.weights` });
+    this.layers = [];
+    for (let i = 0; i < c.numLayers; i++) {
+      this.layers.push(
+        new XGLMDecoderBlock({
+          dim: c.dModel,
+          ffnDim: c.ffnDim,
+          numHeads: c.attentionHeads,
+          activation: c.activationFunction,
+          dropout: c.dropout,
+          attentionDropout: c.attentionDropout,
+          activationDropout: c.activationDropout,
+          hfName: `${prefix}layers.${i}`,
+        }),
+      );
+    }
+    this.layerNorm = new LayerNorm({ dim: c.dModel, hfName: `${prefix}layer_norm` });
+  }
+
+  hfParameters(): HfParameter[] {
+    return [...this.embedTokens.hfParameters(), ...this.layers.flatMap((l) => l.hfParameters()), ...this.layerNorm.hfParameters()];
+  }
+
+  /** Returns the hidden states after the final LayerNorm and each layer's keys/values (empty when LayerDrop skipped a layer). */
+  run<T>(o: Ops<T>, input: XGLMRunInput<T>): { hidden: T; presents: KeyValue<T>[] } {
+    const [, length] = o.shape(input.inputIds);
+    if (input.past && input.past.length !== this.layers.length) {
+      throw new PolyglotError(`pastKeyValues: expected ${this.layers.length} layers, found ${input.past.length}`);
+    }
+    const pastLength = input.past ? o.shape(input.past[0].key)[2] : 0;
+    if (typeof pastLength === 'number' && typeof length === 'number') {
+      // HF regrows the table when padding_idx + 1 + T + past exceeds it.
+      this.embedPositions.ensureRows(pastLength + length + this.embedPositions.cfg.offset);
+    }
+    const positionIds = input.positionIds ?? defaultPositionIds(o, pastLength, length);
+    let h = o.add(this.embedTokens.run(o, input.inputIds), this.embedPositions.lookupPositions(o, positionIds));
+    h = dropout(o, h, this.config.dropout, input);
+    const mask = causalAttentionMask(o, input.attentionMask, length, pastLength);
+    const presents: KeyValue<T>[] = [];
+    let complete = true;
+    this.layers.forEach((layer, i) => {
+      if (layerDropSkips(this.config.layerdrop, input)) {
+        complete = false;
+        return;
+      }
+      const out = layer.run(o, h, { mask, past: input.past?.[i], training: input.training, rng: input.rng });
+      h = out.hidden;
+      presents.push(out.present);
+    });
+    return { hidden: this.layerNorm.run(o, h), presents: complete ? presents : [] };
+  }
+
+  dispose(): void {
+    for (const p of this.hfParameters()) p.variable.dispose();
+    this.embedPositions.dispose();
+  }
+}
+
+export interface XGLMForwardInput {
+  inputIds: tf.Tensor2D;
+  attentionMask?: tf.Tensor2D;
+  positionIds?: tf.Tensor2D;
+  pastKeyValues?: KeyValue<tf.Tensor>[];
+  training?: boolean;
+  rng?: Rng;
+  /** Compute logits for the last position only ([B, 1, V]): what decoding needs. */
+  lastPositionOnly?: boolean;
+}
+
+export interface XGLMForwardOutput {
+  logits: tf.Tensor3D;
+  lastHiddenState: tf.Tensor3D;
+  presentKeyValues: KeyValue<tf.Tensor>[];
+}
+
+export class XGLMForCausalLM {
+  readonly model: XGLMModel;
+
+  constructor(readonly config: XGLMConfig) {
+    if (!config.tieWordEmbeddings) {
+      throw new PolyglotError('config.json: field "tie_word_embeddings": expected true (XGLM checkpoints tie lm_head to embed_tokens), found false');
+    }
+    this.model = new XGLMModel(config);
+  }
+
+  /** Parameters by HF name (the tied lm_head.weight is model.embed_tokens.weight). */
+  namedParameters(): HfParameter[] {
+    return this.model.hfParameters();
+  }
+
+  /** Ops-generic forward: logits = hidden E^T (tied lm_head, no bias). */
+  run<T>(o: Ops<T>, input: XGLMRunInput<T> & { lastPositionOnly?: boolean }): { logits: T; hidden: T; presents: KeyValue<T>[] } {
+    const { hidden, presents } = this.model.run(o, input);
+    let head = hidden;
+    if (input.lastPositionOnly) {
+      const [b, t, d] = o.shape(hidden);
+      head = o.slice(hidden, [0, typeof t === 'number' ? t - 1 : o.dimAdd(t, -1), 0], [b, 1, d]);
+    }
+    return { logits: this.model.embedTokens.project(o, head), hidden, presents };
+  }
+
+  /** Eager forward; the caller disposes the returned tensors. */
+  forward(input: XGLMForwardInput): XGLMForwardOutput {
+    return tf.tidy(() => {
+      const r = this.run(eagerOps, {
+        inputIds: input.inputIds,
+        attentionMask: input.attentionMask,
+        positionIds: input.positionIds,
+        past: input.pastKeyValues,
+        training: input.training ?? false,
+        rng: input.rng,
+        lastPositionOnly: input.lastPositionOnly,
+      });
+      const out: XGLMForwardOutput = { logits: r.logits as tf.Tensor3D, lastHiddenState: r.hidden as tf.Tensor3D, presentKeyValues: r.presents };
+      return out as unknown as tf.TensorContainer;
+    }) as unknown as XGLMForwardOutput;
+  }
+
+  /**
+   * Causal-LM loss of transformers >= 4.46: logits[:, :-1] against labels[:, 1:] (labels not
+   * pre-shifted by the caller), ignore_index -100, mean over the non-ignored targets.
+   * batch: input_ids, labels, optional attention_mask / position_ids. Call inside tf.tidy / variableGrads.
+   */
+  computeLoss(batch: Record<string, tf.Tensor>, opts: RunOptions): { loss: tf.Scalar; components: Record<string, tf.Scalar> } {
+    const o = eagerOps;
+    const inputIds = batch.input_ids;
+    const labels = batch.labels;
+    if (!inputIds || !labels) throw new PolyglotError('XGLM loss batch: expected tensors "input_ids" and "labels"');
+    if (labels.shape.join() !== inputIds.shape.join()) {
+      throw new PolyglotError(`XGLM loss batch: "labels" shape [${labels.shape}] must equal "input_ids" shape [${inputIds.shape}]`);
+    }
+    const { hidden } = this.model.run(o, { inputIds, attentionMask: batch.attention_mask, positionIds: batch.position_ids, ...opts });
+    const [b, t, d] = hidden.shape as number[];
+    // Only positions 0..T-2 have a target: skip the last position's logits entirely.
+    const logits = this.model.embedTokens.project(o, tf.slice(hidden, [0, 0, 0], [b, t - 1, d]));
+    const targets = tf.reshape(tf.slice(labels, [0, 1], [b, t - 1]), [-1]);
+    const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targets) as tf.Scalar;
+    return { loss, components: { lm_loss: loss } };
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}
