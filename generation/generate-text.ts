@@ -1,0 +1,98 @@
+/**
+ * `generateText(model, tokenizer, prompts, options)`: XGLM text completion. Prompts are encoded
+ * as HF XGLMTokenizer does (`</s> prompt`), batched with LEFT padding (pad id 1, attention mask 0)
+ * so every row's next token follows its last real token, run through generate() on an
+ * XGLMDecoderSession (position ids from the mask, as HF), decoded with skip_special_tokens.
+ */
+import { PolyglotError } from '../core/errors.js';
+import { padBatch, type DecodeOptions } from '../tokenizers/tokenizer.js';
+import type { XGLMTokenizer } from '../tokenizers/xglm.js';
+import type { XGLMForCausalLM } from '../models/xglm/model.js';
+import { XGLMDecoderSession } from '../models/xglm/session.js';
+import { generate } from './generate.js';
+import type { GenerateOptions } from './options.js';
+
+export interface GenerateTextOptions extends GenerateOptions {
+  /** Prompts per generate call (default: all at once). */
+  batchSize?: number;
+  /** Decode options for the returned text (default skipSpecialTokens true). */
+  decode?: DecodeOptions;
+}
+
+export interface GeneratedText {
+  /** Index of the prompt this output continues. */
+  prompt: number;
+  /** Prompt + completion, decoded (HF batch_decode(sequences, skip_special_tokens=True)). */
+  text: string;
+  /** The completion alone. */
+  completion: string;
+  /** The prompt ids (no padding) followed by the generated ids (pad ids after eos removed). */
+  ids: number[];
+  /** The generated ids only. */
+  newIds: number[];
+  /** Beam search: length-normalised score. */
+  score?: number;
+}
+
+/** Generated ids without the pads HF appends to finished rows (kept up to and including the eos). */
+export function trimGenerated(ids: readonly number[], eos: readonly number[], pad: number): number[] {
+  const e = ids.findIndex((t) => eos.includes(t));
+  if (e >= 0) return ids.slice(0, e + 1);
+  let end = ids.length;
+  // no eos: only beam finalize pads (shorter hypotheses), strip trailing pads
+  while (end > 0 && ids[end - 1] === pad && pad >= 0 && !eos.includes(pad)) end--;
+  return ids.slice(0, end);
+}
+
+function eosList(v: GenerateOptions['eosTokenId'], dflt: number | null): number[] {
+  const x = v === undefined ? dflt : v;
+  return x === null ? [] : Array.isArray(x) ? x : [x];
+}
+
+export async function generateText(
+  model: XGLMForCausalLM,
+  tokenizer: XGLMTokenizer,
+  prompts: readonly string[],
+  options: GenerateTextOptions = {},
+): Promise<GeneratedText[]> {
+  if (prompts.length === 0) return [];
+  const cfg = model.config;
+  const eos = eosList(options.eosTokenId, cfg.eosTokenId);
+  const pad = options.padTokenId ?? cfg.padTokenId;
+  const bs = options.batchSize ?? prompts.length;
+  if (!Number.isInteger(bs) || bs < 1) throw new PolyglotError(`generateText: batchSize must be an integer >= 1, found ${bs}`);
+  const { batchSize: _b, decode: decodeOpts, ...genOpts } = options;
+  const out: GeneratedText[] = [];
+  for (let start = 0; start < prompts.length; start += bs) {
+    const chunk = prompts.slice(start, start + bs);
+    const rows = chunk.map((p) => tokenizer.encode(p));
+    const enc = padBatch(rows, { padId: pad, side: 'left' });
+    const [B, T] = enc.shape;
+    const ids = Array.from({ length: B }, (_, i) => Array.from(enc.inputIds.subarray(i * T, (i + 1) * T)));
+    const mask = Array.from({ length: B }, (_, i) => Array.from(enc.attentionMask.subarray(i * T, (i + 1) * T)));
+    const session = new XGLMDecoderSession(model, mask);
+    let res;
+    try {
+      res = await generate(session, { inputIds: ids }, { ...genOpts, eosTokenId: eos, padTokenId: pad });
+    } finally {
+      session.dispose();
+    }
+    const perPrompt = res.sequences.length / B;
+    res.sequences.forEach((seq, j) => {
+      const i = Math.floor(j / perPrompt);
+      const promptIds = rows[i];
+      const newIds = trimGenerated(seq.slice(T), eos, pad);
+      const all = [...promptIds, ...newIds];
+      const dopts = { skipSpecialTokens: true, ...decodeOpts };
+      out.push({
+        prompt: start + i,
+        text: tokenizer.decode(all, dopts),
+        completion: tokenizer.decode(newIds, dopts),
+        ids: all,
+        newIds,
+        score: res.sequenceScores?.[j],
+      });
+    });
+  }
+  return out;
+}
