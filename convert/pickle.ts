@@ -153,8 +153,9 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, source: string)
     return b;
   };
   const text = (n: number): string => {
+    const b = bytes(n);
     try {
-      return utf8.decode(bytes(n));
+      return utf8.decode(b);
     } catch {
       throw fail('has a string that is not valid UTF-8');
     }

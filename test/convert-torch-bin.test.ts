@@ -1,0 +1,239 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { PolyglotError } from '../core/errors.js';
+import { TorchBinFile, TorchBinSource } from '../convert/torch-bin.js';
+import { ZipArchive } from '../convert/zip.js';
+import { PyDict, PyGlobal, unpickle, type UnpickleHooks } from '../convert/pickle.js';
+import { SafetensorsFile } from '../convert/safetensors.js';
+import { fixturePath } from './helpers.js';
+import { PickleBuilder, f32Bytes, makeZip, stateDictPickle, torchZip, type FakeTensor } from './convert-torchfile.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tbin-'));
+let n = 0;
+function write(bytes: Uint8Array, name = `t${n++}.bin`): string {
+  const p = path.join(tmp, name);
+  fs.writeFileSync(p, bytes);
+  return p;
+}
+function throwsExactly(fn: () => unknown, msg: string | RegExp): void {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
+    if (typeof msg === 'string') assert.is((e as Error).message, msg);
+    else assert.match((e as Error).message, msg);
+    assert.not.match((e as Error).message, /\n/);
+    return;
+  }
+  assert.unreachable(`expected to throw: ${msg}`);
+}
+const arr = (x: ArrayLike<number | bigint>): (number | bigint)[] => Array.from(x as ArrayLike<number>);
+
+test('fixture pytorch_model.bin: same weights as the safetensors fixture, lm_head tied to the embedding storage', () => {
+  const bin = TorchBinFile.open(fixturePath('xglm-tiny-bin', 'pytorch_model.bin'));
+  const st = SafetensorsFile.open(fixturePath('xglm-tiny', 'model.safetensors'));
+  assert.is(bin.names().length, 36);
+  assert.equal(
+    bin.names().filter((x) => x !== 'lm_head.weight').sort(),
+    st.names().sort(),
+  );
+  for (const name of st.names()) {
+    const a = bin.read(name);
+    const b = st.read(name);
+    assert.equal(a.shape, b.shape, name);
+    assert.is(a.dtype, 'F32');
+    assert.ok(Buffer.from((a.data as Float32Array).buffer).equals(Buffer.from((b.data as Float32Array).buffer)), `${name} differs`);
+  }
+  assert.equal([...bin.aliases()], [['lm_head.weight', 'model.embed_tokens.weight']]);
+  const lm = bin.read('lm_head.weight');
+  assert.equal(lm.shape, [1008, 64]);
+  assert.equal(arr(lm.data.slice(0, 64 * 3)), arr(st.read('model.embed_tokens.weight').data.slice(0, 64 * 3)));
+  // Values checked independently with python3 struct on the fixture bytes.
+  assert.equal(arr(bin.read('model.layers.1.fc2.weight').data.slice(0, 4)), [-0.6567685008049011, -0.09625737369060516, 0.1599092334508896, -0.4823143184185028]);
+  assert.equal(bin.info('model.embed_tokens.weight').storage.key, '0');
+  const src = new TorchBinSource([bin]);
+  assert.is(src.aliasOf('lm_head.weight'), 'model.embed_tokens.weight');
+  assert.is(src.aliasOf('model.embed_tokens.weight'), undefined);
+  assert.equal(src.meta('model.layers.0.fc1.weight'), { name: 'model.layers.0.fc1.weight', dtype: 'F32', shape: [128, 64], file: fixturePath('xglm-tiny-bin', 'pytorch_model.bin') });
+});
+
+const views: FakeTensor[] = [
+  { name: 'w', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1] },
+  // w.t(): [3, 2] with stride (1, 3)
+  { name: 'wT', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [3, 2], stride: [1, 3] },
+  // w[:, 1:] .t(): offset 1, [2, 2], stride (1, 3)
+  { name: 'sub', storageType: 'FloatStorage', key: '0', numel: 6, offset: 1, shape: [2, 2], stride: [1, 3] },
+  // w[1] (a row view with an offset), and a tie of w
+  { name: 'row1', storageType: 'FloatStorage', key: '0', numel: 6, offset: 3, shape: [3], stride: [1] },
+  { name: 'tied', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1] },
+  // broadcast (expand): stride 0
+  { name: 'bcast', storageType: 'FloatStorage', key: '0', numel: 6, offset: 5, shape: [2, 2], stride: [0, 0] },
+  { name: 'half', storageType: 'HalfStorage', key: '1', numel: 4, offset: 0, shape: [4], stride: [1] },
+  { name: 'bf', storageType: 'BFloat16Storage', key: '2', numel: 3, offset: 0, shape: [3], stride: [1] },
+  { name: 'dbl', storageType: 'DoubleStorage', key: '3', numel: 2, offset: 0, shape: [2], stride: [1] },
+  { name: 'ids', storageType: 'LongStorage', key: '4', numel: 3, offset: 0, shape: [1, 3], stride: [3, 1] },
+  { name: 'i32', storageType: 'IntStorage', key: '5', numel: 2, offset: 1, shape: [], stride: [] },
+  { name: 'empty', storageType: 'FloatStorage', key: '6', numel: 0, offset: 0, shape: [0, 4], stride: [4, 1] },
+];
+function storagesBytes(): Record<string, Uint8Array> {
+  const u16 = (xs: number[]): Uint8Array => new Uint8Array(new Uint16Array(xs).buffer);
+  return {
+    '0': f32Bytes([0, 1, 2, 3, 4, 5]),
+    '1': u16([0x3c00, 0xc000, 0x3555, 0x7c00]), // 1, -2, 0.333251953125, inf
+    '2': u16([0x3f80, 0x4049, 0xbf00]), // 1, 3.140625, -0.5
+    '3': new Uint8Array(new Float64Array([0.1, -1e300]).buffer),
+    '4': new Uint8Array(new BigInt64Array([-(2n ** 40n), 0n, 7n]).buffer),
+    '5': new Uint8Array(new Int32Array([11, -12]).buffer),
+    '6': new Uint8Array(0),
+  };
+}
+function checkViews(f: TorchBinFile): void {
+  assert.equal(arr(f.read('w').data), [0, 1, 2, 3, 4, 5]);
+  assert.equal(f.read('wT').shape, [3, 2]);
+  assert.equal(arr(f.read('wT').data), [0, 3, 1, 4, 2, 5]);
+  assert.equal(arr(f.read('sub').data), [1, 4, 2, 5]);
+  assert.equal(arr(f.read('row1').data), [3, 4, 5]);
+  assert.equal(arr(f.read('bcast').data), [5, 5, 5, 5]);
+  const h = f.read('half');
+  assert.is(h.dtype, 'F16');
+  assert.equal(arr(h.data), [1, -2, 0.333251953125, Infinity]);
+  assert.equal(arr(f.read('bf').data), [1, 3.140625, -0.5]);
+  assert.equal(arr(f.read('dbl').data), [Math.fround(0.1), -Infinity]);
+  const ids = f.read('ids');
+  assert.ok(ids.data instanceof BigInt64Array);
+  assert.equal(arr(ids.data), [-(2n ** 40n), 0n, 7n]);
+  assert.equal(f.read('i32').shape, []);
+  assert.equal(arr(f.read('i32').data), [-12]);
+  assert.equal(f.read('empty').shape, [0, 4]);
+  assert.is(f.read('empty').data.length, 0);
+  assert.equal([...f.aliases()], [['tied', 'w']]);
+}
+
+test('strided / offset / broadcast views and every storage dtype (protocol 2, stored entries)', () => {
+  checkViews(TorchBinFile.open(write(torchZip(stateDictPickle(views), storagesBytes()))));
+});
+
+test('protocol 4 (STACK_GLOBAL, MEMOIZE, FRAME), parameters, _metadata BUILD, deflated entries', () => {
+  const pk = stateDictPickle(views, { protocol4: true, asParameter: true, withMetadata: true });
+  checkViews(TorchBinFile.open(write(torchZip(pk, storagesBytes(), { deflate: true, prefix: 'pytorch_model' }))));
+});
+
+/** A zip holding only data.pkl with these pickle bytes. */
+const pickleZip = (pk: Buffer): string => write(torchZip(pk, {}));
+
+test('a pickle calling os.system is rejected by name and nothing runs', () => {
+  const marker = path.join(tmp, 'pwned');
+  // protocol 0, exactly what `pickle.dumps` of a __reduce__ -> (os.system, (cmd,)) gives
+  const pk = Buffer.from(`cos\nsystem\n(S'touch ${marker}'\ntR.`, 'latin1');
+  const p = pickleZip(pk);
+  throwsExactly(() => TorchBinFile.open(p), `${p}: pickle references forbidden global os.system; only tensor state dicts are accepted`);
+  assert.not.ok(fs.existsSync(marker));
+  // the same inside an otherwise valid protocol-2 state dict, after a real tensor
+  const evil = new PickleBuilder().proto(2).ascii('}').mark().str('x').global('posix', 'system').str(`touch ${marker}`).raw(0x85).ascii('R').ascii('u').stop();
+  const p2 = pickleZip(evil);
+  throwsExactly(() => TorchBinFile.open(p2), `${p2}: pickle references forbidden global posix.system; only tensor state dicts are accepted`);
+  assert.not.ok(fs.existsSync(marker));
+});
+
+test('STACK_GLOBAL builtins.eval, torch.storage._load_from_bytes and torch.load tricks are rejected by name', () => {
+  const ev = new PickleBuilder().proto(4).stackGlobal('builtins', 'eval').shortStr('1+1').raw(0x85).ascii('R').stop();
+  const p1 = pickleZip(ev);
+  throwsExactly(() => TorchBinFile.open(p1), `${p1}: pickle references forbidden global builtins.eval; only tensor state dicts are accepted`);
+  const lfb = new PickleBuilder().proto(2).global('torch.storage', '_load_from_bytes').mark().raw(0x43, 3, 1, 2, 3).tuple().ascii('R').stop();
+  const p2 = pickleZip(lfb);
+  throwsExactly(() => TorchBinFile.open(p2), `${p2}: pickle references forbidden global torch.storage._load_from_bytes; only tensor state dicts are accepted`);
+  const ga = new PickleBuilder().proto(2).global('__builtin__', 'getattr').stop();
+  const p3 = pickleZip(ga);
+  throwsExactly(() => TorchBinFile.open(p3), `${p3}: pickle references forbidden global __builtin__.getattr; only tensor state dicts are accepted`);
+});
+
+test('allowed globals cannot be abused: calling a storage class, EXT opcodes, INST, mutating non-containers', () => {
+  const callStorage = new PickleBuilder().proto(2).global('torch', 'FloatStorage').intTuple([100]).ascii('R').stop();
+  const p1 = pickleZip(callStorage);
+  throwsExactly(() => TorchBinFile.open(p1), `${p1}: pickle calls torch.FloatStorage, which only names a storage type`);
+  const ext = new PickleBuilder().proto(2).raw(0x82, 1).stop();
+  const p2 = pickleZip(ext);
+  throwsExactly(() => TorchBinFile.open(p2), `${p2}: pickle uses opcode EXT1, which a tensor state dict never needs (opcode at byte 2)`);
+  const inst = Buffer.from('(ios\nsystem\n.', 'latin1');
+  const p3 = pickleZip(inst);
+  throwsExactly(() => TorchBinFile.open(p3), `${p3}: pickle uses opcode INST, which a tensor state dict never needs (opcode at byte 1)`);
+  const appendToDict = new PickleBuilder().proto(2).ascii('}').int(1).ascii('a').stop();
+  const p4 = pickleZip(appendToDict);
+  throwsExactly(() => TorchBinFile.open(p4), `${p4}: pickle appends to dict of 0, only lists are accepted (opcode at byte 5)`);
+  const notDict = new PickleBuilder().proto(2).ascii(']').stop();
+  const p5 = pickleZip(notDict);
+  throwsExactly(() => TorchBinFile.open(p5), `${p5}: expected a state dict (name -> tensor), the pickle holds list of 0`);
+});
+
+test('the unpickler consults the hooks for every global and never touches anything else', () => {
+  const seen: string[] = [];
+  const hooks: UnpickleHooks = {
+    global: (m, nm) => {
+      seen.push(`${m}.${nm}`);
+      return new PyGlobal(m, nm);
+    },
+    call: () => new PyDict(),
+    build: (o) => o,
+    persistentLoad: () => null,
+  };
+  const pk = new PickleBuilder().proto(2).global('subprocess', 'Popen').stackGlobal('os', 'remove').raw(0x86).stop();
+  const v = unpickle(pk, hooks, 'x.pkl');
+  assert.equal(seen, ['subprocess.Popen', 'os.remove']);
+  assert.ok(v !== null && typeof v === 'object' && 'items' in v);
+  // lengths are checked before allocation: a 4 GB BINUNICODE in a 10-byte pickle
+  throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0xff, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle is truncated: needs 4294967295 more bytes, 1 remain (opcode at byte 2)');
+  throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x68, 9, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle reads memo slot 9 that was never written (opcode at byte 2)');
+  throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle pops from an empty stack (opcode at byte 2)');
+});
+
+test('storage and view bounds are checked against the archive', () => {
+  const t = (over: Partial<FakeTensor>): FakeTensor => ({ name: 'w', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1], ...over });
+  const sizeLie = write(torchZip(stateDictPickle([t({ numel: 7 })]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }));
+  throwsExactly(() => TorchBinFile.open(sizeLie), `${sizeLie}: storage 0 (7 x F32) needs 28 bytes, entry archive/data/0 has 24`);
+  const past = write(torchZip(stateDictPickle([t({ offset: 1 })]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }));
+  throwsExactly(() => TorchBinFile.open(past), `${past}: _rebuild_tensor_v2: view (offset 1, size [2,3], stride [3,1]) reaches element 6 of storage 0, which has 6`);
+  const missing = write(torchZip(stateDictPickle([t({ key: '9' })]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }));
+  throwsExactly(() => TorchBinFile.open(missing), `${missing}: storage 9 has no zip entry archive/data/9`);
+  const badKey = write(torchZip(stateDictPickle([t({ key: '../../etc/passwd' })]), {}));
+  throwsExactly(() => TorchBinFile.open(badKey), `${badKey}: storage key str "../../etc/passwd" is not a plain name`);
+});
+
+test('zip structure: truncation, lying directory, CRC, declared sizes, legacy format', () => {
+  const good = torchZip(stateDictPickle([views[0]]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) });
+  const trunc = write(good.subarray(0, good.length - 10));
+  throwsExactly(() => TorchBinFile.open(trunc), `${trunc}: not a valid zip archive: no end-of-central-directory record`);
+
+  const eocdAt = good.length - 22;
+  const lying = Buffer.from(good);
+  lying.writeUInt32LE(good.length, eocdAt + 16); // central directory offset past the end
+  const p1 = write(lying);
+  throwsExactly(() => TorchBinFile.open(p1), new RegExp(`^${p1.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: not a valid zip archive: central directory \\[${good.length}, \\d+\\) runs past its end record at ${eocdAt}$`));
+  const many = Buffer.from(good);
+  many.writeUInt16LE(60000, eocdAt + 10);
+  const p2 = write(many);
+  throwsExactly(() => TorchBinFile.open(p2), new RegExp(`: not a valid zip archive: 60000 entries cannot fit in a \\d+-byte central directory$`));
+
+  const corrupt = Buffer.from(good);
+  const at = corrupt.indexOf(Buffer.from(f32Bytes([0, 1, 2, 3, 4, 5])));
+  corrupt[at + 5] ^= 0xff;
+  const p3 = write(corrupt);
+  const f = TorchBinFile.open(p3); // headers are fine; the data is caught on read
+  throwsExactly(() => f.read('w'), new RegExp(`^.*: entry "archive/data/0": CRC-32 0x[0-9a-f]{8} does not match the recorded 0x[0-9a-f]{8} \\(corrupt file\\)$`));
+
+  // A deflated entry whose stream inflates past its declared size (zip bomb shape).
+  const bomb = makeZip([{ name: 'a', data: new Uint8Array(100000), deflate: true }]);
+  const cdAt = bomb.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
+  bomb.writeUInt32LE(10, cdAt + 24);
+  const p4 = write(bomb);
+  throwsExactly(() => ZipArchive.open(p4).read('a'), /: entry "a": cannot inflate to its declared 10 bytes \(/);
+
+  const legacy = write(Buffer.from([0x80, 0x02, 0x8a, 0x0a]));
+  throwsExactly(() => TorchBinFile.open(legacy), `${legacy}: legacy torch serialization (before torch 1.6) is not supported; re-save it with a recent torch or convert it to safetensors`);
+  const other = write(Buffer.from('hello world'));
+  throwsExactly(() => TorchBinFile.open(other), `${other}: not a torch checkpoint: expected a zip archive (torch.save format)`);
+});
+
+test.run();
