@@ -5,8 +5,7 @@ import * as fs from 'node:fs';
 import { tf } from '../core/tf.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
-import { xglmFromCheckpoint } from '../models/xglm/weights.js';
-import type { XGLMForCausalLM } from '../models/xglm/model.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { loadTokenizer } from '../tokenizers/load.js';
 import type { XGLMTokenizer } from '../tokenizers/xglm.js';
@@ -28,7 +27,7 @@ function rows(data: ArrayLike<number | bigint>, shape: number[]): number[][] {
 
 test.before(async () => {
   await useBackend('cpu');
-  lm = xglmFromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')));
+  lm = XGLMForCausalLM.fromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')));
   tok = (await loadTokenizer(fixturePath('xglm-tiny'))) as XGLMTokenizer;
   const cases = JSON.parse(fs.readFileSync(fixturePath('xglm-tiny', 'reference', 'cases.json'), 'utf8')) as {
     cases: { name: string; inputs: Record<string, string>; expect: Record<string, string>; params: Record<string, number> }[];
