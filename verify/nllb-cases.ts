@@ -1,8 +1,142 @@
-import type { ModelCaseRunner } from './types.js';
+/**
+ * NLLB-MoE case handlers: forward (logits, encoder states, router combine weights and top-1
+ * indices per sparse layer), loss in both MoE-loss modes, generate_greedy; grad / adamw_step
+ * through the shared training handlers (verify/train-cases.ts) on a fresh model per case.
+ */
+import { tf } from '../core/tf.js';
+import { PolyglotError } from '../core/errors.js';
+import { openSafetensorsDir, type HfCheckpoint } from '../convert/checkpoint.js';
+import type { HostTensor } from '../convert/safetensors.js';
+import { generate } from '../generation/generate.js';
+import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import type { MoeLossMode } from '../losses/moe-losses.js';
+import type { ActualOutput, CaseContext, ModelCaseRunner } from './types.js';
+import { adamwStepCase, gradCase, hostToTensor } from './train-cases.js';
 
-/** NLLB-MoE case handlers (forward, loss in both MoE-loss modes, generate_greedy; grad/adamw_step from train). */
+function actual(t: tf.Tensor, positionMask?: HostTensor): ActualOutput {
+  const out: ActualOutput = { data: t.dataSync().slice(), shape: t.shape.slice() };
+  if (positionMask) {
+    const data = Array.from(positionMask.data as ArrayLike<number | bigint>, Number);
+    out.positionMask = { data, shape: [positionMask.shape[0], positionMask.shape[1]] };
+  }
+  return out;
+}
+
+function overridesOf(params: Record<string, unknown>): Record<string, unknown> {
+  const o = { ...((params.config_overrides as Record<string, unknown> | undefined) ?? {}) };
+  if (typeof params.training_expert_capacity === 'number') o.expert_capacity = params.training_expert_capacity;
+  return o;
+}
+
+function moeLossOf(params: Record<string, unknown>): MoeLossMode {
+  const m = params.moe_loss ?? 'hf';
+  if (m !== 'hf' && m !== 'standard') throw new PolyglotError(`params.moe_loss: expected "hf" or "standard", found ${JSON.stringify(m)}`);
+  return m;
+}
+
 export const nllbMoeCaseRunner: ModelCaseRunner = {
-  async prepare() {
-    return {};
+  async prepare(fixtureDir: string) {
+    const ck: HfCheckpoint | undefined = openSafetensorsDir(fixtureDir);
+    if (!ck) throw new PolyglotError(`${fixtureDir}: no model.safetensors or model.safetensors.index.json`);
+    const models = new Map<string, NllbMoeForConditionalGeneration>();
+    /** A cached eval model per distinct config_overrides. */
+    const modelFor = (params: Record<string, unknown>): NllbMoeForConditionalGeneration => {
+      const ov = overridesOf(params);
+      const key = JSON.stringify(ov);
+      let m = models.get(key);
+      if (!m) {
+        m = nllbMoeFromCheckpoint(ck, ov);
+        models.set(key, m);
+      }
+      return m;
+    };
+    const params = (ctx: CaseContext) => ctx.spec.params ?? {};
+    const freshForTraining = (p: Record<string, unknown>) => {
+      const m = nllbMoeFromCheckpoint(ck, overridesOf(p));
+      m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
+      return m;
+    };
+
+    return {
+      forward: async (ctx) => {
+        const model = modelFor(params(ctx));
+        const inputs = ['input_ids', 'attention_mask', 'decoder_input_ids', 'decoder_attention_mask'] as const;
+        const host = Object.fromEntries(inputs.filter((k) => ctx.spec.inputs[k] !== undefined).map((k) => [k, ctx.input(k)]));
+        const out: Record<string, ActualOutput> = {};
+        tf.tidy(() => {
+          const t = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, hostToTensor(v)]));
+          const r = model.forward({
+            inputIds: t.input_ids,
+            attentionMask: t.attention_mask,
+            decoderInputIds: t.decoder_input_ids,
+            decoderAttentionMask: t.decoder_attention_mask,
+            training: false,
+          });
+          out.logits = actual(r.logits, host.decoder_attention_mask);
+          out.encoder_last_hidden_state = actual(r.encoderLastHiddenState, host.attention_mask);
+          out.decoder_last_hidden_state = actual(r.decoderLastHiddenState, host.decoder_attention_mask);
+          for (const [side, routers] of [['encoder', r.encoderRouters], ['decoder', r.decoderRouters]] as const) {
+            routers.forEach((rt, i) => {
+              if (!rt) return;
+              out[`${side}_router_logits/${i}`] = actual(rt.combineWeights);
+              out[`${side}_expert_indices/${i}`] = actual(rt.top1Index);
+            });
+          }
+        });
+        return out;
+      },
+
+      loss: async (ctx) => {
+        const p = params(ctx);
+        const model = modelFor(p);
+        const out: Record<string, ActualOutput> = {};
+        tf.tidy(() => {
+          const batch: Record<string, tf.Tensor> = {};
+          for (const k of ['input_ids', 'attention_mask', 'labels', 'decoder_input_ids', 'decoder_attention_mask']) {
+            if (ctx.spec.inputs[k] !== undefined) batch[k] = hostToTensor(ctx.input(k));
+          }
+          const r = model.computeLoss(batch, {
+            training: ctx.spec.mode === 'train',
+            moeLoss: moeLossOf(p),
+            outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined,
+          });
+          out.loss = actual(r.loss);
+          for (const [k, v] of Object.entries(r.components)) out[k] = actual(v);
+        });
+        return out;
+      },
+
+      generate_greedy: async (ctx) => {
+        const p = params(ctx);
+        const model = modelFor(p);
+        const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
+        const mask = ctx.spec.inputs.attention_mask !== undefined ? (hostToTensor(ctx.input('attention_mask')) as tf.Tensor2D) : undefined;
+        const session = model.createSession(ids, mask);
+        try {
+          const start = (p.decoder_start_token_id as number | undefined) ?? model.config.decoderStartTokenId;
+          const res = await generate(session, { inputIds: Array.from({ length: ids.shape[0] }, () => [start]) }, {
+            maxNewTokens: p.max_new_tokens as number,
+            forcedBosTokenId: (p.forced_bos_token_id as number | undefined) ?? model.config.forcedBosTokenId ?? undefined,
+            eosTokenId: (p.eos_token_id as number | undefined) ?? model.config.eosTokenId,
+            padTokenId: (p.pad_token_id as number | undefined) ?? model.config.padTokenId,
+          });
+          const len = Math.max(...res.sequences.map((s) => s.length));
+          const flat = res.sequences.flatMap((s) => [...s, ...new Array<number>(len - s.length).fill(model.config.padTokenId)]);
+          return { sequences: { data: flat, shape: [res.sequences.length, len] } };
+        } finally {
+          session.dispose();
+          ids.dispose();
+          mask?.dispose();
+        }
+      },
+
+      grad: gradCase(freshForTraining),
+      adamw_step: adamwStepCase(freshForTraining),
+
+      dispose: () => {
+        for (const m of models.values()) m.dispose();
+      },
+    };
   },
 };

@@ -1,0 +1,62 @@
+/**
+ * NllbMoeEncoderLayer (pre-LayerNorm):
+ *   h += dropout(self_attn(self_attn_layer_norm(h)))                    (attn_dropout = config.dropout)
+ *   h += activation_dropout(ffn(ff_layer_norm(h)))                      (ff_dropout = config.activation_dropout)
+ * The FFN is dense or sparse (router + experts). LayerDrop is decided by the model.
+ */
+import type { Ops } from '../ops/ops.js';
+import type { HfParameter } from './base.js';
+import { Attention } from './attention.js';
+import { dropout } from './dropout.js';
+import { LayerNorm } from './layer-norm.js';
+import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
+import type { RouterOutput } from './router.js';
+import type { SparseMLPConfig } from './sparse-mlp.js';
+
+export interface MoeBlockConfig extends SparseMLPConfig {
+  numHeads: number;
+  dropout: number;
+  attentionDropout: number;
+  isSparse: boolean;
+  /** e.g. "model.encoder.layers.1" */
+  hfName: string;
+}
+
+export interface EncoderBlockInput<T> extends MoeFfnInput<T> {
+  /** Additive key-padding mask [B, 1, 1, T]. */
+  mask?: T;
+}
+
+export class NllbMoeEncoderBlock {
+  readonly selfAttn: Attention;
+  readonly selfAttnLayerNorm: LayerNorm;
+  readonly ffLayerNorm: LayerNorm;
+  readonly ffn: MoeFfn;
+
+  constructor(readonly cfg: MoeBlockConfig) {
+    const d = cfg.dModel;
+    this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
+    this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
+    this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
+  }
+
+  run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {
+    const attn = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { mask: input.mask, training: input.training, rng: input.rng });
+    let h = o.add(hidden, dropout(o, attn.output, this.cfg.dropout, input));
+    const ff = this.ffn.run(o, this.ffLayerNorm.run(o, h), input);
+    h = o.add(h, dropout(o, ff.output, this.cfg.activationDropout, input));
+    return { hidden: h, router: ff.router };
+  }
+
+  hfParameters(): HfParameter[] {
+    return [...this.selfAttn.hfParameters(), ...this.selfAttnLayerNorm.hfParameters(), ...this.ffn.hfParameters(), ...this.ffLayerNorm.hfParameters()];
+  }
+
+  dispose(): void {
+    this.selfAttn.disposeParameters();
+    this.selfAttnLayerNorm.disposeParameters();
+    this.ffLayerNorm.disposeParameters();
+    this.ffn.dispose();
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * NllbMoeDecoderLayer (pre-LayerNorm):
+ *   h += dropout(self_attn(self_attn_layer_norm(h)))                  causal, self KV cache
+ *   h += dropout(cross_attention(cross_attention_layer_norm(h), enc)) cross KV cache (computed once)
+ *   h += activation_dropout(ffn(ff_layer_norm(h)))                    dense or sparse
+ * HF names: `cross_attention` / `cross_attention_layer_norm` (not encoder_attn).
+ */
+import type { Ops } from '../ops/ops.js';
+import type { HfParameter } from './base.js';
+import { Attention, type KeyValue } from './attention.js';
+import { dropout } from './dropout.js';
+import { LayerNorm } from './layer-norm.js';
+import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
+import type { RouterOutput } from './router.js';
+import type { MoeBlockConfig } from './encoder-block.js';
+
+export interface Seq2SeqDecoderBlockInput<T> extends MoeFfnInput<T> {
+  /** Additive causal (+ padding) mask [B|1, 1, Tq, Tk]. */
+  selfMask?: T;
+  /** Additive encoder key-padding mask [B, 1, 1, Ts]. */
+  crossMask?: T;
+  /** Encoder output [B, Ts, d] (not needed when pastCross is given). */
+  encoderHidden?: T;
+  pastSelf?: KeyValue<T>;
+  pastCross?: KeyValue<T>;
+}
+
+export interface Seq2SeqDecoderBlockOutput<T> {
+  hidden: T;
+  presentSelf: KeyValue<T>;
+  presentCross: KeyValue<T>;
+  router?: RouterOutput<T>;
+}
+
+export class NllbMoeDecoderBlock {
+  readonly selfAttn: Attention;
+  readonly selfAttnLayerNorm: LayerNorm;
+  readonly crossAttention: Attention;
+  readonly crossAttentionLayerNorm: LayerNorm;
+  readonly ffLayerNorm: LayerNorm;
+  readonly ffn: MoeFfn;
+
+  constructor(readonly cfg: MoeBlockConfig) {
+    const d = cfg.dModel;
+    this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
+    this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
+    this.crossAttention = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.cross_attention`, attentionDropout: cfg.attentionDropout, isCross: true });
+    this.crossAttentionLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.cross_attention_layer_norm` });
+    this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
+  }
+
+  run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {
+    const opts = { training: input.training, rng: input.rng };
+    const self = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { ...opts, mask: input.selfMask, past: input.pastSelf });
+    let h = o.add(hidden, dropout(o, self.output, this.cfg.dropout, input));
+    const cross = this.crossAttention.run(o, this.crossAttentionLayerNorm.run(o, h), {
+      ...opts,
+      mask: input.crossMask,
+      keyValueStates: input.encoderHidden,
+      past: input.pastCross,
+    });
+    h = o.add(h, dropout(o, cross.output, this.cfg.dropout, input));
+    const ff = this.ffn.run(o, this.ffLayerNorm.run(o, h), input);
+    h = o.add(h, dropout(o, ff.output, this.cfg.activationDropout, input));
+    return { hidden: h, presentSelf: self.present, presentCross: cross.present, router: ff.router };
+  }
+
+  hfParameters(): HfParameter[] {
+    return [
+      ...this.selfAttn.hfParameters(),
+      ...this.selfAttnLayerNorm.hfParameters(),
+      ...this.crossAttention.hfParameters(),
+      ...this.crossAttentionLayerNorm.hfParameters(),
+      ...this.ffn.hfParameters(),
+      ...this.ffLayerNorm.hfParameters(),
+    ];
+  }
+
+  dispose(): void {
+    for (const l of [this.selfAttn, this.selfAttnLayerNorm, this.crossAttention, this.crossAttentionLayerNorm, this.ffLayerNorm]) l.disposeParameters();
+    this.ffn.dispose();
+  }
+}

@@ -1,0 +1,402 @@
+/**
+ * NLLB-MoE (HF NllbMoeModel / NllbMoeForConditionalGeneration, notes section 1).
+ *
+ * The math is written once against `Ops<T>` (`encode`, `decode`); `forward`, `computeLoss` and
+ * the generation session call it with eagerOps, the graph exporter with its GraphDef ops.
+ * Shared scaled embeddings (`model.shared.weight`) feed the encoder, the decoder and the tied
+ * lm_head; sinusoidal positions from input ids; pre-LayerNorm blocks with dense or sparse FFNs.
+ */
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import type { Rng } from '../../core/random.js';
+import type { Dim, Ops } from '../../ops/ops.js';
+import { eagerOps } from '../../ops/eager.js';
+import type { HfParameter } from '../../layers/base.js';
+import type { KeyValue } from '../../layers/attention.js';
+import { causalAttentionMask, paddingAttentionMask } from '../../layers/attention-mask.js';
+import { dropout } from '../../layers/dropout.js';
+import { layerDropSkips } from '../../layers/layer-drop.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
+import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinusoidal-positions.js';
+import { NllbMoeEncoderBlock, type MoeBlockConfig } from '../../layers/encoder-block.js';
+import { NllbMoeDecoderBlock } from '../../layers/seq2seq-decoder-block.js';
+import type { ExpertOutputMaskingMode } from '../../layers/expert-output-masking.js';
+import type { RouterOutput } from '../../layers/router.js';
+import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
+import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
+import type { LossOutput, NamedParameter, TrainableModel } from '../../train/trainable.js';
+import { isSparseLayer, type NllbMoeConfig } from './config.js';
+import { NllbMoeSession, type NllbMoeSessionOptions } from './session.js';
+
+export type { MoeLayerMetrics };
+
+/** Options of every forward call. */
+export interface NllbMoeRunOptions {
+  training: boolean;
+  rng?: Rng;
+  /** Training-mode expert-output masking: "token" (default, Dropout2d-style) or "hf" (element-wise). */
+  expertOutputMasking?: ExpertOutputMaskingMode;
+  /** Apply the random 2nd-expert policies in eval too (HF behaviour). */
+  hfRandomRoutingInEval?: boolean;
+}
+
+export interface DecoderCache<T> {
+  self: KeyValue<T>;
+  cross: KeyValue<T>;
+}
+
+export interface EncodeResult<T> {
+  lastHiddenState: T;
+  /** Per encoder layer; undefined for dense (or LayerDrop-skipped) layers. */
+  routers: (RouterOutput<T> | undefined)[];
+}
+
+export interface DecodeResult<T> {
+  lastHiddenState: T;
+  logits: T;
+  routers: (RouterOutput<T> | undefined)[];
+  present: DecoderCache<T>[];
+}
+
+/** Router padding per flattened token from a 2-D mask [B, Tk] (1 = real): HF's last-mask-row rule. */
+function hostRouterPadding(mask: tf.Tensor, numTokens: number): Float32Array {
+  const m = mask.dataSync();
+  const pad = new Float32Array(m.length);
+  for (let i = 0; i < m.length; i++) pad[i] = m[i] === 0 ? 1 : 0;
+  // HF: mask[:, :, -1, :].reshape(-1)[-N:] (with a cache: the last row's last keys, a HF quirk kept).
+  return pad.subarray(pad.length - numTokens);
+}
+
+export class NllbMoeModel {
+  readonly shared: ScaledEmbedding;
+  readonly encoderPositions: SinusoidalPositions;
+  readonly decoderPositions: SinusoidalPositions;
+  readonly encoderLayers: NllbMoeEncoderBlock[];
+  readonly decoderLayers: NllbMoeDecoderBlock[];
+  readonly encoderLayerNorm: LayerNorm;
+  readonly decoderLayerNorm: LayerNorm;
+
+  constructor(readonly config: NllbMoeConfig) {
+    const c = config;
+    const d = c.dModel;
+    this.shared = new ScaledEmbedding({ vocabSize: c.vocabSize, dim: d, hfName: 'model.shared', paddingIdx: c.padTokenId, scale: c.scaleEmbedding ? Math.sqrt(d) : 1 });
+    const pos = (name: string) => new SinusoidalPositions({ numPositions: c.maxPositionEmbeddings, dim: d, paddingIdx: c.padTokenId, name });
+    this.encoderPositions = pos('model.encoder.embed_positions.weights');
+    this.decoderPositions = pos('model.decoder.embed_positions.weights');
+    const block = (side: 'encoder' | 'decoder', i: number): MoeBlockConfig => ({
+      numExperts: c.numExperts,
+      dModel: d,
+      routerBias: c.routerBias,
+      secondExpertPolicy: c.secondExpertPolicy,
+      normalizeRouterProbBeforeDropping: c.normalizeRouterProbBeforeDropping,
+      batchPrioritizedRouting: c.batchPrioritizedRouting,
+      routerIgnorePaddingTokens: c.routerIgnorePaddingTokens,
+      expertCapacity: c.expertCapacity,
+      moeEvalCapacityTokenFraction: c.moeEvalCapacityTokenFraction,
+      ffnDim: side === 'encoder' ? c.encoderFfnDim : c.decoderFfnDim,
+      activationFunction: c.activationFunction,
+      activationDropout: c.activationDropout,
+      moeTokenDropout: c.moeTokenDropout,
+      numHeads: side === 'encoder' ? c.encoderAttentionHeads : c.decoderAttentionHeads,
+      dropout: c.dropout,
+      attentionDropout: c.attentionDropout,
+      isSparse: isSparseLayer(i, side === 'encoder' ? c.encoderSparseStep : c.decoderSparseStep),
+      hfName: `model.${side}.layers.${i}`,
+    });
+    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i)));
+    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i)));
+    this.encoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.encoder.layer_norm' });
+    this.decoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.decoder.layer_norm' });
+  }
+
+  /** Every parameter by HF name; the shared embedding once, as `model.shared.weight`. */
+  hfParameters(): HfParameter[] {
+    return [
+      ...this.shared.hfParameters(),
+      ...this.encoderLayers.flatMap((l) => l.hfParameters()),
+      ...this.encoderLayerNorm.hfParameters(),
+      ...this.decoderLayers.flatMap((l) => l.hfParameters()),
+      ...this.decoderLayerNorm.hfParameters(),
+    ];
+  }
+
+  private embed<T>(o: Ops<T>, ids: T, positions: SinusoidalPositions, past: Dim<T>, opts: NllbMoeRunOptions): T {
+    const pad = this.config.padTokenId;
+    if (o.kind === 'eager') {
+      const [, len] = o.shape(ids) as number[];
+      positions.ensureRows(pad + 1 + len + (past as number) + 1);
+    }
+    const rows = positionIdsFromInputIds(o, ids, pad, past);
+    const h = o.add(this.shared.run(o, ids), positions.lookupRows(o, rows));
+    return dropout(o, h, this.config.dropout, opts);
+  }
+
+  /** Encoder: ids [B, Ts] int32, attentionMask [B, Ts] (1 = real) or undefined. */
+  encode<T>(o: Ops<T>, inputIds: T, attentionMask: T | undefined, opts: NllbMoeRunOptions): EncodeResult<T> {
+    let h = this.embed(o, inputIds, this.encoderPositions, 0, opts);
+    const mask = attentionMask === undefined ? undefined : paddingAttentionMask(o, attentionMask);
+    const routerPad = this.routerPadding(o, attentionMask, inputIds);
+    const routers: (RouterOutput<T> | undefined)[] = [];
+    for (const layer of this.encoderLayers) {
+      if (layerDropSkips(this.config.encoderLayerdrop, opts)) {
+        routers.push(undefined);
+        continue;
+      }
+      const r = layer.run(o, h, { ...opts, mask, ...routerPad });
+      h = r.hidden;
+      routers.push(r.router);
+    }
+    return { lastHiddenState: this.encoderLayerNorm.run(o, h), routers };
+  }
+
+  /** The router padding options for a call whose tokens are `ids` [B, Tq] and 2-D mask [B, Tk]. */
+  private routerPadding<T>(o: Ops<T>, mask: T | undefined, ids: T): { routerPaddingMask?: ArrayLike<number>; routerPaddingTensor?: T } {
+    if (mask === undefined || this.config.routerIgnorePaddingTokens) return {};
+    const [b, tq] = o.shape(ids);
+    const n = o.dimMul(b, tq);
+    if (o.kind === 'eager') return { routerPaddingMask: hostRouterPadding(mask as unknown as tf.Tensor, n as number) };
+    const flat = o.reshape(o.sub(o.scalar(1), o.cast(mask, 'float32')), [-1]);
+    const total = o.dimMul(o.shape(mask)[0], o.shape(mask)[1]);
+    const start = typeof total === 'number' && typeof n === 'number' ? total - n : o.dimAdd(total, o.dimMul(n, -1));
+    return { routerPaddingTensor: o.slice(flat, [start], [n]) };
+  }
+
+  /**
+   * Decoder: ids [B, Tq]; decoderAttentionMask [B, past + Tq] or undefined (HF then masks no
+   * decoder token for the router); encoder output and its mask; optional caches from earlier steps.
+   */
+  decode<T>(
+    o: Ops<T>,
+    decoderInputIds: T,
+    decoderAttentionMask: T | undefined,
+    encoderHidden: T | undefined,
+    encoderAttentionMask: T | undefined,
+    past: DecoderCache<T>[] | undefined,
+    pastLength: Dim<T>,
+    opts: NllbMoeRunOptions,
+  ): Omit<DecodeResult<T>, 'logits'> {
+    let h = this.embed(o, decoderInputIds, this.decoderPositions, pastLength, opts);
+    const tq = o.shape(decoderInputIds)[1];
+    const selfMask = causalAttentionMask(o, decoderAttentionMask, tq, pastLength);
+    const crossMask = encoderAttentionMask === undefined ? undefined : paddingAttentionMask(o, encoderAttentionMask);
+    const routerPad = this.routerPadding(o, decoderAttentionMask, decoderInputIds);
+    const routers: (RouterOutput<T> | undefined)[] = [];
+    const present: DecoderCache<T>[] = [];
+    this.decoderLayers.forEach((layer, i) => {
+      const p = past?.[i];
+      if (layerDropSkips(this.config.decoderLayerdrop, opts)) {
+        routers.push(undefined);
+        if (p) present.push(p);
+        return;
+      }
+      const r = layer.run(o, h, {
+        ...opts,
+        ...routerPad,
+        selfMask,
+        crossMask,
+        encoderHidden,
+        pastSelf: p?.self,
+        pastCross: p?.cross,
+      });
+      h = r.hidden;
+      routers.push(r.router);
+      present.push({ self: r.presentSelf, cross: r.presentCross });
+    });
+    return { lastHiddenState: this.decoderLayerNorm.run(o, h), routers, present };
+  }
+
+  dispose(): void {
+    this.shared.disposeParameters();
+    this.encoderPositions.dispose();
+    this.decoderPositions.dispose();
+    this.encoderLayers.forEach((l) => l.dispose());
+    this.decoderLayers.forEach((l) => l.dispose());
+    this.encoderLayerNorm.disposeParameters();
+    this.decoderLayerNorm.disposeParameters();
+  }
+}
+
+/** HF shift_tokens_right: [start, labels[:-1]] with -100 -> pad. */
+export function shiftTokensRight(labels: tf.Tensor, padTokenId: number, decoderStartTokenId: number): tf.Tensor2D {
+  return tf.tidy(() => {
+    const l = tf.cast(labels, 'int32') as tf.Tensor2D;
+    const [b, t] = l.shape;
+    const start = tf.fill([b, 1], decoderStartTokenId, 'int32');
+    const shifted = tf.concat([start, tf.slice(l, [0, 0], [b, t - 1])], 1) as tf.Tensor2D;
+    return tf.where(tf.equal(shifted, -100), tf.fill([b, t], padTokenId, 'int32'), shifted) as tf.Tensor2D;
+  });
+}
+
+/** Mean cross-entropy over labels != -100 (torch CrossEntropyLoss(ignore_index=-100)). */
+export function lmCrossEntropy<T>(o: Ops<T>, logits: T, labels: T): T {
+  const shape = o.shape(logits);
+  const V = shape[shape.length - 1];
+  const n = o.dimMul(shape[0], shape[1]);
+  const logp = o.reshape(o.logSoftmax(logits), [o.dimMul(n, V)]);
+  const lab = o.reshape(o.cast(labels, 'int32'), [n]);
+  const valid = o.notEqual(lab, o.scalar(-100, 'int32'));
+  const safe = o.where(valid, lab, o.mul(lab, o.scalar(0, 'int32')));
+  const flatIdx = o.add(o.mul(o.range(0, n), typeof V === 'number' ? o.scalar(V, 'int32') : V), safe);
+  const picked = o.gather(logp, flatIdx);
+  const validF = o.cast(valid, 'float32');
+  return o.neg(o.div(o.sum(o.mul(picked, validF), 0), o.maximum(o.sum(validF, 0), o.scalar(1))));
+}
+
+export interface NllbMoeForwardInput extends Partial<NllbMoeRunOptions> {
+  inputIds: tf.Tensor;
+  attentionMask?: tf.Tensor;
+  decoderInputIds?: tf.Tensor;
+  decoderAttentionMask?: tf.Tensor;
+  /** Used for decoder_input_ids = shift_tokens_right(labels) when decoderInputIds is absent. */
+  labels?: tf.Tensor;
+}
+
+export interface NllbMoeForwardOutput {
+  logits: tf.Tensor3D;
+  encoderLastHiddenState: tf.Tensor3D;
+  decoderLastHiddenState: tf.Tensor3D;
+  /** Per layer (undefined for dense ones): raw logits, combine weights, top-1 index (tensors) and the host plan. */
+  encoderRouters: (RouterOutput<tf.Tensor> | undefined)[];
+  decoderRouters: (RouterOutput<tf.Tensor> | undefined)[];
+  /** Per sparse layer: capacity drops, expert usage, router entropy. */
+  moeMetrics: MoeLayerMetrics[];
+  /** Decoder input ids used (shifted labels when only labels were given). */
+  decoderInputIds: tf.Tensor2D;
+}
+
+export interface LossOptions {
+  training: boolean;
+  rng?: Rng;
+  /** "standard" (default) or "hf". */
+  moeLoss?: MoeLossMode;
+  /** HF mode: add the aux loss only when set (default: config.output_router_logits). */
+  outputRouterLogits?: boolean;
+  expertOutputMasking?: ExpertOutputMaskingMode;
+  hfRandomRoutingInEval?: boolean;
+}
+
+export class NllbMoeForConditionalGeneration implements TrainableModel {
+  readonly model: NllbMoeModel;
+  /** Defaults of computeLoss when the caller does not say (set by loaders, e.g. verify's `moe_loss`). */
+  lossDefaults: { moeLoss: MoeLossMode; outputRouterLogits?: boolean; expertOutputMasking?: ExpertOutputMaskingMode } = { moeLoss: 'standard' };
+  /** Metrics of the last computeLoss / forward call (host numbers). */
+  lastMoeMetrics: MoeLayerMetrics[] = [];
+
+  constructor(readonly config: NllbMoeConfig) {
+    if (!config.tieWordEmbeddings) {
+      throw new PolyglotError('config.json: field "tie_word_embeddings": NLLB-MoE ties lm_head to model.shared; found false (untied heads are not supported)');
+    }
+    this.model = new NllbMoeModel(config);
+  }
+
+  namedParameters(): NamedParameter[] {
+    return this.model.hfParameters();
+  }
+
+  /** Generic forward (any Ops): logits from the tied head. */
+  run<T>(
+    o: Ops<T>,
+    inputIds: T,
+    attentionMask: T | undefined,
+    decoderInputIds: T,
+    decoderAttentionMask: T | undefined,
+    opts: NllbMoeRunOptions,
+  ): { logits: T; encoder: EncodeResult<T>; decoder: Omit<DecodeResult<T>, 'logits'> } {
+    const encoder = this.model.encode(o, inputIds, attentionMask, opts);
+    const decoder = this.model.decode(o, decoderInputIds, decoderAttentionMask, encoder.lastHiddenState, attentionMask, undefined, 0, opts);
+    const logits = this.model.shared.project(o, decoder.lastHiddenState);
+    return { logits, encoder, decoder };
+  }
+
+  /** Eager forward. Returned tensors belong to the caller (dispose them, or call inside tf.tidy). */
+  forward(input: NllbMoeForwardInput): NllbMoeForwardOutput {
+    const opts: NllbMoeRunOptions = {
+      training: input.training ?? false,
+      rng: input.rng,
+      expertOutputMasking: input.expertOutputMasking,
+      hfRandomRoutingInEval: input.hfRandomRoutingInEval,
+    };
+    const ids = tf.cast(input.inputIds, 'int32');
+    let dec: tf.Tensor;
+    if (input.decoderInputIds) dec = tf.cast(input.decoderInputIds, 'int32');
+    else if (input.labels) dec = shiftTokensRight(input.labels, this.config.padTokenId, this.config.decoderStartTokenId);
+    else throw new PolyglotError('NLLB-MoE forward: give decoderInputIds or labels');
+    if (ids.rank !== 2 || dec.rank !== 2) {
+      throw new PolyglotError(`NLLB-MoE forward: expected input ids [batch, seq] and decoder ids [batch, seq], found ${JSON.stringify(ids.shape)} and ${JSON.stringify(dec.shape)}`);
+    }
+    const r = this.run(eagerOps, ids, input.attentionMask, dec, input.decoderAttentionMask, opts);
+    const moeMetrics = [...collectMetrics('encoder', r.encoder.routers), ...collectMetrics('decoder', r.decoder.routers)];
+    this.lastMoeMetrics = moeMetrics;
+    if (ids !== input.inputIds) ids.dispose();
+    return {
+      logits: r.logits as tf.Tensor3D,
+      encoderLastHiddenState: r.encoder.lastHiddenState as tf.Tensor3D,
+      decoderLastHiddenState: r.decoder.lastHiddenState as tf.Tensor3D,
+      encoderRouters: r.encoder.routers,
+      decoderRouters: r.decoder.routers,
+      moeMetrics,
+      decoderInputIds: dec as tf.Tensor2D,
+    };
+  }
+
+  /**
+   * TrainableModel: batch {input_ids, attention_mask?, labels, decoder_input_ids?, decoder_attention_mask?}.
+   * Call inside tf.tidy / tf.variableGrads. Components: lm_loss, the MoE loss parts, and per
+   * sparse layer `moe/<side>.<layer>/dropped_token_fraction` and `.../router_entropy`.
+   */
+  computeLoss(batch: Record<string, tf.Tensor>, opts: LossOptions): LossOutput {
+    const labels = batch.labels;
+    if (!labels) throw new PolyglotError('NLLB-MoE computeLoss: the batch has no "labels"');
+    if (!batch.input_ids) throw new PolyglotError('NLLB-MoE computeLoss: the batch has no "input_ids"');
+    const out = this.forward({
+      inputIds: batch.input_ids,
+      attentionMask: batch.attention_mask,
+      decoderInputIds: batch.decoder_input_ids,
+      decoderAttentionMask: batch.decoder_attention_mask,
+      labels,
+      training: opts.training,
+      rng: opts.rng,
+      expertOutputMasking: opts.expertOutputMasking ?? this.lossDefaults.expertOutputMasking,
+      hfRandomRoutingInEval: opts.hfRandomRoutingInEval,
+    });
+    const o = eagerOps;
+    const lm = lmCrossEntropy(o, out.logits, labels);
+    const layers = (rs: (RouterOutput<tf.Tensor> | undefined)[]): RouterLossInput<tf.Tensor>[] =>
+      rs.filter((r): r is RouterOutput<tf.Tensor> => r !== undefined);
+    const encMask = batch.attention_mask
+      ? tf.reshape(tf.cast(tf.equal(batch.attention_mask, 1), 'float32'), [-1])
+      : tf.ones([batch.input_ids.size]);
+    const decMask = batch.decoder_attention_mask
+      ? tf.reshape(tf.cast(tf.equal(batch.decoder_attention_mask, 1), 'float32'), [-1])
+      : tf.reshape(tf.cast(tf.notEqual(labels, -100), 'float32'), [-1]);
+    const res = moeLoss(o, opts.moeLoss ?? this.lossDefaults.moeLoss, {
+      lmLoss: lm,
+      encoder: layers(out.encoderRouters),
+      decoder: layers(out.decoderRouters),
+      encoderTokenMask: encMask,
+      decoderTokenMask: decMask,
+      numExperts: this.config.numExperts,
+      auxCoef: this.config.routerAuxLossCoef,
+      zCoef: this.config.routerZLossCoef,
+      outputRouterLogits: opts.outputRouterLogits ?? this.lossDefaults.outputRouterLogits ?? this.config.outputRouterLogits,
+    });
+    const components: Record<string, tf.Scalar> = {};
+    for (const [k, v] of Object.entries(res.components)) components[k] = v as tf.Scalar;
+    for (const m of out.moeMetrics) {
+      components[`moe/${m.side}.${m.layer}/dropped_token_fraction`] = tf.scalar(m.droppedTokenFraction);
+      components[`moe/${m.side}.${m.layer}/dropped_assignment_fraction`] = tf.scalar(m.droppedAssignmentFraction);
+      components[`moe/${m.side}.${m.layer}/router_entropy`] = tf.scalar(m.routerEntropy);
+    }
+    return { loss: res.loss as tf.Scalar, components };
+  }
+
+  /** A generation session: the encoder runs now, `step` decodes with self + cross caches. */
+  createSession(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D, opts: NllbMoeSessionOptions = {}): NllbMoeSession {
+    return new NllbMoeSession(this, inputIds, attentionMask, opts);
+  }
+
+  dispose(): void {
+    this.model.dispose();
+  }
+}

@@ -1,0 +1,106 @@
+/**
+ * Seq2seq DecoderSession for NLLB-MoE (HF generate, encoder-decoder; notes section 5): the encoder
+ * runs once at creation; each `step` feeds new decoder tokens with the self-attention cache
+ * (growing) and the cross-attention cache (computed at the first step, reused). No decoder mask
+ * is passed, as in HF generate, so no decoder token is padding-masked for the router, and each
+ * step's eval capacity is ceil(fraction * batch * t) over that step's tokens only.
+ */
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import { eagerOps } from '../../ops/eager.js';
+import type { DecoderSession } from '../../generation/session.js';
+import type { DecoderCache, NllbMoeForConditionalGeneration } from './model.js';
+import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
+
+export interface NllbMoeSessionOptions {
+  /** Apply the random 2nd-expert policies in eval too (HF behaviour). */
+  hfRandomRoutingInEval?: boolean;
+  rng?: import('../../core/random.js').Rng;
+}
+
+export class NllbMoeSession implements DecoderSession {
+  private encoderHidden: tf.Tensor3D;
+  private encoderMask?: tf.Tensor2D;
+  private cache?: DecoderCache<tf.Tensor>[];
+  private pastLength = 0;
+  private rows: number;
+  /** MoE metrics of the last step (host numbers). */
+  lastMoeMetrics: MoeLayerMetrics[] = [];
+
+  constructor(
+    private readonly model: NllbMoeForConditionalGeneration,
+    inputIds: tf.Tensor2D,
+    attentionMask?: tf.Tensor2D,
+    private readonly opts: NllbMoeSessionOptions = {},
+  ) {
+    if (inputIds.rank !== 2) throw new PolyglotError(`NLLB-MoE session: input ids must be [batch, seq], found ${JSON.stringify(inputIds.shape)}`);
+    this.rows = inputIds.shape[0];
+    const ids = tf.cast(inputIds, 'int32');
+    const mask = attentionMask ? (tf.cast(attentionMask, 'int32') as tf.Tensor2D) : undefined;
+    const enc = tf.tidy(() => model.model.encode(eagerOps, ids, mask, { training: false, rng: opts.rng, hfRandomRoutingInEval: opts.hfRandomRoutingInEval }).lastHiddenState);
+    ids.dispose();
+    this.encoderHidden = enc as tf.Tensor3D;
+    this.encoderMask = mask;
+  }
+
+  get batchSize(): number {
+    return this.rows;
+  }
+
+  step(tokens: tf.Tensor2D): tf.Tensor2D {
+    if (tokens.rank !== 2 || tokens.shape[0] !== this.rows) {
+      throw new PolyglotError(`NLLB-MoE session: step tokens must be [${this.rows}, t], found ${JSON.stringify(tokens.shape)}`);
+    }
+    const t = tokens.shape[1];
+    let metrics: MoeLayerMetrics[] = [];
+    const { logits, present } = tf.tidy(() => {
+      const ids = tf.cast(tokens, 'int32');
+      const d = this.model.model.decode(eagerOps, ids, undefined, this.encoderHidden, this.encoderMask, this.cache, this.pastLength, {
+        training: false,
+        rng: this.opts.rng,
+        hfRandomRoutingInEval: this.opts.hfRandomRoutingInEval,
+      });
+      metrics = collectMetrics('decoder', d.routers);
+      const last = tf.slice(d.lastHiddenState, [0, t - 1, 0], [this.rows, 1, -1]);
+      const lg = this.model.model.shared.project(eagerOps, last);
+      return { logits: tf.reshape(lg, [this.rows, -1]) as tf.Tensor2D, present: d.present.map((c) => [c.self.key, c.self.value, c.cross.key, c.cross.value]) };
+    });
+    this.disposeCache();
+    this.cache = present.map(([sk, sv, ck, cv]) => ({ self: { key: sk, value: sv }, cross: { key: ck, value: cv } }));
+    this.pastLength += t;
+    this.lastMoeMetrics = metrics;
+    return logits;
+  }
+
+  reorder(beamIndices: Int32Array): void {
+    const idx = tf.tensor1d(beamIndices, 'int32');
+    const pick = <R extends tf.Tensor>(x: R): R => {
+      const y = tf.gather(x, idx, 0) as R;
+      x.dispose();
+      return y;
+    };
+    this.encoderHidden = pick(this.encoderHidden);
+    if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
+    if (this.cache) {
+      this.cache = this.cache.map((c) => ({
+        self: { key: pick(c.self.key), value: pick(c.self.value) },
+        cross: { key: pick(c.cross.key), value: pick(c.cross.value) },
+      }));
+    }
+    idx.dispose();
+    this.rows = beamIndices.length;
+  }
+
+  private disposeCache(): void {
+    if (!this.cache) return;
+    // Cross k/v are reused by the next step when passed as past: the new cache holds the same tensors.
+    for (const c of this.cache) tf.dispose([c.self.key, c.self.value]);
+  }
+
+  dispose(): void {
+    if (this.cache) for (const c of this.cache) tf.dispose([c.self.key, c.self.value, c.cross.key, c.cross.value]);
+    this.cache = undefined;
+    this.encoderHidden.dispose();
+    this.encoderMask?.dispose();
+  }
+}
