@@ -90,8 +90,19 @@ function upcast(a: DType, b: DType): DType {
   return 'int32';
 }
 
+export interface GraphOpsOptions {
+  /**
+   * Which `weight()` names are trained parameters (quantizable). Default: every float32
+   * weight. Exporters pass the model's HF parameter names so buffers such as the sinusoidal
+   * position table stay exact.
+   */
+  isParameter?: (name: string) => boolean;
+}
+
 export class GraphOps implements Ops<GraphNode> {
   readonly kind = 'graph' as const;
+
+  constructor(private readonly options: GraphOpsOptions = {}) {}
 
   private readonly nodeDefs: NodeDef[] = [];
   private readonly nodeNames = new Set<string>();
@@ -212,7 +223,8 @@ export class GraphOps implements Ops<GraphNode> {
     const raw = value.dataSync();
     const data = value.dtype === 'float32' ? new Float32Array(raw as Float32Array) : new Int32Array(raw as Int32Array);
     // The Const is named after the HF parameter (readable graphs and manifests).
-    const node = this.constNode(name, value.dtype, value.shape.slice(), data, value.dtype === 'float32');
+    const isParameter = value.dtype === 'float32' && (this.options.isParameter?.(name) ?? true);
+    const node = this.constNode(name, value.dtype, value.shape.slice(), data, isParameter);
     this.weightByData.set(key, node);
     return node;
   }

@@ -1,0 +1,161 @@
+/**
+ * `polyglot export DIR --out OUT --format graph`: a checkpoint -> a folder of TensorFlow.js
+ * graph models that run with stock @tensorflow/tfjs, plus the tokenizer files, config.json,
+ * generation_config.json and a README. The output folder appears atomically (complete or not
+ * at all); an existing one is refused unless `force`.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PolyglotError } from '../core/errors.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
+import { writeDirAtomically } from './atomic-dir.js';
+import type { RecordedGraph, SignatureEntry } from './graph-ops.js';
+import { serializeGraphModel, writeGraphModelFiles } from './graph-model-writer.js';
+import { buildModelForExport, type ExportableModel } from './load-model.js';
+import { recordNllbMoeGraph } from './nllb-moe-graphs.js';
+import type { QuantizeMode } from './quantize.js';
+import { exportReadme, type GraphSummary } from './readme.js';
+import { recordXglmGraph } from './xglm-graphs.js';
+
+export const EXPORT_FORMATS = ['graph'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export interface ExportOptions {
+  out: string;
+  format?: ExportFormat;
+  quantize?: QuantizeMode;
+  force?: boolean;
+  /** Progress lines (e.g. to stderr). */
+  log?: (line: string) => void;
+}
+
+export interface ExportResult {
+  out: string;
+  modelType: 'xglm' | 'nllb-moe';
+  graphs: GraphSummary[];
+  copied: string[];
+  totalBytes: number;
+}
+
+/** Files copied beside the graphs when the checkpoint has them. */
+export const COPIED_FILES = [
+  'config.json',
+  'generation_config.json',
+  'sentencepiece.bpe.model',
+  'tokenizer_config.json',
+  'special_tokens_map.json',
+  'tokenizer.json',
+  'added_tokens.json',
+];
+
+interface PlannedGraph {
+  folder: string;
+  purpose: string;
+  record: () => RecordedGraph;
+}
+
+function plan(m: ExportableModel): PlannedGraph[] {
+  if (m.type === 'xglm') {
+    return [
+      { folder: 'decoder_model', purpose: 'Prompt pass: every token of the prompt, no cache.', record: () => recordXglmGraph(m.model, false) },
+      { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new tokens plus the key/value cache of earlier ones.', record: () => recordXglmGraph(m.model, true) },
+    ];
+  }
+  return [
+    { folder: 'encoder_model', purpose: 'Encoder: source tokens to hidden states (MoE routing in eval semantics).', record: () => recordNllbMoeGraph(m.model, 'encoder') },
+    { folder: 'decoder_model', purpose: 'First decoder pass: decoder tokens attending to the encoder output; also returns the cross-attention cache.', record: () => recordNllbMoeGraph(m.model, 'decoder') },
+    { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new decoder tokens plus the self- and cross-attention caches.', record: () => recordNllbMoeGraph(m.model, 'decoder_with_past') },
+  ];
+}
+
+/** Human names of dynamic dimensions, for the README tables. */
+function dimNamesFor(folder: string): (e: SignatureEntry) => string[] {
+  return (e) => {
+    const n = e.name;
+    if (folder === 'encoder_model') return ['B', 'S'];
+    if (n === 'encoder_hidden_states' || n === 'encoder_attention_mask') return ['B', 'S'];
+    if (/\.encoder\.(key|value)$/.test(n)) return ['B', '', 'S'];
+    if (n.startsWith('past_key_values.')) return ['B', '', 'P'];
+    const withPast = folder === 'decoder_with_past_model';
+    if (n.startsWith('present.')) return ['B', '', withPast ? 'P + T' : 'T'];
+    if (n === 'attention_mask') return ['B', withPast ? 'P + T' : 'T'];
+    return ['B', 'T'];
+  };
+}
+
+function notes(m: ExportableModel): string[] {
+  const c = m.model.config;
+  const common = [
+    `Positions come from a sinusoidal table of ${c.maxPositionEmbeddings} + 2 rows: sequences (past + new tokens) must stay within max_position_embeddings = ${c.maxPositionEmbeddings}.`,
+    'Outputs at padding positions are meaningless (as in Hugging Face); compare / sample only real positions.',
+  ];
+  if (m.type === 'xglm') {
+    return [
+      'Token ids follow XGLMTokenizer: a prompt starts with `</s>` (id 2); sentencepiece piece i is id i + 1; `<pad>` = 1.',
+      '`position_ids`: 0..T-1 for an unpadded prompt; for left padding use cumsum(attention_mask) - 1 with padded positions set to 1 (what HF generate does). In decoding steps pass the absolute position of each new token.',
+      '`attention_mask` of decoder_with_past_model covers past and new tokens ([B, P + T]).',
+      'The logits of the last position give the next token; feed `present.*` back as `past_key_values.*`.',
+      ...common,
+    ];
+  }
+  const n = m.model.config;
+  return [
+    'Token ids follow NllbTokenizer: source = `src_lang` code, pieces (sentencepiece piece i is id i + 1), `</s>` (2). Language-code ids are in tokenizer_config.json `added_tokens_decoder`.',
+    `Generation as HF: the decoder starts from decoder_start_token_id = ${n.decoderStartTokenId}; the first generated token is forced to the target language code (forced_bos_token_id); stop at eos = ${n.eosTokenId}.`,
+    'Feed `present.{i}.decoder.*` back as `past_key_values.{i}.decoder.*` each step; the cross-attention cache `present.{i}.encoder.*` comes only from decoder_model and is fed as `past_key_values.{i}.encoder.*` unchanged.',
+    `MoE layers route in eval semantics inside the graph: top-2 experts per token, expert capacity = ceil(moe_eval_capacity_token_fraction (${n.moeEvalCapacityTokenFraction}) x tokens in the call); the second expert policy is applied deterministically ("all").`,
+    'Expert capacity depends on how many tokens a call holds (as in HF), so a batched or longer call can drop different assignments than single-token steps when the fraction is below 1.',
+    ...common,
+  ];
+}
+
+export async function exportGraphModels(dirOrModelId: string, opts: ExportOptions): Promise<ExportResult> {
+  const format = opts.format ?? 'graph';
+  if (!(EXPORT_FORMATS as readonly string[]).includes(format)) {
+    throw new PolyglotError(`--format: expected one of ${EXPORT_FORMATS.join(', ')}, found ${JSON.stringify(format)}`);
+  }
+  const quantize = opts.quantize ?? 'none';
+  const log = opts.log ?? (() => undefined);
+  // Refuse before the (possibly long) model load.
+  if (fs.existsSync(opts.out) && !opts.force) throw new PolyglotError(`${opts.out}: output folder already exists (use --force to replace it)`);
+  const ck = openCheckpoint(dirOrModelId);
+  const m = buildModelForExport(ck);
+  try {
+    const graphs = plan(m).map((p) => {
+      log(`recording ${p.folder}`);
+      let graph: RecordedGraph;
+      try {
+        graph = p.record();
+      } catch (e) {
+        if (e instanceof PolyglotError) throw e;
+        throw new PolyglotError(`${ck.dir}: cannot export ${p.folder} as a graph model: ${(e as Error).message}`);
+      }
+      return { ...p, graph };
+    });
+    return await writeDirAtomically(opts.out, opts.force ?? false, (tmp) => {
+      const summaries: GraphSummary[] = [];
+      let totalBytes = 0;
+      for (const g of graphs) {
+        const art = serializeGraphModel(g.graph, { quantize, metadata: { polyglot: { model_type: m.type, graph: g.folder, quantize } } });
+        const { bytes } = writeGraphModelFiles(path.join(tmp, g.folder), art);
+        log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB`);
+        summaries.push({ folder: g.folder, purpose: g.purpose, inputs: g.graph.inputs, outputs: g.graph.outputs, bytes });
+        totalBytes += bytes;
+      }
+      const copied: string[] = [];
+      for (const f of COPIED_FILES) {
+        const src = path.join(ck.dir, f);
+        if (fs.existsSync(src)) {
+          fs.copyFileSync(src, path.join(tmp, f));
+          copied.push(f);
+        }
+      }
+      if (!copied.includes('sentencepiece.bpe.model')) log(`note: ${ck.dir} has no sentencepiece.bpe.model; copy the tokenizer beside the export yourself`);
+      const readme = exportReadme({ modelType: m.type, source: dirOrModelId, quantize, graphs: summaries, dimNames: dimNamesFor, notes: notes(m) });
+      fs.writeFileSync(path.join(tmp, 'README.md'), readme);
+      return { out: opts.out, modelType: m.type, graphs: summaries, copied, totalBytes };
+    });
+  } finally {
+    m.model.dispose();
+  }
+}

@@ -1,0 +1,31 @@
+/**
+ * Opens a checkpoint for export and builds the model it holds (with the models' own
+ * weight loaders), with a clear error for anything the graph exporter cannot handle.
+ */
+import { PolyglotError } from '../core/errors.js';
+import type { HfCheckpoint } from '../convert/checkpoint.js';
+import { parseXGLMConfig } from '../models/xglm/config.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
+import { loadXGLMWeights } from '../models/xglm/weights.js';
+import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+
+export type ExportableModel = { type: 'xglm'; model: XGLMForCausalLM } | { type: 'nllb-moe'; model: NllbMoeForConditionalGeneration };
+
+export const EXPORTABLE_TYPES = ['xglm', 'nllb-moe'];
+
+export function buildModelForExport(ck: HfCheckpoint): ExportableModel {
+  const type = ck.config.model_type;
+  if (type === 'xglm') {
+    const lm = new XGLMForCausalLM(parseXGLMConfig(ck.config, `${ck.dir}/config.json`));
+    try {
+      loadXGLMWeights(lm, ck.tensors, ck.dir);
+    } catch (e) {
+      lm.dispose();
+      throw e;
+    }
+    return { type, model: lm };
+  }
+  if (type === 'nllb-moe' || type === 'nllb_moe') return { type: 'nllb-moe', model: nllbMoeFromCheckpoint(ck) };
+  throw new PolyglotError(`${ck.dir}/config.json: field "model_type": expected one of ${EXPORTABLE_TYPES.join(', ')} to export as a graph model, found ${JSON.stringify(type)}`);
+}

@@ -1,0 +1,63 @@
+/**
+ * NLLB-MoE as three graph models (the layout of optimum's seq2seq exports):
+ *  - encoder_model: input_ids, attention_mask [B, S] int32 -> last_hidden_state [B, S, d]
+ *  - decoder_model: input_ids [B, T] (decoder ids), encoder_hidden_states [B, S, d],
+ *      encoder_attention_mask [B, S] -> logits [B, T, V], present.{i}.decoder.key/value
+ *      [B, heads, T, hd] and present.{i}.encoder.key/value [B, heads, S, hd] (cross-attention cache)
+ *  - decoder_with_past_model: input_ids [B, T], encoder_attention_mask [B, S],
+ *      past_key_values.{i}.decoder.key/value [B, heads, P, hd], past_key_values.{i}.encoder.key/value
+ *      [B, heads, S, hd] -> logits, present.{i}.decoder.key/value [B, heads, P + T, hd].
+ * MoE routing runs in eval semantics inside the graph (top-2, capacity from
+ * moe_eval_capacity_token_fraction of the call's tokens), recorded from the model's own code.
+ * The decoder takes no attention mask: HF generation passes none (causal masking only).
+ */
+import type { NllbMoeForConditionalGeneration, DecoderCache } from '../models/nllb-moe/model.js';
+import { PolyglotError } from '../core/errors.js';
+import { GraphOps, type GraphNode, type RecordedGraph } from './graph-ops.js';
+
+export type NllbGraphKind = 'encoder' | 'decoder' | 'decoder_with_past';
+
+export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: NllbGraphKind): RecordedGraph {
+  const c = lm.config;
+  if (c.decoderAttentionHeads <= 0 || c.dModel % c.decoderAttentionHeads !== 0) {
+    throw new PolyglotError(`config.json: d_model ${c.dModel} is not divisible by decoder_attention_heads ${c.decoderAttentionHeads}`);
+  }
+  const params = new Set(lm.namedParameters().map((p) => p.name));
+  const g = new GraphOps({ isParameter: (n) => params.has(n) });
+  const opts = { training: false };
+  if (kind === 'encoder') {
+    const ids = g.input('input_ids', 'int32', [null, null]);
+    const mask = g.input('attention_mask', 'int32', [null, null]);
+    g.output('last_hidden_state', lm.model.encode(g, ids, mask, opts).lastHiddenState);
+    return g.finish();
+  }
+  const H = c.decoderAttentionHeads;
+  const hd = c.dModel / H;
+  const ids = g.input('input_ids', 'int32', [null, null]);
+  let encoderHidden: GraphNode | undefined;
+  if (kind === 'decoder') encoderHidden = g.input('encoder_hidden_states', 'float32', [null, null, c.dModel]);
+  const encoderMask = g.input('encoder_attention_mask', 'int32', [null, null]);
+  let past: DecoderCache<GraphNode>[] | undefined;
+  if (kind === 'decoder_with_past') {
+    past = [];
+    for (let i = 0; i < c.decoderLayers; i++) {
+      const kv = (side: string) => ({
+        key: g.input(`past_key_values.${i}.${side}.key`, 'float32', [null, H, null, hd]),
+        value: g.input(`past_key_values.${i}.${side}.value`, 'float32', [null, H, null, hd]),
+      });
+      past.push({ self: kv('decoder'), cross: kv('encoder') });
+    }
+  }
+  const pastLength = past ? g.shape(past[0].self.key)[2] : 0;
+  const dec = lm.model.decode(g, ids, undefined, encoderHidden, encoderMask, past, pastLength, opts);
+  g.output('logits', lm.model.shared.project(g, dec.lastHiddenState));
+  dec.present.forEach((p, i) => {
+    g.output(`present.${i}.decoder.key`, p.self.key);
+    g.output(`present.${i}.decoder.value`, p.self.value);
+    if (kind === 'decoder') {
+      g.output(`present.${i}.encoder.key`, p.cross.key);
+      g.output(`present.${i}.encoder.value`, p.cross.value);
+    }
+  });
+  return g.finish();
+}
