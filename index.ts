@@ -13,3 +13,7 @@ export { XGLMTokenizer } from './tokenizers/xglm.js';
 export { NllbTokenizer } from './tokenizers/nllb.js';
 export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
 export { FairseqSpmTokenizer, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
+export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, type ExportOptions, type ExportResult } from './export/export-model.js';
+export { GraphOps, type GraphNode, type RecordedGraph } from './export/graph-ops.js';
+export { serializeGraphModel, writeGraphModelFiles, type GraphModelArtifacts } from './export/graph-model-writer.js';
+export { QUANTIZE_MODES, parseQuantizeMode, type QuantizeMode } from './export/quantize.js';

@@ -2,5 +2,6 @@
 import type { CommandModule } from 'yargs';
 import { verifyCommand } from './verify.js';
 import { tokenizeCommand } from './tokenize.js';
+import { exportCommand } from './export.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never];
