@@ -3,5 +3,7 @@ import type { CommandModule } from 'yargs';
 import { verifyCommand } from './verify.js';
 import { tokenizeCommand } from './tokenize.js';
 import { exportCommand } from './export.js';
+import { infoCommand } from './info.js';
+import { convertCommand } from './convert.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never];

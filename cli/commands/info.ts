@@ -1,0 +1,20 @@
+import type { CommandModule } from 'yargs';
+import { openCheckpoint, describeCheckpoint, formatCheckpointDescription } from '../../index.js';
+
+interface Args {
+  model: string;
+  json: boolean;
+}
+
+export const infoCommand: CommandModule<object, Args> = {
+  command: 'info <model>',
+  describe: 'describe a checkpoint: architecture, config summary, parameter count, dtypes, size on disk',
+  builder: (y) =>
+    y
+      .positional('model', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the description as JSON' }) as never,
+  handler: (args) => {
+    const d = describeCheckpoint(openCheckpoint(args.model));
+    process.stdout.write((args.json ? JSON.stringify(d, null, 1) : formatCheckpointDescription(d)) + '\n');
+  },
+};
