@@ -25,3 +25,12 @@ export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, typ
 export { GraphOps, type GraphNode, type RecordedGraph } from './export/graph-ops.js';
 export { serializeGraphModel, writeGraphModelFiles, type GraphModelArtifacts } from './export/graph-model-writer.js';
 export { QUANTIZE_MODES, parseQuantizeMode, type QuantizeMode } from './export/quantize.js';
+export { causalLmData, type CausalLmDataOptions } from './train/data/causal-lm.js';
+export { translationData, encodeTranslation, readTranslationPairs, type TranslationDataOptions } from './train/data/translation.js';
+export type { TrainingData, CommonDataOptions } from './train/data/training-data.js';
+export { ChunkedBatchSource, type DataPosition } from './train/data/sampler.js';
+export { heldOutSplit } from './train/data/split.js';
+export { shiftTokensRight } from './train/data/shift.js';
+export { collateCausal, collateSeq2Seq, collateBlocks, packDocuments, IGNORE_INDEX } from './train/data/collate.js';
+export { corpusChrf, sentenceChrf, type ChrfOptions, type ChrfResult } from './train/metrics/chrf.js';
+export { corpusBleu, sentenceBleu, type BleuOptions, type BleuResult } from './train/metrics/bleu.js';
