@@ -5,7 +5,8 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import { openSafetensorsDir, type HfCheckpoint } from '../convert/checkpoint.js';
+import type { HfCheckpoint } from '../convert/checkpoint.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
@@ -37,8 +38,7 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 
 export const nllbMoeCaseRunner: ModelCaseRunner = {
   async prepare(fixtureDir: string) {
-    const ck: HfCheckpoint | undefined = openSafetensorsDir(fixtureDir);
-    if (!ck) throw new PolyglotError(`${fixtureDir}: no model.safetensors or model.safetensors.index.json`);
+    const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
     const modelFor = (params: Record<string, unknown>): NllbMoeForConditionalGeneration => {

@@ -7,6 +7,7 @@
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { HfCheckpoint, TensorSource } from '../../convert/checkpoint.js';
+import { openCheckpoint } from '../../convert/open-checkpoint.js';
 import { parseNllbMoeConfig } from './config.js';
 import { NllbMoeForConditionalGeneration } from './model.js';
 
@@ -56,4 +57,9 @@ export function nllbMoeFromCheckpoint(ck: HfCheckpoint, overrides: Record<string
     throw e;
   }
   return model;
+}
+
+/** A model from a directory or cached HF model id, in any layout openCheckpoint supports (safetensors, shards, .bin). */
+export function nllbMoeFromPretrained(dirOrModelId: string, overrides: Record<string, unknown> = {}): NllbMoeForConditionalGeneration {
+  return nllbMoeFromCheckpoint(openCheckpoint(dirOrModelId), overrides);
 }
