@@ -7,9 +7,7 @@ import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { HfCheckpoint } from '../convert/checkpoint.js';
 import type { KeyValue } from '../layers/attention.js';
-import { parseXGLMConfig, withConfigOverrides } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
-import { loadXGLMWeights } from '../models/xglm/weights.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { generate } from '../generation/generate.js';
 import { gradCase, adamwStepCase, hostToTensor } from './train-cases.js';
@@ -34,10 +32,7 @@ function optionalInput(ctx: CaseContext, key: string): tf.Tensor | undefined {
 }
 
 function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined): XGLMForCausalLM {
-  const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
-  const lm = new XGLMForCausalLM(withConfigOverrides(base, overrides, 'params.config_overrides'));
-  loadXGLMWeights(lm, ck.tensors, ck.dir);
-  return lm;
+  return XGLMForCausalLM.fromCheckpoint(ck, overrides);
 }
 
 export const xglmCaseRunner: ModelCaseRunner = {

@@ -18,7 +18,9 @@ import { causalAttentionMask } from '../../layers/attention-mask.js';
 import { dropout } from '../../layers/dropout.js';
 import { layerDropSkips } from '../../layers/layer-drop.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
-import type { XGLMConfig } from './config.js';
+import type { HfCheckpoint } from '../../convert/checkpoint.js';
+import { parseXGLMConfig, withConfigOverrides, type XGLMConfig } from './config.js';
+import { loadXGLMWeights } from './weights.js';
 
 export interface XGLMRunInput<T> extends RunOptions {
   /** [B, T] int32 */
@@ -129,6 +131,22 @@ export class XGLMForCausalLM {
       throw new PolyglotError('config.json: field "tie_word_embeddings": expected true (XGLM checkpoints tie lm_head to embed_tokens), found false');
     }
     this.model = new XGLMModel(config);
+  }
+
+  /**
+   * A model with a checkpoint's weights (convert/open-checkpoint.ts `openCheckpoint` opens any layout).
+   * `configOverrides` use HF field names (e.g. {dropout: 0}).
+   */
+  static fromCheckpoint(ck: HfCheckpoint, configOverrides?: Record<string, unknown>): XGLMForCausalLM {
+    const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
+    const lm = new XGLMForCausalLM(withConfigOverrides(base, configOverrides, 'config overrides'));
+    try {
+      loadXGLMWeights(lm, ck.tensors, ck.dir);
+    } catch (e) {
+      lm.dispose();
+      throw e;
+    }
+    return lm;
   }
 
   /** Parameters by HF name (the tied lm_head.weight is model.embed_tokens.weight). */

@@ -7,10 +7,9 @@
  */
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
-import type { HfCheckpoint, TensorSource } from '../../convert/checkpoint.js';
+import type { TensorSource } from '../../convert/checkpoint.js';
 import type { HfParameter } from '../../layers/base.js';
-import { parseXGLMConfig, type XGLMConfig } from './config.js';
-import { XGLMForCausalLM } from './model.js';
+import type { XGLMForCausalLM } from './model.js';
 
 /** Buffers HF may have saved that are not parameters. */
 const IGNORED = [/^(model\.)?embed_positions\.weights?$/];
@@ -71,17 +70,4 @@ export function loadXGLMWeights(lm: XGLMForCausalLM, tensors: TensorSource, sour
     p.variable.write(value);
     value.dispose();
   }
-}
-
-/** config.json -> model with the checkpoint's weights. `configOverrides` use HF field names. */
-export function xglmFromCheckpoint(ck: HfCheckpoint, config?: XGLMConfig): XGLMForCausalLM {
-  const cfg = config ?? parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
-  const lm = new XGLMForCausalLM(cfg);
-  try {
-    loadXGLMWeights(lm, ck.tensors, ck.dir);
-  } catch (e) {
-    lm.dispose();
-    throw e;
-  }
-  return lm;
 }
