@@ -18,6 +18,7 @@
  */
 import { tf } from '../core/tf.js';
 import { asWasmBackend, makeView, offsetOf, releaseView, type WasmBackend } from './wasm-backend.js';
+import { transposeLast2 } from './wasm-transpose.js';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -35,6 +36,12 @@ export let lastMatMulPath: MatMulPath = 'stock';
 export let batchedStrategy: 'auto' | 'gemm' | 'loop' = 'auto';
 export function setBatchedStrategy(s: 'auto' | 'gemm' | 'loop'): void {
   batchedStrategy = s;
+}
+
+let overrideEnabled = true;
+/** Benchmarks compare against the stock kernel by switching the override off. */
+export function setMatMulOverrideEnabled(enabled: boolean): void {
+  overrideEnabled = enabled;
 }
 
 function size(shape: number[]): number {
@@ -68,8 +75,9 @@ function idOf(backend: WasmBackend, t: tf.TensorInfo): number {
   return backend.dataIdMap.get(t.dataId).id;
 }
 
-function transposeInfo(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
-  return transposeKernel!({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as tf.TensorInfo;
+/** Swaps the last two axes of x viewed as [batch, rows, cols]. */
+function swapLast2(backend: WasmBackend, x: tf.TensorInfo, batch: number, rows: number, cols: number): tf.TensorInfo {
+  return transposeLast2(backend, transposeKernel!, x, batch, rows, cols);
 }
 
 function dispose(backend: WasmBackend, t: tf.TensorInfo): void {
@@ -89,7 +97,7 @@ function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.Tenso
     return out;
   }
   if (ta && !tb) {
-    const at = transposeInfo(backend, as(a, [k, m]), [1, 0]);
+    const at = swapLast2(backend, a, 1, k, m);
     const out = gemm2d(backend, at, false, b, false, m, k, n);
     dispose(backend, at);
     return out;
@@ -99,15 +107,15 @@ function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.Tenso
   if (!ta && tb) {
     // A·Bᵀ: either Bᵀ explicitly (N·K floats, packed as weights) or (B·Aᵀ)ᵀ (M·K + M·N).
     if (m * (k + n) < n * k) {
-      const at = transposeInfo(backend, as(a, [m, k]), [1, 0]);
+      const at = swapLast2(backend, a, 1, m, k);
       const ct = gemm2d(backend, b, false, at, false, n, k, m);
       dispose(backend, at);
-      const out = transposeInfo(backend, ct, [1, 0]);
+      const out = swapLast2(backend, ct, 1, n, m);
       dispose(backend, ct);
       lastMatMulPath = 'gemm-swap';
       return out;
     }
-    const bt = transposeInfo(backend, as(b, [n, k]), [1, 0]);
+    const bt = swapLast2(backend, b, 1, n, k);
     const out = gemm2d(backend, a, false, bt, false, m, k, n);
     dispose(backend, bt);
     return out;
@@ -115,27 +123,28 @@ function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.Tenso
   // Aᵀ·Bᵀ = (B·A)ᵀ: one output transpose (M·N) vs two input transposes (M·K + K·N).
   if (m * n < k * (m + n)) {
     const ct = gemm2d(backend, as(b, [n, k]), false, as(a, [k, m]), false, n, k, m);
-    const out = transposeInfo(backend, ct, [1, 0]);
+    const out = swapLast2(backend, ct, 1, n, m);
     dispose(backend, ct);
     lastMatMulPath = 'gemm-swap';
     return out;
   }
-  const at = transposeInfo(backend, as(a, [k, m]), [1, 0]);
+  const at = swapLast2(backend, a, 1, k, m);
   const out = gemm2d(backend, at, false, b, true, m, k, n);
   dispose(backend, at);
   return out;
 }
 
 /**
- * Per-shape choice for a genuinely batched product (per-entry sizes m, k, n):
- * one XNNPACK GEMM per entry vs the stock loop. Rule from bench/matmul.ts on this
- * machine (see backend/README note in the report): XNNPACK per entry pays an operator
- * creation and weight packing (k·n) per call, which only amortises when each entry has
- * a few rows and enough work.
+ * Per-shape choice for a genuinely batched product (per-entry sizes m, k, n): one
+ * XNNPACK GEMM per entry vs the stock loop. Measured (`bench/run.ts matmul --sweep`):
+ * a per-entry GEMM pays operator creation plus weight packing of k·n floats (about
+ * 60 us for 64x128 weights, vs about 1 us with packing cached), the loop runs near
+ * 1 GFLOP/s; the GEMMs win from about 6 rows per entry (m = 8: 1.4-4.7x faster,
+ * m = 128: 4-9x), the loop wins at m <= 2 (decode steps: 2-3x faster than GEMMs).
  */
 export function batchedPlan(m: number, k: number, n: number): 'gemm' | 'loop' {
   if (batchedStrategy !== 'auto') return batchedStrategy;
-  return m >= 4 && m * k * n >= 4096 ? 'gemm' : 'loop';
+  return m >= 6 && m * k * n >= 4096 ? 'gemm' : 'loop';
 }
 
 function batchMatMul(args: KernelArgs): tf.TensorInfo {
@@ -143,7 +152,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const a = args.inputs['a'] as tf.TensorInfo;
   const b = args.inputs['b'] as tf.TensorInfo;
   const { transposeA, transposeB } = args.attrs as { transposeA: boolean; transposeB: boolean };
-  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
+  if (!overrideEnabled || a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) {
     lastMatMulPath = 'stock';
     return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
@@ -174,7 +183,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
     let ta = transposeA;
     let owned: tf.TensorInfo | undefined;
     if (batchA > 1 && transposeA) {
-      owned = transposeInfo(backend, as(a, [batchA, k, m]), [0, 2, 1]);
+      owned = swapLast2(backend, a, batchA, k, m);
       a2 = owned;
       ta = false;
     }
@@ -197,11 +206,11 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   let aN = a;
   let bN = b;
   if (transposeA) {
-    aN = transposeInfo(backend, as(a, [batchA, k, m]), [0, 2, 1]);
+    aN = swapLast2(backend, a, batchA, k, m);
     owned.push(aN);
   }
   if (transposeB) {
-    bN = transposeInfo(backend, as(b, [batchB, n, k]), [0, 2, 1]);
+    bN = swapLast2(backend, b, batchB, n, k);
     owned.push(bN);
   }
   const nb = size(outOuter);

@@ -153,6 +153,20 @@ test('matMul genuinely batched (attention shapes), both strategies equal cpu', a
   await checkMatMul(1, 16, 9, [6], [6]); // decode step: one query row per head
 });
 
+test('matMul with operands large enough for the tiled JS transpose (>= 65536 floats)', async () => {
+  const rng = new Rng(7);
+  for (const [ta, tb] of combos) {
+    const [sa, sb] = mmShapes(70, 257, 300, ta, tb, [], []);
+    const av = randn(rng, 70 * 257);
+    const bv = randn(rng, 257 * 300);
+    await compare(() => [tf.matMul(tf.tensor(av, sa), tf.tensor(bv, sb), ta, tb)], 2e-5, `large ta=${ta} tb=${tb}`);
+  }
+  // batched, transposed B of 2 x 257 x 260 (tiled per batch entry)
+  const av = randn(rng, 2 * 9 * 257);
+  const bv = randn(rng, 2 * 260 * 257);
+  await compare(() => [tf.matMul(tf.tensor(av, [2, 9, 257]), tf.tensor(bv, [2, 260, 257]), false, true)], 2e-5, 'large batched tb');
+});
+
 test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
   await checkMatMul(1, 1, 1, [], []);
   await checkMatMul(4, 1, 3, [], []);

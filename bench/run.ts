@@ -1,0 +1,58 @@
+/**
+ * Benchmark entry point:
+ *   node dist/bench/run.js [name ...] [--backend auto|wasm|cpu|tensorflow] [--quick]
+ *                          [--json[=file]] [--list] [bench options, e.g. --full]
+ * Prints the chosen backend, the backend's own matmul rate, then one report line per
+ * result (bench/common.ts formatResult). With --json the results are also written as a
+ * JSON array (to the file, or to stdout after the report lines when no file is given).
+ *
+ * To add a bench: export a `Bench` from bench/<name>.ts and add it to BENCHES below.
+ */
+import * as fs from 'node:fs';
+import { selectBackend, type BackendName } from '../backend/select.js';
+import { measureMatmulGflops } from '../backend/matmul-rate.js';
+import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
+import { matmulBench } from './matmul.js';
+
+export const BENCHES: Bench[] = [
+  matmulBench,
+  // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
+];
+
+async function main(argv: string[]): Promise<number> {
+  const { names, options } = parseBenchArgs(argv);
+  if (options['list'] === true || options['help'] === true) {
+    for (const b of BENCHES) console.log(`${b.name}: ${b.description}`);
+    return 0;
+  }
+  const unknown = names.filter((n) => !BENCHES.some((b) => b.name === n));
+  if (unknown.length > 0) {
+    console.error(`bench: unknown bench ${unknown.map((n) => `"${n}"`).join(', ')}; expected one of ${BENCHES.map((b) => b.name).join(', ')}`);
+    return 1;
+  }
+  const selected = names.length > 0 ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+  const backendOpt = typeof options['backend'] === 'string' ? options['backend'] : 'auto';
+  const backend = await selectBackend(backendOpt as BackendName);
+  const quick = options['quick'] === true;
+  console.log(`backend: ${backend}`);
+  const rate = await measureMatmulGflops({ minMs: quick ? 200 : 600 });
+  for (const s of rate.perShape) console.log(`backend matmul [${s.m}x${s.k}]x[${s.k}x${s.n}]: ${s.gflops.toFixed(1)} GFLOP/s`);
+  const all: BenchResult[] = [];
+  for (const bench of selected) {
+    const results = await bench.run({ backend, matmulGflops: rate.gflops, quick, options });
+    for (const r of results) console.log(formatResult(r));
+    all.push(...results);
+  }
+  const json = options['json'];
+  if (typeof json === 'string') fs.writeFileSync(json, JSON.stringify({ backend, matmul: rate, results: all }, null, 2) + '\n');
+  else if (json === true) console.log(JSON.stringify({ backend, matmul: rate, results: all }));
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  },
+);
