@@ -109,6 +109,8 @@ test('truncation keeps the special tokens and cuts from the end', () => {
 
 test('unknown language code and out-of-range id are PolyglotErrors naming the problem', () => {
   assert.throws(() => nllb.encode('x', { srcLang: 'xxx_Latn' }), (e: unknown) => e instanceof PolyglotError && /unknown NLLB language code "xxx_Latn"/.test((e as Error).message));
+  // NLLB adds 2 special tokens: maxLength 1 cannot hold them (HF would log an error and not truncate)
+  assert.throws(() => nllb.encode('a b', { maxLength: 1 }), (e: unknown) => e instanceof PolyglotError && /maxLength: expected an integer >= 2 \(the special tokens added\), found 1/.test((e as Error).message));
   assert.throws(() => xglm.decode([5000]), (e: unknown) => e instanceof PolyglotError && /token id 5000 is out of range \(expected 0\.\.1007\)/.test((e as Error).message));
 });
 

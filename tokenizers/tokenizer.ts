@@ -180,7 +180,10 @@ export abstract class FairseqSpmTokenizer {
     const addSpecial = opts.addSpecialTokens ?? true;
     if (opts.maxLength !== undefined) {
       const specials = addSpecial ? this.numSpecialTokensToAdd(b !== undefined, opts) : 0;
-      [a, b] = truncateLongestFirst(a, b, Math.max(0, opts.maxLength - specials), `${this.source}: maxLength ${opts.maxLength}`);
+      if (!Number.isInteger(opts.maxLength) || opts.maxLength < specials) {
+        throw new PolyglotError(`maxLength: expected an integer >= ${specials} (the special tokens added), found ${opts.maxLength}`);
+      }
+      [a, b] = truncateLongestFirst(a, b, opts.maxLength - specials, `${this.source}: maxLength ${opts.maxLength}`);
     }
     if (!addSpecial) return b ? [...a, ...b] : a;
     return this.withSpecialTokens(a, b, opts);
