@@ -147,7 +147,10 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
     for (const f of model.extraFiles ?? []) {
       const dest = path.join(tmp, f.name);
       if (f.contents !== undefined) fs.writeFileSync(dest, f.contents);
-      else fs.copyFileSync(f.sourcePath!, dest);
+      else {
+        fs.copyFileSync(f.sourcePath!, dest);
+        fs.chmodSync(dest, 0o644); // sources may be read-only (hub cache blobs); the output is the user's
+      }
     }
     fsyncDir(tmp);
     if (fs.existsSync(out)) {

@@ -11,8 +11,8 @@ export interface CheckpointDescription {
   dir: string;
   modelType?: string;
   architectures: string[];
-  /** Human summary rows of the config (label, value), model-type specific. */
-  summary: [string, string | number | boolean][];
+  /** Human summary of the config (label -> value, in display order), model-type specific. */
+  summary: Record<string, string | number | boolean>;
   tensorCount: number;
   /** Tensors that alias an earlier one (same storage, tied weights): not counted twice. */
   aliases: { name: string; of: string }[];
@@ -37,11 +37,11 @@ export function sparseLayers(layers: number, sparseStep: number): number[] {
   return out;
 }
 
-function summarize(config: Record<string, unknown>): [string, string | number | boolean][] {
-  const rows: [string, string | number | boolean][] = [];
+function summarize(config: Record<string, unknown>): Record<string, string | number | boolean> {
+  const rows: Record<string, string | number | boolean> = {};
   const add = (label: string, key: string): void => {
     const v = config[key];
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') rows.push([label, v]);
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') rows[label] = v;
   };
   const type = config.model_type;
   if (type === 'xglm') {
@@ -67,8 +67,8 @@ function summarize(config: Record<string, unknown>): [string, string | number | 
     add('decoder sparse step', 'decoder_sparse_step');
     const enc = sparseLayers(num(config, 'encoder_layers') ?? 0, num(config, 'encoder_sparse_step') ?? 0);
     const dec = sparseLayers(num(config, 'decoder_layers') ?? 0, num(config, 'decoder_sparse_step') ?? 0);
-    rows.push(['sparse encoder layers', enc.length ? enc.join(', ') : 'none']);
-    rows.push(['sparse decoder layers', dec.length ? dec.join(', ') : 'none']);
+    rows['sparse encoder layers'] = enc.length ? enc.join(', ') : 'none';
+    rows['sparse decoder layers'] = dec.length ? dec.join(', ') : 'none';
     add('second expert policy', 'second_expert_policy');
   } else {
     for (const k of ['num_hidden_layers', 'num_layers', 'hidden_size', 'd_model', 'num_attention_heads', 'intermediate_size', 'vocab_size']) add(k, k);
@@ -138,12 +138,12 @@ export function formatBytes(n: number): string {
 export function formatCheckpointDescription(d: CheckpointDescription): string {
   const lines: string[] = [];
   const row = (k: string, v: string): void => {
-    lines.push(`${(k + ':').padEnd(24)}${v}`);
+    lines.push(`${(k + ':').padEnd(25)}${v}`);
   };
   row('directory', d.dir);
   row('model type', d.modelType ?? '(none in config.json)');
   row('architectures', d.architectures.length ? d.architectures.join(', ') : '(none)');
-  for (const [k, v] of d.summary) row(`  ${k}`, String(v));
+  for (const [k, v] of Object.entries(d.summary)) row(`  ${k}`, String(v));
   row('parameters', `${d.parameterCount} (${formatCount(d.parameterCount)})` + (d.expertParameterCount ? `, of which experts ${d.expertParameterCount} (${formatCount(d.expertParameterCount)})` : ''));
   row('tensors', `${d.tensorCount}` + (d.aliases.length ? ` (${d.aliases.length} tied: ${d.aliases.map((a) => `${a.name} = ${a.of}`).join(', ')})` : ''));
   row(

@@ -21,7 +21,7 @@ export const convertCommand: CommandModule<object, Args> = {
       .option('force', { type: 'boolean', default: false, describe: 'replace the output directory if it exists' })
       .option('max-shard-size', { type: 'string', describe: 'split into shards of at most this size (e.g. 2GB, 500MiB)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on success' }) as never,
-  handler: (args) => {
+  handler: async (args) => {
     const r = convertCheckpoint(args.input, args.out, {
       dtype: args.dtype,
       force: args.force,

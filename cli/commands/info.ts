@@ -13,7 +13,7 @@ export const infoCommand: CommandModule<object, Args> = {
     y
       .positional('model', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
       .option('json', { type: 'boolean', default: false, describe: 'print the description as JSON' }) as never,
-  handler: (args) => {
+  handler: async (args) => {
     const d = describeCheckpoint(openCheckpoint(args.model));
     process.stdout.write((args.json ? JSON.stringify(d, null, 1) : formatCheckpointDescription(d)) + '\n');
   },
