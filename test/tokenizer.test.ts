@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { fixturePath } from './helpers.js';
 import { loadTokenizer, tokenizerFromModel } from '../tokenizers/load.js';
 import { computeTokenizerCase, runTokenizerFixture, type TokenizerCase } from '../verify/tokenizer-cases.js';
@@ -81,6 +83,47 @@ test('defaults without added_tokens_decoder follow the sentencepiece size (25600
   assert.is(n.tokenToId('eng_Latn'), 1047);
   assert.is(n.tokenToId('zul_Latn'), 1202);
   assert.is(n.tokenToId('<mask>'), 1203);
+});
+
+/** The fixture model grown to 256000 pieces, like the real checkpoints: extra pieces (never reachable from text) appended as repeated protobuf field 1. */
+function bigModel(): string {
+  const base = fs.readFileSync(`${dir}/sentencepiece.bpe.model`);
+  const parts: Buffer[] = [base];
+  const varint = (n: number) => {
+    const b: number[] = [];
+    while (n > 127) {
+      b.push((n & 127) | 128);
+      n >>>= 7;
+    }
+    b.push(n);
+    return b;
+  };
+  for (let i = 1000; i < 256000; i++) {
+    const piece = Buffer.from(`\uE000${i.toString(36)}`, 'utf8');
+    const score = Buffer.alloc(4);
+    score.writeFloatLE(-1e6 - i);
+    const body = Buffer.concat([Buffer.from([0x0a, ...varint(piece.length)]), piece, Buffer.from([0x15]), score, Buffer.from([0x18, 1])]);
+    parts.push(Buffer.from([0x0a, ...varint(body.length)]), body);
+  }
+  const p = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'spm-')), 'sentencepiece.bpe.model');
+  fs.writeFileSync(p, Buffer.concat(parts));
+  return p;
+}
+
+test('256000-piece model: ids of added tokens follow the model size, text ids unchanged', async () => {
+  const p = bigModel();
+  assert.is(readSentencePieces(p).length, 256000);
+  const x = await tokenizerFromModel(p, 'xglm');
+  assert.is(x.length, 256008);
+  assert.equal(x.encode('a<madeupword0>b'), [2, 11, 256001, 52]);
+  assert.is(x.decode([2, 11, 256007]), '</s> a<madeupword6>');
+  const n = await tokenizerFromModel(p, 'nllb');
+  assert.is(n.length, 256204);
+  assert.equal(n.encode('a', { srcLang: 'eng_Latn' }), [256047, 11, 2]);
+  assert.is(n.tokenToId('<mask>'), 256203);
+  assert.is(n.decode([256047, 11, 2]), 'eng_Latn a</s>');
+  // a piece beyond the fixture's 1000 maps to id + 1
+  assert.is(n.idToToken(255001), `\uE000${(255000).toString(36)}`);
 });
 
 test('batch encoding pads right (default) and left with attention masks', () => {
