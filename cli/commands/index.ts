@@ -5,5 +5,7 @@ import { tokenizeCommand } from './tokenize.js';
 import { exportCommand } from './export.js';
 import { infoCommand } from './info.js';
 import { convertCommand } from './convert.js';
+import { generateCommand } from './generate.js';
+import { translateCommand } from './translate.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never];

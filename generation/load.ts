@@ -1,0 +1,51 @@
+/**
+ * Opening a model directory (or cached hub id) for generation: checkpoint + model + tokenizer,
+ * with a clear error when the directory holds the other architecture.
+ */
+import { PolyglotError } from '../core/errors.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
+import type { HfCheckpoint } from '../convert/checkpoint.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
+import { loadTokenizer } from '../tokenizers/load.js';
+import type { XGLMTokenizer } from '../tokenizers/xglm.js';
+import type { NllbTokenizer } from '../tokenizers/nllb.js';
+import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+
+function checkModelType(ck: HfCheckpoint, want: string, what: string): void {
+  const t = ck.config.model_type;
+  if (t !== want) {
+    throw new PolyglotError(`${ck.dir}/config.json: model_type: expected "${want}" (${what}), found ${JSON.stringify(t)}`);
+  }
+}
+
+export interface TextGenerator {
+  model: XGLMForCausalLM;
+  tokenizer: XGLMTokenizer;
+  dir: string;
+}
+
+/** An XGLM checkpoint and its tokenizer (the directory must hold sentencepiece.bpe.model). */
+export async function loadTextGenerator(dirOrModelId: string): Promise<TextGenerator> {
+  const ck = openCheckpoint(dirOrModelId);
+  checkModelType(ck, 'xglm', 'polyglot generate runs XGLM models; use polyglot translate for NLLB-MoE');
+  const tokenizer = await loadTokenizer(ck.dir, { kind: 'xglm' });
+  const model = XGLMForCausalLM.fromCheckpoint(ck);
+  return { model, tokenizer: tokenizer as XGLMTokenizer, dir: ck.dir };
+}
+
+export interface Translator {
+  model: NllbMoeForConditionalGeneration;
+  tokenizer: NllbTokenizer;
+  dir: string;
+}
+
+/** An NLLB-MoE checkpoint and its tokenizer. */
+export async function loadTranslator(dirOrModelId: string): Promise<Translator> {
+  const ck = openCheckpoint(dirOrModelId);
+  checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
+  const tokenizer = await loadTokenizer(ck.dir, { kind: 'nllb' });
+  const model = nllbMoeFromCheckpoint(ck);
+  return { model, tokenizer: tokenizer as NllbTokenizer, dir: ck.dir };
+}
+
