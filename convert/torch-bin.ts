@@ -89,6 +89,9 @@ export class TorchBinFile {
           return new PyGlobal(module, name);
         }
         if (module === 'torch' && name in STORAGE_DTYPES) return new PyGlobal(module, name);
+        if (module === 'torch' && /^\w+Storage$/.test(name)) {
+          throw new PolyglotError(`${file}: tensors stored as torch.${name} are not supported (supported: ${Object.keys(STORAGE_DTYPES).join(', ')})`);
+        }
         throw new PolyglotError(`${file}: pickle references forbidden global ${q}; only tensor state dicts are accepted`);
       },
       call(fn, args) {

@@ -121,6 +121,16 @@ test('protocol 4 (STACK_GLOBAL, MEMOIZE, FRAME), parameters, _metadata BUILD, de
   checkViews(TorchBinFile.open(write(torchZip(pk, storagesBytes(), { deflate: true, prefix: 'pytorch_model' }))));
 });
 
+test('ZIP64 archives (sentinel sizes, ZIP64 extra fields and end record), deflated', () => {
+  checkViews(TorchBinFile.open(write(torchZip(stateDictPickle(views), storagesBytes(), { zip64: true, deflate: true }))));
+});
+
+test('unsupported storage types are named', () => {
+  const t: FakeTensor = { name: 'c', storageType: 'ComplexFloatStorage', key: '0', numel: 1, offset: 0, shape: [1], stride: [1] };
+  const p = write(torchZip(stateDictPickle([t]), { '0': new Uint8Array(8) }));
+  throwsExactly(() => TorchBinFile.open(p), `${p}: tensors stored as torch.ComplexFloatStorage are not supported (supported: FloatStorage, HalfStorage, BFloat16Storage, DoubleStorage, LongStorage, IntStorage, ShortStorage, CharStorage, ByteStorage, BoolStorage)`);
+});
+
 /** A zip holding only data.pkl with these pickle bytes. */
 const pickleZip = (pk: Buffer): string => write(torchZip(pk, {}));
 

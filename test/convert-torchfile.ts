@@ -142,8 +142,12 @@ function crc32(data: Uint8Array): number {
   return (c ^ 0xffffffff) >>> 0;
 }
 
-/** A plain (non-ZIP64) zip archive. */
-export function makeZip(items: ZipItem[]): Buffer {
+/**
+ * A zip archive; with `zip64` every size / offset in the central directory and the end record
+ * is the 0xFFFFFFFF sentinel, the real values living in ZIP64 extra fields and the ZIP64 end
+ * record + locator (what writers do past 4 GB, forced here on a small file).
+ */
+export function makeZip(items: ZipItem[], opts: { zip64?: boolean } = {}): Buffer {
   const locals: Buffer[] = [];
   const centrals: Buffer[] = [];
   let offset = 0;
@@ -159,6 +163,14 @@ export function makeZip(items: ZipItem[]): Buffer {
     lh.writeUInt32LE(body.length, 18);
     lh.writeUInt32LE(it.data.length, 22);
     lh.writeUInt16LE(name.length, 26);
+    const z64 = Buffer.alloc(opts.zip64 ? 28 : 0);
+    if (opts.zip64) {
+      z64.writeUInt16LE(0x0001, 0);
+      z64.writeUInt16LE(24, 2);
+      z64.writeBigUInt64LE(BigInt(it.data.length), 4);
+      z64.writeBigUInt64LE(BigInt(body.length), 12);
+      z64.writeBigUInt64LE(BigInt(offset), 20);
+    }
     const ch = Buffer.alloc(46);
     ch.writeUInt32LE(0x02014b50, 0);
     ch.writeUInt16LE(20, 4);
@@ -169,8 +181,15 @@ export function makeZip(items: ZipItem[]): Buffer {
     ch.writeUInt32LE(it.data.length, 24);
     ch.writeUInt16LE(name.length, 28);
     ch.writeUInt32LE(offset, 42);
+    if (opts.zip64) {
+      ch.writeUInt16LE(45, 6);
+      ch.writeUInt32LE(0xffffffff, 20);
+      ch.writeUInt32LE(0xffffffff, 24);
+      ch.writeUInt32LE(0xffffffff, 42);
+      ch.writeUInt16LE(z64.length, 30);
+    }
     locals.push(lh, name, body);
-    centrals.push(ch, name);
+    centrals.push(ch, name, z64);
     offset += 30 + name.length + body.length;
   }
   const cd = Buffer.concat(centrals);
@@ -180,18 +199,39 @@ export function makeZip(items: ZipItem[]): Buffer {
   eocd.writeUInt16LE(items.length, 10);
   eocd.writeUInt32LE(cd.length, 12);
   eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
+  if (!opts.zip64) return Buffer.concat([...locals, cd, eocd]);
+  const rec = Buffer.alloc(56);
+  rec.writeUInt32LE(0x06064b50, 0);
+  rec.writeBigUInt64LE(44n, 4);
+  rec.writeUInt16LE(45, 12);
+  rec.writeUInt16LE(45, 14);
+  rec.writeBigUInt64LE(BigInt(items.length), 24);
+  rec.writeBigUInt64LE(BigInt(items.length), 32);
+  rec.writeBigUInt64LE(BigInt(cd.length), 40);
+  rec.writeBigUInt64LE(BigInt(offset), 48);
+  const loc = Buffer.alloc(20);
+  loc.writeUInt32LE(0x07064b50, 0);
+  loc.writeBigUInt64LE(BigInt(offset + cd.length), 8);
+  loc.writeUInt32LE(1, 16);
+  eocd.writeUInt16LE(0xffff, 8);
+  eocd.writeUInt16LE(0xffff, 10);
+  eocd.writeUInt32LE(0xffffffff, 12);
+  eocd.writeUInt32LE(0xffffffff, 16);
+  return Buffer.concat([...locals, cd, rec, loc, eocd]);
 }
 
 /** A torch.save zip: archive/data.pkl, archive/data/<key> storages, archive/byteorder, archive/version. */
-export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array>, opts: { deflate?: boolean; prefix?: string } = {}): Buffer {
+export function torchZip(pickle: Uint8Array, storages: Record<string, Uint8Array>, opts: { deflate?: boolean; prefix?: string; zip64?: boolean } = {}): Buffer {
   const pre = opts.prefix ?? 'archive';
-  return makeZip([
+  return makeZip(
+    [
     { name: `${pre}/data.pkl`, data: pickle },
     { name: `${pre}/byteorder`, data: Buffer.from('little') },
     ...Object.entries(storages).map(([k, v]) => ({ name: `${pre}/data/${k}`, data: v, deflate: opts.deflate })),
     { name: `${pre}/version`, data: Buffer.from('3\n') },
-  ]);
+    ],
+    { zip64: opts.zip64 },
+  );
 }
 
 export function f32Bytes(xs: number[]): Uint8Array {
