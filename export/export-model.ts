@@ -78,7 +78,7 @@ function dimNamesFor(folder: string): (e: SignatureEntry) => string[] {
     if (n.startsWith('past_key_values.')) return ['B', '', 'P'];
     const withPast = folder === 'decoder_with_past_model';
     if (n.startsWith('present.')) return ['B', '', withPast ? 'P + T' : 'T'];
-    if (n === 'attention_mask') return ['B', withPast ? 'P + T' : 'T'];
+    if (n === 'attention_mask' || n === 'decoder_attention_mask') return ['B', withPast ? 'P + T' : 'T'];
     return ['B', 'T'];
   };
 }
@@ -102,6 +102,7 @@ function notes(m: ExportableModel): string[] {
   return [
     'Token ids follow NllbTokenizer: source = `src_lang` code, pieces (sentencepiece piece i is id i + 1), `</s>` (2). Language-code ids are in tokenizer_config.json `added_tokens_decoder`.',
     `Generation as HF: the decoder starts from decoder_start_token_id = ${n.decoderStartTokenId}; the first generated token is forced to the target language code (forced_bos_token_id); stop at eos = ${n.eosTokenId}.`,
+    '`decoder_attention_mask` ([B, P + T], 1 = real token) as in HF forward: padding keys are masked and padding tokens are not routed (take no expert capacity). Generation passes all ones (HF generate passes none, which is the same).',
     'Feed `present.{i}.decoder.*` back as `past_key_values.{i}.decoder.*` each step; the cross-attention cache `present.{i}.encoder.*` comes only from decoder_model and is fed as `past_key_values.{i}.encoder.*` unchanged.',
     `MoE layers route in eval semantics inside the graph: top-2 experts per token, expert capacity = ceil(moe_eval_capacity_token_fraction (${n.moeEvalCapacityTokenFraction}) x tokens in the call); the second expert policy is applied deterministically ("all").`,
     'Expert capacity depends on how many tokens a call holds (as in HF), so a batched or longer call can drop different assignments than single-token steps when the fraction is below 1.',

@@ -1,15 +1,17 @@
 /**
  * NLLB-MoE as three graph models (the layout of optimum's seq2seq exports):
  *  - encoder_model: input_ids, attention_mask [B, S] int32 -> last_hidden_state [B, S, d]
- *  - decoder_model: input_ids [B, T] (decoder ids), encoder_hidden_states [B, S, d],
- *      encoder_attention_mask [B, S] -> logits [B, T, V], present.{i}.decoder.key/value
+ *  - decoder_model: input_ids [B, T] (decoder ids), decoder_attention_mask [B, T],
+ *      encoder_hidden_states [B, S, d], encoder_attention_mask [B, S] -> logits [B, T, V], present.{i}.decoder.key/value
  *      [B, heads, T, hd] and present.{i}.encoder.key/value [B, heads, S, hd] (cross-attention cache)
- *  - decoder_with_past_model: input_ids [B, T], encoder_attention_mask [B, S],
+ *  - decoder_with_past_model: input_ids [B, T], decoder_attention_mask [B, P + T], encoder_attention_mask [B, S],
  *      past_key_values.{i}.decoder.key/value [B, heads, P, hd], past_key_values.{i}.encoder.key/value
  *      [B, heads, S, hd] -> logits, present.{i}.decoder.key/value [B, heads, P + T, hd].
  * MoE routing runs in eval semantics inside the graph (top-2, capacity from
  * moe_eval_capacity_token_fraction of the call's tokens), recorded from the model's own code.
- * The decoder takes no attention mask: HF generation passes none (causal masking only).
+ * decoder_attention_mask as HF's forward: padding keys are masked and padding tokens are not
+ * routed (router_ignore_padding_tokens = false), so they take no expert capacity. HF generate
+ * passes none, which equals all ones.
  */
 import type { NllbMoeForConditionalGeneration, DecoderCache } from '../models/nllb-moe/model.js';
 import { PolyglotError } from '../core/errors.js';
@@ -34,6 +36,7 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
   const H = c.decoderAttentionHeads;
   const hd = c.dModel / H;
   const ids = g.input('input_ids', 'int32', [null, null]);
+  const decoderMask = g.input('decoder_attention_mask', 'int32', [null, null]);
   let encoderHidden: GraphNode | undefined;
   if (kind === 'decoder') encoderHidden = g.input('encoder_hidden_states', 'float32', [null, null, c.dModel]);
   const encoderMask = g.input('encoder_attention_mask', 'int32', [null, null]);
@@ -49,7 +52,7 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
     }
   }
   const pastLength = past ? g.shape(past[0].self.key)[2] : 0;
-  const dec = lm.model.decode(g, ids, undefined, encoderHidden, encoderMask, past, pastLength, opts);
+  const dec = lm.model.decode(g, ids, decoderMask, encoderHidden, encoderMask, past, pastLength, opts);
   g.output('logits', lm.model.shared.project(g, dec.lastHiddenState));
   dec.present.forEach((p, i) => {
     g.output(`present.${i}.decoder.key`, p.self.key);
