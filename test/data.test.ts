@@ -130,6 +130,23 @@ test('resume from a saved position equals the uninterrupted run (mid-chunk and a
   full.close();
 });
 
+test('packed blocks from the monolingual corpus: deterministic, resumable, every block full-length', async () => {
+  const make = () => causalLmData({ files: [fixturePath('corpus', 'monolingual.txt')], tokenizer: xglm, mode: 'pack', blockSize: 32, batchSize: 4, seed: 11, chunkBatches: 4 });
+  const a = await make();
+  assert.is(a.trainSize, 20000);
+  assert.is(a.train.batchesPerEpoch, undefined);
+  const seq = Array.from({ length: 12 }, () => a.train.next());
+  for (const b of seq) assert.is(b.arrays.input_ids.shape[1], 32);
+  // the first document of every chunk starts with </s> (2), so 2 appears as a separator
+  assert.ok(seq.some((b) => b.arrays.input_ids.data.includes(2)));
+  const b = await make();
+  for (let i = 0; i < 7; i++) b.train.next();
+  const c = await make();
+  c.train.restore(JSON.parse(JSON.stringify(b.train.state())));
+  for (let i = 7; i < 12; i++) assert.equal(arr(c.train.next(), 'input_ids'), [...seq[i].arrays.input_ids.data]);
+  for (const d of [a, b, c]) d.close();
+});
+
 test('an epoch visits every example once; length bucketing keeps batch length ranges apart', async () => {
   const lines = Array.from({ length: 40 }, (_, i) => 'w '.repeat(1 + ((i * 7) % 13)).trim());
   const p = write('bucket.txt', lines.join('\n'));

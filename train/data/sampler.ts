@@ -115,8 +115,12 @@ export class ChunkedBatchSource<Item> implements BatchSource {
 
   private loadChunk(): Item[][] {
     const idx = this.perm.subarray(this.pos.cursor, this.pos.cursor + this.chunkSize);
-    const batches = cutBatches(this.planner.load(idx), this.planner, this.batchSize, this.bucket);
-    if (this.shuffle) chunkRng(this.chunkSeed, this.pos.cursor / this.chunkSize).shuffle(batches);
+    const rng = chunkRng(this.chunkSeed, this.pos.cursor / this.chunkSize);
+    const items = this.planner.load(idx);
+    // Without bucketing, items a chunk regroups (packed blocks) are shuffled one by one, like HF's RandomSampler over blocks.
+    if (this.shuffle && !this.bucket) rng.shuffle(items);
+    const batches = cutBatches(items, this.planner, this.batchSize, this.bucket);
+    if (this.shuffle) rng.shuffle(batches);
     return batches;
   }
 
