@@ -231,6 +231,12 @@ test('bad lines are PolyglotErrors naming file:line and field', async () => {
   } catch (e) {
     assert.ok(e instanceof PolyglotError && /missing\.txt: data file not found/.test((e as Error).message));
   }
+  try {
+    await causalLmData({ files: [write('blank.txt', '\n  \n')], tokenizer: xglm, mode: 'pad', batchSize: 1, seed: 0 });
+    assert.unreachable('should throw');
+  } catch (e) {
+    assert.ok(e instanceof PolyglotError && /blank\.txt: expected training examples \(non-blank lines\), found none/.test((e as Error).message), String(e));
+  }
   const r = await causalLmData({ files: [write('one.txt', 'one document\n')], tokenizer: xglm, mode: 'pad', batchSize: 1, seed: 0 });
   assert.throws(() => r.train.restore({ epoch: 0 }), /data position: expected \{epoch, cursor, batchInChunk, rngState/);
   assert.throws(() => r.train.restore({ epoch: 0, cursor: 5, batchInChunk: 0, rngState: [1, 2, 3, 4] }), /cursor 5 does not match this data \(1 examples/);

@@ -63,6 +63,10 @@ export async function causalLmData(o: CausalLmDataOptions): Promise<TrainingData
   if (o.mode === 'pack' && !(Number.isInteger(o.blockSize) && o.blockSize! > 1)) throw new PolyglotError(`data: packing needs a block size > 1, found ${o.blockSize}`);
   if (o.maxLength !== undefined && !(Number.isInteger(o.maxLength) && o.maxLength > 1)) throw new PolyglotError(`data: max length must be an integer > 1, found ${o.maxLength}`);
   const corpus = await LineCorpus.open(o.files);
+  if (corpus.size === 0) {
+    corpus.close();
+    throw new PolyglotError(`${o.files.join(', ')}: expected training examples (non-blank lines), found none`);
+  }
   const evalCorpus = o.evalFiles?.length ? await LineCorpus.open(o.evalFiles) : undefined;
   const split = evalCorpus ? { train: allIndices(corpus.size), eval: allIndices(evalCorpus.size) } : heldOutSplit(corpus.size, o.evalFraction ?? 0, o.seed);
   const planner = new CausalPlanner(corpus, o);

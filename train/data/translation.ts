@@ -75,6 +75,10 @@ export async function translationData(o: TranslationDataOptions): Promise<Traini
     if (v !== undefined && !(Number.isInteger(v) && v >= 3)) throw new PolyglotError(`data: ${k} must be an integer >= 3 (language code, a token, </s>), found ${v}`);
   }
   const corpus = await LineCorpus.open(o.files);
+  if (corpus.size === 0) {
+    corpus.close();
+    throw new PolyglotError(`${o.files.join(', ')}: expected training examples (non-blank lines), found none`);
+  }
   const evalCorpus = o.evalFiles?.length ? await LineCorpus.open(o.evalFiles) : undefined;
   const split = evalCorpus ? { train: allIndices(corpus.size), eval: allIndices(evalCorpus.size) } : heldOutSplit(corpus.size, o.evalFraction ?? 0, o.seed);
   const planner = new TranslationPlanner(corpus, o);
