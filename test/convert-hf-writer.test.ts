@@ -134,4 +134,6 @@ test('planShards follows huggingface_hub: in order, new shard when full, oversiz
   assert.equal(planShards([]), [[]]);
 });
 
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 test.run();

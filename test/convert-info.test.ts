@@ -101,4 +101,6 @@ test('parseByteSize: decimal units like HF max_shard_size, binary with i', () =>
   assert.throws(() => parseByteSize('lots'), (e: Error) => e instanceof PolyglotError && e.message === '--max-shard-size: expected a size like 2GB or 500MiB, found "lots"');
 });
 
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 test.run();

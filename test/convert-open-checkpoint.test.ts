@@ -165,4 +165,6 @@ test('HF hub cache: HF_HUB_CACHE, HF_HOME/hub, ~/.cache default; refs/main or th
   }
 });
 
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 test.run();

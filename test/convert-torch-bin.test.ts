@@ -246,4 +246,6 @@ test('zip structure: truncation, lying directory, CRC, declared sizes, legacy fo
   throwsExactly(() => TorchBinFile.open(other), `${other}: not a torch checkpoint: expected a zip archive (torch.save format)`);
 });
 
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 test.run();

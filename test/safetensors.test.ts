@@ -185,4 +185,6 @@ test('every stored fixture file passes the strict reader', () => {
   }
 });
 
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
 test.run();
