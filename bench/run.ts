@@ -13,9 +13,11 @@ import { selectBackend, type BackendName } from '../backend/select.js';
 import { measureMatmulGflops } from '../backend/matmul-rate.js';
 import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
 import { matmulBench } from './matmul.js';
+import { moeBench } from './moe.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
+  moeBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

@@ -11,7 +11,7 @@ import { dropout } from './dropout.js';
 import { LayerNorm } from './layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
 import type { RouterOutput } from './router.js';
-import type { SparseMLPConfig } from './sparse-mlp.js';
+import type { ParameterHook, SparseMLPConfig } from './sparse-mlp.js';
 
 export interface MoeBlockConfig extends SparseMLPConfig {
   numHeads: number;
@@ -33,12 +33,13 @@ export class NllbMoeEncoderBlock {
   readonly ffLayerNorm: LayerNorm;
   readonly ffn: MoeFfn;
 
-  constructor(readonly cfg: MoeBlockConfig) {
+  constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
     this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
     this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
-    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
+    hook?.([...this.selfAttn.hfParameters(), ...this.selfAttnLayerNorm.hfParameters(), ...this.ffLayerNorm.hfParameters()]);
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
   }
 
   run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {

@@ -7,7 +7,7 @@ import type { HfParameter, RunOptions } from './base.js';
 import { FeedForward } from './feed-forward.js';
 import type { ExpertOutputMaskingMode } from './expert-output-masking.js';
 import type { RouterOutput } from './router.js';
-import { SparseMLP, type SparseMLPConfig } from './sparse-mlp.js';
+import { SparseMLP, type ParameterHook, type SparseMLPConfig } from './sparse-mlp.js';
 
 export interface MoeFfnInput<T> extends RunOptions {
   /** Router padding per flattened token (1 = padding), HF's last-mask-row rule. */
@@ -23,9 +23,13 @@ export class MoeFfn {
   readonly sparse?: SparseMLP;
 
   /** `prefix` e.g. "model.encoder.layers.1.ffn". */
-  constructor(readonly prefix: string, isSparse: boolean, cfg: SparseMLPConfig) {
-    if (isSparse) this.sparse = new SparseMLP(prefix, cfg);
-    else this.dense = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
+  constructor(readonly prefix: string, isSparse: boolean, cfg: SparseMLPConfig, hook?: ParameterHook) {
+    if (isSparse) {
+      this.sparse = new SparseMLP(prefix, cfg, hook);
+    } else {
+      this.dense = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
+      hook?.(this.dense.hfParameters());
+    }
   }
 
   get isSparse(): boolean {

@@ -13,6 +13,7 @@ import { LayerNorm } from './layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
 import type { RouterOutput } from './router.js';
 import type { MoeBlockConfig } from './encoder-block.js';
+import type { ParameterHook } from './sparse-mlp.js';
 
 export interface Seq2SeqDecoderBlockInput<T> extends MoeFfnInput<T> {
   /** Additive causal (+ padding) mask [B|1, 1, Tq, Tk]. */
@@ -40,14 +41,21 @@ export class NllbMoeDecoderBlock {
   readonly ffLayerNorm: LayerNorm;
   readonly ffn: MoeFfn;
 
-  constructor(readonly cfg: MoeBlockConfig) {
+  constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
     this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
     this.crossAttention = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.cross_attention`, attentionDropout: cfg.attentionDropout, isCross: true });
     this.crossAttentionLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.cross_attention_layer_norm` });
     this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
-    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
+    hook?.([
+      ...this.selfAttn.hfParameters(),
+      ...this.selfAttnLayerNorm.hfParameters(),
+      ...this.crossAttention.hfParameters(),
+      ...this.crossAttentionLayerNorm.hfParameters(),
+      ...this.ffLayerNorm.hfParameters(),
+    ]);
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
   }
 
   run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {

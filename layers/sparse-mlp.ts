@@ -24,6 +24,12 @@ export interface SparseMLPConfig extends RouterConfig {
   moeTokenDropout: number;
 }
 
+/**
+ * Called with the parameters of each sub-module right after it is created (e.g. to fill them
+ * at once, so a big random-weight model never holds all its zero-initialised tensors together).
+ */
+export type ParameterHook = (params: HfParameter[]) => void;
+
 export interface SparseRunOptions<T> extends RunOptions {
   /** Per flattened token, 1 = padding (HF: last row of the layer's 4-D mask). */
   paddingMask?: ArrayLike<number>;
@@ -45,12 +51,14 @@ export class SparseMLP {
   readonly router: Top2Router;
   readonly experts: FeedForward[];
 
-  constructor(readonly prefix: string, readonly cfg: SparseMLPConfig) {
+  constructor(readonly prefix: string, readonly cfg: SparseMLPConfig, hook?: ParameterHook) {
     this.router = new Top2Router(`${prefix}.router`, cfg);
-    this.experts = Array.from(
-      { length: cfg.numExperts },
-      (_, e) => new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout }),
-    );
+    hook?.(this.router.hfParameters());
+    this.experts = Array.from({ length: cfg.numExperts }, (_, e) => {
+      const ex = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
+      hook?.(ex.hfParameters());
+      return ex;
+    });
   }
 
   /** `x`: [..., d_model]; tokens are flattened row-major (HF `view(-1, hidden)`). */

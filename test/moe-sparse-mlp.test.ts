@@ -106,10 +106,10 @@ test('gradients reach the router classifier and the routed experts (training, se
   const loss = (seed: number) => () =>
     tf.sum(tf.square(tf.sub(m.run(eagerOps, x, { training: true, rng: new Rng(seed) }).output, target))) as tf.Scalar;
   const { value, grads } = tf.variableGrads(loss(1), vars);
-  const routerGrad = grads[m.router.classifier.kernel.read().name];
+  const routerGrad = grads[(m.router.classifier.kernel.read() as tf.Variable).name];
   assert.ok(routerGrad && tf.tidy(() => tf.max(tf.abs(routerGrad)).dataSync()[0]) > 0, 'router gradient');
   const used = m.experts.filter((e) => {
-    const g = grads[e.fc1.kernel.read().name];
+    const g = grads[(e.fc1.kernel.read() as tf.Variable).name];
     return g && tf.tidy(() => tf.max(tf.abs(g)).dataSync()[0]) > 0;
   }).length;
   assert.ok(used >= 2);

@@ -22,6 +22,7 @@ import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinus
 import { NllbMoeEncoderBlock, type MoeBlockConfig } from '../../layers/encoder-block.js';
 import { NllbMoeDecoderBlock } from '../../layers/seq2seq-decoder-block.js';
 import type { ExpertOutputMaskingMode } from '../../layers/expert-output-masking.js';
+import type { ParameterHook } from '../../layers/sparse-mlp.js';
 import type { RouterOutput } from '../../layers/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
@@ -68,6 +69,11 @@ function hostRouterPadding(mask: tf.Tensor, numTokens: number): Float32Array {
   return pad.subarray(pad.length - numTokens);
 }
 
+export interface NllbMoeBuildOptions {
+  /** Called with each sub-module's parameters right after creation (e.g. random init of a huge model piecewise). */
+  parameterHook?: ParameterHook;
+}
+
 export class NllbMoeModel {
   readonly shared: ScaledEmbedding;
   readonly encoderPositions: SinusoidalPositions;
@@ -77,10 +83,12 @@ export class NllbMoeModel {
   readonly encoderLayerNorm: LayerNorm;
   readonly decoderLayerNorm: LayerNorm;
 
-  constructor(readonly config: NllbMoeConfig) {
+  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
     const c = config;
     const d = c.dModel;
+    const hook = build.parameterHook;
     this.shared = new ScaledEmbedding({ vocabSize: c.vocabSize, dim: d, hfName: 'model.shared', paddingIdx: c.padTokenId, scale: c.scaleEmbedding ? Math.sqrt(d) : 1 });
+    hook?.(this.shared.hfParameters());
     const pos = (name: string) => new SinusoidalPositions({ numPositions: c.maxPositionEmbeddings, dim: d, paddingIdx: c.padTokenId, name });
     this.encoderPositions = pos('model.encoder.embed_positions.weights');
     this.decoderPositions = pos('model.decoder.embed_positions.weights');
@@ -104,8 +112,8 @@ export class NllbMoeModel {
       isSparse: isSparseLayer(i, side === 'encoder' ? c.encoderSparseStep : c.decoderSparseStep),
       hfName: `model.${side}.layers.${i}`,
     });
-    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i)));
-    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i)));
+    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i), hook));
+    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i), hook));
     this.encoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.encoder.layer_norm' });
     this.decoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.decoder.layer_norm' });
   }
@@ -283,11 +291,11 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   /** Metrics of the last computeLoss / forward call (host numbers). */
   lastMoeMetrics: MoeLayerMetrics[] = [];
 
-  constructor(readonly config: NllbMoeConfig) {
+  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
     if (!config.tieWordEmbeddings) {
       throw new PolyglotError('config.json: field "tie_word_embeddings": NLLB-MoE ties lm_head to model.shared; found false (untied heads are not supported)');
     }
-    this.model = new NllbMoeModel(config);
+    this.model = new NllbMoeModel(config, build);
   }
 
   namedParameters(): NamedParameter[] {
