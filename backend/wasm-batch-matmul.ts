@@ -23,7 +23,6 @@ import { transposeLast2 } from './wasm-transpose.js';
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 let stock: tf.KernelConfig | undefined;
-let transposeKernel: tf.KernelFunc | undefined;
 /** 6 int32 on the heap: the [1, rows, cols] shapes of A and B for the C++ call. */
 let shapeBuf = 0;
 let shapeBufOwner: WasmBackend | undefined;
@@ -77,7 +76,7 @@ function idOf(backend: WasmBackend, t: tf.TensorInfo): number {
 
 /** Swaps the last two axes of x viewed as [batch, rows, cols]. */
 function swapLast2(backend: WasmBackend, x: tf.TensorInfo, batch: number, rows: number, cols: number): tf.TensorInfo {
-  return transposeLast2(backend, transposeKernel!, x, batch, rows, cols);
+  return transposeLast2(backend, x, batch, rows, cols);
 }
 
 function dispose(backend: WasmBackend, t: tf.TensorInfo): void {
@@ -250,18 +249,16 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
 
 /**
  * Replaces the registered wasm BatchMatMul with the dispatcher above. Call after the
- * wasm package is imported; if the wasm backend is already initialised, `setup` is
+ * wasm package is imported and after `registerTransposeOverride` (its transposes); if the wasm backend is already initialised, `setup` is
  * run on it here (tfjs runs setupFuncs only when a backend initialises).
  */
 export function registerBatchMatMulOverride(initialised: WasmBackend | undefined): void {
   if (stock !== undefined) return;
   const original = tf.getKernel(tf.BatchMatMul, 'wasm');
-  const transpose = tf.getKernel(tf.Transpose, 'wasm');
-  if (original === undefined || transpose === undefined) {
-    throw new Error('wasm BatchMatMul/Transpose kernels are not registered: import @tensorflow/tfjs-backend-wasm first');
+  if (original === undefined) {
+    throw new Error('wasm BatchMatMul kernel is not registered: import @tensorflow/tfjs-backend-wasm first');
   }
   stock = original;
-  transposeKernel = transpose.kernelFunc;
   tf.unregisterKernel(tf.BatchMatMul, 'wasm');
   tf.registerKernel({
     kernelName: tf.BatchMatMul,

@@ -4,6 +4,7 @@
  *  - UnsortedSegmentSum: missing; needed by the gradient of tf.gather (embeddings).
  *  - OneHot: the stock kernel returns int32 bit patterns for float32 output.
  *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
+ *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
  */
 import { tf } from '../core/tf.js';
@@ -11,6 +12,7 @@ import { initialisedWasmBackend } from './wasm-backend.js';
 import { unsortedSegmentSumConfig } from './wasm-unsorted-segment-sum.js';
 import { oneHotConfig } from './wasm-one-hot.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
+import { registerTransposeOverride } from './wasm-transpose.js';
 
 let registered = false;
 
@@ -25,6 +27,8 @@ export function registerWasmKernels(): void {
   if (registered) return;
   replace(unsortedSegmentSumConfig);
   replace(oneHotConfig);
-  registerBatchMatMulOverride(initialisedWasmBackend());
+  const initialised = initialisedWasmBackend();
+  registerTransposeOverride(initialised);
+  registerBatchMatMulOverride(initialised);
   registered = true;
 }

@@ -1,39 +1,32 @@
 /**
- * Swap of the last two axes of a float32 tensor on the wasm heap, for the matmul
- * rewrites. The stock wasm `Transpose` walks the output with a stride of a whole row,
- * which thrashes the cache on large matrices (measured: 45 ns/float for a 64000x1024
- * embedding, 30 ns/float for 2048x512, on a loaded 2-core machine); a 32x32-tiled
- * copy in JS over heap views was 3-5x faster there. Small matrices (which stay in
- * cache) keep the stock kernel, which is faster for them.
+ * Swap of the last two axes of 4-byte tensors on the wasm heap, as a tiled copy in JS.
+ * The stock 4.22.0 wasm `Transpose` writes the output with a stride of a whole row,
+ * which thrashes the cache on large matrices (measured on a loaded 2-core machine:
+ * 45 ns/float for a 64000x1024 embedding, 30 ns/float for 2048x512; the 32x32-tiled
+ * copy here: 8-18 ns/float, i.e. 3-5x faster). Small matrices stay in cache and keep the
+ * stock kernel (faster for them), as does every other permutation. Used by the matmul
+ * rewrites and registered as the wasm `Transpose` kernel (large weight transposes at
+ * load time, explicit transposes in model code). Copies through Int32 views so int32
+ * data and NaN payloads are moved bit-exactly.
  */
 import { tf } from '../core/tf.js';
-import { offsetOf, type WasmBackend } from './wasm-backend.js';
+import { asWasmBackend, offsetOf, type WasmBackend } from './wasm-backend.js';
 
-/** Below this many floats per matrix the stock kernel is used. */
+/** Below this many elements per matrix the stock kernel is used. */
 export const TILED_TRANSPOSE_MIN = 1 << 16;
 const TILE = 32;
 
-/** [batch, rows, cols] -> [batch, cols, rows]; `x` may have any shape of that size. */
-export function transposeLast2(
-  backend: WasmBackend,
-  stockTranspose: tf.KernelFunc,
-  x: tf.TensorInfo,
-  batch: number,
-  rows: number,
-  cols: number,
-): tf.TensorInfo {
-  if (rows * cols < TILED_TRANSPOSE_MIN || rows === 1 || cols === 1) {
-    const shape = batch === 1 ? [rows, cols] : [batch, rows, cols];
-    const perm = batch === 1 ? [1, 0] : [0, 2, 1];
-    return stockTranspose({
-      inputs: { x: { dataId: x.dataId, shape, dtype: x.dtype } },
-      backend: backend as unknown as tf.KernelBackend,
-      attrs: { perm },
-    }) as tf.TensorInfo;
-  }
-  const out = backend.makeOutput(batch === 1 ? [cols, rows] : [batch, cols, rows], 'float32');
-  // Views after the allocation (the heap may have moved).
-  const heap = new Float32Array(backend.wasm.HEAPU8.buffer);
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+let stock: tf.KernelConfig | undefined;
+
+function stockTranspose(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
+  return stock!.kernelFunc({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as tf.TensorInfo;
+}
+
+function tiledCopy(backend: WasmBackend, x: tf.TensorInfo, out: tf.TensorInfo, batch: number, rows: number, cols: number): void {
+  // View after the output allocation (the heap may have moved).
+  const heap = new Int32Array(backend.wasm.HEAPU8.buffer);
   const src0 = offsetOf(backend, x) >> 2;
   const dst0 = offsetOf(backend, out) >> 2;
   const size = rows * cols;
@@ -55,5 +48,49 @@ export function transposeLast2(
       }
     }
   }
+}
+
+/** [batch, rows, cols] -> [batch, cols, rows] (shape [cols, rows] when batch is 1); x may have any shape of that size. */
+export function transposeLast2(backend: WasmBackend, x: tf.TensorInfo, batch: number, rows: number, cols: number): tf.TensorInfo {
+  if (rows * cols < TILED_TRANSPOSE_MIN || rows === 1 || cols === 1) {
+    const shape = batch === 1 ? [rows, cols] : [batch, rows, cols];
+    return stockTranspose(backend, { dataId: x.dataId, shape, dtype: x.dtype }, batch === 1 ? [1, 0] : [0, 2, 1]);
+  }
+  const out = backend.makeOutput(batch === 1 ? [cols, rows] : [batch, cols, rows], x.dtype);
+  tiledCopy(backend, x, out, batch, rows, cols);
   return out;
+}
+
+/** The registered kernel: tiled path for large last-two-axes swaps, stock otherwise. */
+function transpose(args: KernelArgs): tf.TensorInfo {
+  const backend = asWasmBackend(args.backend);
+  const x = args.inputs['x'] as tf.TensorInfo;
+  const perm = (args.attrs as { perm: number[] }).perm;
+  const r = x.shape.length;
+  const swapsLast2 = r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, r - 2).every((p, i) => p === i);
+  const rows = x.shape[r - 2];
+  const cols = x.shape[r - 1];
+  if (!swapsLast2 || (x.dtype !== 'float32' && x.dtype !== 'int32') || rows * cols < TILED_TRANSPOSE_MIN || rows === 1 || cols === 1) {
+    return stockTranspose(backend, x, perm);
+  }
+  const outShape = perm.map((p) => x.shape[p]);
+  const out = backend.makeOutput(outShape, x.dtype);
+  tiledCopy(backend, x, out, x.shape.slice(0, r - 2).reduce((a, b) => a * b, 1), rows, cols);
+  return out;
+}
+
+/** Registers the Transpose kernel above for wasm, keeping the stock one's setup. */
+export function registerTransposeOverride(initialised: WasmBackend | undefined): void {
+  if (stock !== undefined) return;
+  const original = tf.getKernel(tf.Transpose, 'wasm');
+  if (original === undefined) throw new Error('wasm Transpose kernel is not registered: import @tensorflow/tfjs-backend-wasm first');
+  stock = original;
+  tf.unregisterKernel(tf.Transpose, 'wasm');
+  tf.registerKernel({ kernelName: tf.Transpose, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc: transpose as unknown as tf.KernelFunc });
+  if (initialised !== undefined && original.setupFunc) original.setupFunc(initialised as unknown as tf.KernelBackend);
+}
+
+/** Benchmarks: the stock kernel's function. */
+export function stockTransposeKernel(): tf.KernelConfig | undefined {
+  return stock;
 }

@@ -167,6 +167,18 @@ test('matMul with operands large enough for the tiled JS transpose (>= 65536 flo
   await compare(() => [tf.matMul(tf.tensor(av, [2, 9, 257]), tf.tensor(bv, [2, 260, 257]), false, true)], 2e-5, 'large batched tb');
 });
 
+test('Transpose of large matrices (tiled path): float32 and int32 bit-exact, batched, rank 4', async () => {
+  const rng = new Rng(8);
+  const f = randn(rng, 2 * 260 * 257);
+  const ints = Array.from({ length: 300 * 257 }, (_, i) => (i % 5 === 0 ? -1 : i % 7 === 0 ? 2147483647 : rng.int(1000000) - 500000));
+  await compare(() => [tf.transpose(tf.tensor(f.slice(0, 300 * 257), [300, 257]))], 0, 'transpose 2-D float');
+  await compare(() => [tf.transpose(tf.tensor(ints, [300, 257], 'int32'))], 0, 'transpose 2-D int32');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 260, 257]), [0, 2, 1])], 0, 'transpose batched');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 1, 260, 257]), [0, 1, 3, 2])], 0, 'transpose rank 4');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 260, 257]), [2, 0, 1])], 0, 'transpose other perm (stock)');
+  await compare(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.range(0, 300 * 257).reshape([257, 300]))))(tf.tensor(f.slice(0, 300 * 257), [300, 257]))], 0, 'transpose gradient');
+});
+
 test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
   await checkMatMul(1, 1, 1, [], []);
   await checkMatMul(4, 1, 3, [], []);
