@@ -3,10 +3,11 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import * as zlib from 'node:zlib';
 import { PolyglotError } from '../core/errors.js';
 import { TorchBinFile, TorchBinSource } from '../convert/torch-bin.js';
 import { ZipArchive } from '../convert/zip.js';
-import { PyDict, PyGlobal, unpickle, type UnpickleHooks } from '../convert/pickle.js';
+import { PyDict, PyGlobal, PyList, PyTuple, unpickle, type UnpickleHooks } from '../convert/pickle.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { fixturePath } from './helpers.js';
 import { PickleBuilder, f32Bytes, makeZip, stateDictPickle, torchZip, type FakeTensor } from './convert-torchfile.js';
@@ -129,6 +130,54 @@ test('unsupported storage types are named', () => {
   const t: FakeTensor = { name: 'c', storageType: 'ComplexFloatStorage', key: '0', numel: 1, offset: 0, shape: [1], stride: [1] };
   const p = write(torchZip(stateDictPickle([t]), { '0': new Uint8Array(8) }));
   throwsExactly(() => TorchBinFile.open(p), `${p}: tensors stored as torch.ComplexFloatStorage are not supported (supported: FloatStorage, HalfStorage, BFloat16Storage, DoubleStorage, LongStorage, IntStorage, ShortStorage, CharStorage, ByteStorage, BoolStorage)`);
+});
+
+/**
+ * Plain-data pickles written by CPython's pickle.dumps (protocols 2 and 4), zlib + base64:
+ * {'f': 1.5, 'big': 2**70, 'neg': -5, 'negbig': -(2**40), 'n': None, 't': True, 'fa': False, 'lst': [1, 2, 'x'],
+ *  'tup': (1, 2, 3, 4), 't1': (7,), 'i4': 70000, 'u': 'é✓', 'l': ['s0', ..., 's299'], 'again': <same object as l[299]>,
+ *  'empty': (), 'd': {}}
+ * Opcodes covered (pickletools): APPENDS BINFLOAT BININT BININT1 BINPUT LONG_BINPUT LONG_BINGET BINUNICODE
+ * SHORT_BINUNICODE EMPTY_DICT EMPTY_LIST EMPTY_TUPLE FRAME LONG1 MARK MEMOIZE NEWFALSE NEWTRUE NONE PROTO SETITEMS TUPLE TUPLE1.
+ */
+const CPYTHON_PICKLES: Record<number, string> = {
+  2: 'eNpN13WYFVUYx/HdpcRAUTFBUVEXRZzT5yBSNmvnGqioK6K47u9lsVEMDGyxu7u7u7u7u7trHWbe99kzf8z9fM89M8/9Z97nzoym6Whobm1saGjYFY3rjP6joTpae5SnnSZPQtOsvg18jKkW29smocf4v7u6ulp71zlnW89Zvas9XdWd2tFrwwqd6H1Ua9Oce09En6Or66dM7cRcE9C3uaWxpanatC/mbqu+6pzWgXmq9ZYeLT07MW91aafCfC19ZqJfVZMt5h/f0b+xobp0GhZo7VV+PnzlR+fMRv9qbQoWnICFmqvdUwssXENhQA2NRWoYLFrDYrEaDovX8FiiRsCSNSIG1kgYVP3WqarAUiyFpVkag1kGy7AslmU5LMfyGMIKWJ4VsQIrYcVaukAzS2EoS2MllsHKLIthLIdVWB7DWQGrsiIKVoKqZQpoloJhaViWgWNZeJZDYHlEVkBiRYxgJaxWyxYYyVJYnaUximUwmmUxhuUwluUxjhWwBitiTVbCWrVcgbVZCuuwNNZlGazHshjPcmhheazPCtiAFbEhK2GjWr7AxiyFTVgam7IMNmNZbM5y2ILlsSUrYCtWRCsrYetaocA2LIVtWRrbsQwmsCy2ZznswPLYkRUwkRWxEyth51qxwC4shTaWxq4sg0ksi91YDpNZHruzAvZgRUxhJexZKxVoZynsxdLoYBmAZUEsh6ksj05WwDRWxN6shH1ae9bPYIF9hQr7CTX2FxocILQ4UOgwXehxkDDgYGHEDGHCIczykT9UqHCYUONwocFMocURQocjhR5HCQOOFkbMEiYcwywf/mOFCscJNY4XGpwgtDhR6HCS0ONkYcBsYcQpwoRTmeUYOE2ocLpQ4wyhwZlCi7OEDmcLPc4RBpwrjDhPmHA+sxwIFwgVLhRqXCQ0uFhocYnQ4VKhx2XCgMuFEVcIE65klqPhKqHC1UKNa4QG1wotrhM6XC/0uEEYcKMw4iZhws3MckjcIlS4Vahxm9DgdqHFHUKHO4UedwkD7hZG3CNMuJdZjov7hAr3CzUeEBo8KLR4SOjwsNDjEWHAo8KIx4QJjzPLwfGEUOFJocZTQoOnhRbPCB2eFXo8Jwx4XhjxgjDhRWY5Ql4SKrws1HhFaPCq0OI1ocPrQo83hAFvCiPeEia8XVOXs+QdocK7Qo33hAbvCy0+EDp8KPT4SBjwsTDiE2HCp8xylnwmVPhcqPGF0OBLocVXQoevhR7fCAO+FUZ8J0z4nlnOkh+ECj8KNX4SGvwstPhF6PCr0OM3YcDvwog/hAl/MstZ8pdQ4W+hxj9Cg3+FFv8JHbqEnhrK/3JSgRqzitSUVaIe3WUL6pmVol5ZaeqdlaE+WVmaKytHfbPyNHdWgebJKtK8WSWar7tcQf2yUjR/VpoWyMpQ/6wsLZiVo4Wy8rRwVoEGZBVpkawSLdpdvqDFslK0eFaalsjK0JJZWRqYlaNBWXlaKqtAS2cVaXBWiZbprlDQslkpWi4rTUOyMrR8VpZWyMrRill5as4q0NCsIq2UVaKVuysWNCwrRatkpWl4VoZWzcpSkZUjlZUnnVUgk1Ukm1Ui112pIJ+VopCVppiVoZSVpRFZOVotK08jswq0elaRRmWVaHRZbdXr1MRJEye305iyd5+zWK217dnRuR+NLXNo9Zq1C40rP6bTGuV52vD/AZ/N1yg=',
+  4: 'eNotlj9qVFEcRvMySdTSXWgjed/9X2knZMAdWERMQiSGQCagSMBGULmd184NuA534ioEizjvO77i+83w5pzqFPNx7/uH+zt+bsejPp2O50//8L2vXp2fja8Pdv4/z/rq8uRsHP29u7vrB9uPfn3gd3d9uhwv+rQZn/vu6fH40lcX15vxcjxaT+vdPr0bJ321ubni+3q13tuMvruZx/rep+2H8ziOrh5OO326GX3/18/fP76NPl0sfN+9Ptz+4npeRsuEZeIyaZm8TFmmLtNGX13Ph97ZK2/wRm/yZm/xVq9ZmZVZmZVZmZVZmZVZmZXZYDaYDWaD2WA2mA1mg9lgNpiNZqPZaDaajWaj2Wg2mo1mo9lkNplNZpPZZDaZTWaT2WQ2mc1ms9lsNpvNZrPZbDabzWaz2WK2mC1mi9litpgtZovZYraYrWar2Wq2mq1mq9lqtpqtZqvZZraZbWab2Wa2mW1mm9lmtm3ZvW0bh5yZI07gRE7iZE7hVA6WGcuMZcYyY5mxzFhmLDOWGcuMRViERViERViERViERViEJWAJWAKWgCVgCVgCloAlYAlYIpaIJWKJWCKWiCViiVgiloglYUlYEpaEJWFJWBKWhCVhSVgylowlY8lYMpaMJWPJWDKWjKVgKVgKloKlYClYCpaCpWApWCqWiqViqVgqloqlYqlYKpaKpWFpWBqWhqVhaVgaloalYaFd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Qr2hXtinZFu6Jd0a5oV7Srbbsnff/47Pj8crx5Om3/WeyfvL3avB+P+/R63I6bJ/8AYx68OA==',
+};
+
+test('plain data written by CPython decodes exactly (protocols 2 and 4)', () => {
+  const hooks: UnpickleHooks = {
+    global: (m, nm) => {
+      throw new PolyglotError(`unexpected global ${m}.${nm}`);
+    },
+    call: () => null,
+    build: (o) => o,
+    persistentLoad: () => null,
+  };
+  for (const proto of [2, 4]) {
+    const v = unpickle(zlib.inflateSync(Buffer.from(CPYTHON_PICKLES[proto], 'base64')), hooks, `p${proto}`);
+    assert.ok(v instanceof PyDict);
+    const d = v as PyDict;
+    assert.is(d.get('f'), 1.5);
+    assert.is(d.get('big'), 2n ** 70n);
+    assert.is(d.get('neg'), -5);
+    assert.is(d.get('negbig'), -(2 ** 40));
+    assert.is(d.get('n'), null);
+    assert.is(d.get('t'), true);
+    assert.is(d.get('fa'), false);
+    assert.equal((d.get('lst') as PyList).items, [1, 2, 'x']);
+    assert.equal((d.get('tup') as PyTuple).items, [1, 2, 3, 4]);
+    assert.equal((d.get('t1') as PyTuple).items, [7]);
+    assert.is(d.get('i4'), 70000);
+    assert.is(d.get('u'), 'é✓');
+    const l = (d.get('l') as PyList).items;
+    assert.is(l.length, 300);
+    assert.is(l[123], 's123');
+    assert.is(d.get('again'), 's299');
+    assert.equal((d.get('empty') as PyTuple).items, []);
+    assert.is((d.get('d') as PyDict).size, 0);
+    assert.is(d.size, 16);
+  }
 });
 
 /** A zip holding only data.pkl with these pickle bytes. */
