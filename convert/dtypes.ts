@@ -32,6 +32,8 @@ export function halfToFloat(h: number): number {
   return s ? -v : v;
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Decodes little-endian bytes. Floats become Float32Array (F16/BF16 upcast exactly,
  * F64 rounded), I64/U64 become BigInt64Array, other integers and BOOL Int32Array.
@@ -40,6 +42,12 @@ export function decodeToFloat32(dtype: SafetensorsDType, bytes: Uint8Array): Flo
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const n = bytes.byteLength / BYTES[dtype];
   if (!Number.isInteger(n)) throw new PolyglotError(`byte length ${bytes.byteLength} is not a multiple of the ${dtype} size`);
+  // Fast path: on little-endian hosts an aligned F32 / I32 / I64 payload is copied as is (memcpy).
+  if (LITTLE_ENDIAN_HOST && bytes.byteOffset % BYTES[dtype] === 0) {
+    if (dtype === 'F32') return new Float32Array(bytes.buffer, bytes.byteOffset, n).slice();
+    if (dtype === 'I32') return new Int32Array(bytes.buffer, bytes.byteOffset, n).slice();
+    if (dtype === 'I64') return new BigInt64Array(bytes.buffer, bytes.byteOffset, n).slice();
+  }
   switch (dtype) {
     case 'F32': {
       const out = new Float32Array(n);

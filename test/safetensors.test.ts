@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
-import { floatToBf16Bits, floatToHalfBits, halfToFloat } from '../convert/dtypes.js';
+import { decodeToFloat32, floatToBf16Bits, floatToHalfBits, halfToFloat } from '../convert/dtypes.js';
 import { openSafetensorsDir } from '../convert/checkpoint.js';
 import { fixturePath } from './helpers.js';
 
@@ -79,6 +79,24 @@ test('float32 -> bfloat16 rounds to nearest even', () => {
   assert.is(floatToBf16Bits(-3.5), 0xc060);
   assert.is(floatToBf16Bits(3.4028234663852886e38), 0x7f80); // max float rounds to inf
   assert.is(floatToBf16Bits(NaN) & 0x7fc0, 0x7fc0);
+});
+
+test('decoding is the same on the aligned fast path and the unaligned DataView path', () => {
+  const f = new Float32Array([1.5, -2, 3e-9]);
+  const raw = new Uint8Array(13);
+  raw.set(new Uint8Array(f.buffer), 1); // byteOffset 1: unaligned
+  assert.equal(Array.from(decodeToFloat32('F32', raw.subarray(1)) as Float32Array), Array.from(f));
+  assert.equal(Array.from(decodeToFloat32('F32', new Uint8Array(f.buffer)) as Float32Array), Array.from(f));
+  const big = new BigInt64Array([-3n, 2n ** 62n]);
+  const rawI = new Uint8Array(17);
+  rawI.set(new Uint8Array(big.buffer), 1);
+  assert.equal(Array.from(decodeToFloat32('I64', rawI.subarray(1)) as BigInt64Array), [-3n, 2n ** 62n]);
+  assert.equal(Array.from(decodeToFloat32('I64', new Uint8Array(big.buffer)) as BigInt64Array), [-3n, 2n ** 62n]);
+  // the fast path copies: mutating the source does not change the result
+  const src = new Uint8Array(new Float32Array([7]).buffer);
+  const out = decodeToFloat32('F32', src);
+  src.fill(0);
+  assert.is((out as Float32Array)[0], 7);
 });
 
 test('writes and reads back F32 / F16 / BF16 / I64 / I32 with metadata', () => {
