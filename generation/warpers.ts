@@ -58,33 +58,67 @@ function kthLargest(row: Float32Array, n: number): number {
 
 /**
  * HF TopPLogitsWarper: sort ascending, cumulative softmax; tokens whose cumulative probability is
- * <= 1 - topP are removed, except the `minTokensToKeep` most likely ones. So the kept set is the
- * smallest set of most likely tokens whose probability mass reaches topP (more precisely: a token
- * survives when the mass strictly above it is < topP). Ties are ordered by token id (HF's
- * torch.sort is unstable there). topP = 1 keeps everything.
+ * <= 1 - topP are removed, except the `minTokensToKeep` most likely ones. Equivalently (used here,
+ * so that only the head of a 256k vocabulary is sorted): walking down from the most likely token,
+ * a token survives while the probability mass strictly above it is < topP. Ties are ordered as a
+ * stable ascending sort by token id would order them (HF's torch.sort is unstable there).
+ * topP = 1 keeps everything.
  */
 export function topP(p: number, minTokensToKeep = 1): LogitsProcessor {
   if (!(p >= 0 && p <= 1)) throw new PolyglotError(`generate: topP must be in [0, 1], found ${p}`);
   return (scores) => {
+    if (p >= 1) return;
     const V = scores.length;
-    const order = new Int32Array(V);
-    for (let i = 0; i < V; i++) order[i] = i;
-    // ascending by score, ties by id
-    order.sort((a, b) => (scores[a] - scores[b]) || a - b);
     let max = -Infinity;
     for (let i = 0; i < V; i++) if (scores[i] > max) max = scores[i];
     if (max === -Infinity) return;
+    const w = new Float64Array(V);
     let sum = 0;
-    for (let i = 0; i < V; i++) sum += Math.exp(scores[i] - max);
-    let cum = 0;
-    const limit = 1 - p;
-    const keepFrom = V - minTokensToKeep; // sorted positions >= keepFrom are always kept
-    for (let r = 0; r < V; r++) {
-      const id = order[r];
-      cum += Math.exp(scores[id] - max) / sum;
-      if (r >= keepFrom) break;
-      if (cum <= limit) scores[id] = -Infinity;
-      else break; // cumulative sums only grow: nothing later is removed
+    for (let i = 0; i < V; i++) {
+      w[i] = Math.exp(scores[i] - max);
+      sum += w[i];
     }
+    const target = p * sum;
+    const need = Math.min(minTokensToKeep, V);
+    // Only tokens >= 1e-4 x the top one need sorting when they already hold the target mass (a
+    // token below all of them has that mass above it: removed); else sort all. Native typed-array
+    // sort, no comparator.
+    let headMass = 0;
+    let headCount = 0;
+    for (let i = 0; i < V; i++) {
+      if (w[i] >= 1e-4) {
+        headMass += w[i];
+        headCount++;
+      }
+    }
+    let ws: Float64Array;
+    if (headMass >= target && headCount >= need) {
+      ws = new Float64Array(headCount);
+      let j = 0;
+      for (let i = 0; i < V; i++) if (w[i] >= 1e-4) ws[j++] = w[i];
+      ws.sort();
+    } else {
+      ws = Float64Array.from(w).sort();
+    }
+    let above = 0;
+    let kept = 0;
+    for (let r = ws.length - 1; r >= 0; r--) {
+      if (kept >= need && !(above < target)) break;
+      above += ws[r];
+      kept++;
+    }
+    const cutoff = ws[ws.length - kept];
+    let ties = kept; // how many tokens of weight == cutoff survive
+    for (let r = ws.length - 1; r >= ws.length - kept; r--) if (ws[r] > cutoff) ties--;
+    const keep = new Uint8Array(V);
+    for (let i = 0; i < V; i++) if (w[i] > cutoff) keep[i] = 1;
+    // among equal weights the higher ids come last in a stable ascending sort: they survive
+    for (let i = V - 1; i >= 0 && ties > 0; i--) {
+      if (w[i] === cutoff) {
+        keep[i] = 1;
+        ties--;
+      }
+    }
+    for (let i = 0; i < V; i++) if (!keep[i]) scores[i] = -Infinity;
   };
 }

@@ -65,6 +65,39 @@ test('top-p removes tokens whose ascending cumulative probability is <= 1 - p (H
   assert.equal(Array.from(b), [NEG, 0, NEG, NEG]);
 });
 
+/** HF TopPLogitsWarper verbatim in float64: ascending stable sort, cumsum <= 1 - p removed, keep the last k. */
+function topPReference(scores: Float32Array, p: number, keep: number): boolean[] {
+  const V = scores.length;
+  const order = Array.from({ length: V }, (_, i) => i).sort((a, b) => scores[a] - scores[b] || a - b);
+  const max = Math.max(...scores);
+  const e = order.map((i) => Math.exp(scores[i] - max));
+  const z = e.reduce((a, b) => a + b, 0);
+  const kept = new Array<boolean>(V).fill(true);
+  let cum = 0;
+  order.forEach((id, r) => {
+    cum += e[r] / z;
+    if (cum <= 1 - p && r < V - keep) kept[id] = false;
+  });
+  return kept;
+}
+
+test('top-p equals a verbatim HF reference on random and tie-heavy rows', () => {
+  const rng = new Rng(4);
+  for (const [scale, round] of [[3, false], [1, false], [6, false], [2, true]] as const) {
+    const s = new Float32Array(3000);
+    for (let i = 0; i < s.length; i++) s[i] = round ? Math.round(rng.normal() * scale) : rng.normal() * scale;
+    for (const p of [0.05, 0.3, 0.9, 0.99]) {
+      for (const keep of [1, 5]) {
+        const got = Float32Array.from(s);
+        topP(p, keep)(got, []);
+        const want = topPReference(s, p, keep);
+        const mism = want.findIndex((k, i) => k !== (got[i] !== NEG));
+        assert.is(mism, -1, `scale ${scale} round ${round} p ${p} keep ${keep}: token ${mism}`);
+      }
+    }
+  }
+});
+
 test('temperature divides; forced BOS at length 1 only; forced EOS at max length - 1; min new tokens', () => {
   const s = Float32Array.from([1, -2, 4]);
   temperature(0.5)(s, []);
