@@ -18,6 +18,7 @@ import { clipGradNorm, globalNorm } from './clip.js';
 import { trainablePredicate } from './freeze.js';
 import { GradAccumulator } from './accumulate.js';
 import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
+import { evaluateLoss, type EvalResult } from './evaluate.js';
 import { distinctParameters, type TrainableModel, type TrainParam } from './trainable.js';
 import { writeLossPlot } from './plot.js';
 import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
@@ -51,13 +52,11 @@ export interface TrainerConfig {
   progress?: boolean;
   /** Write loss.png at the end. */
   plot?: boolean;
+  /** Stop (evaluate, checkpoint, finish normally) once this many seconds of training have passed. */
+  timeBudgetSeconds?: number;
 }
 
-export interface EvalResult {
-  loss: number;
-  perplexity: number;
-  [metric: string]: number;
-}
+export type { EvalResult };
 
 export interface TrainerHooks {
   /** Held-out batches for eval loss (a fresh iterable per evaluation). */
@@ -77,6 +76,8 @@ export interface TrainSummary {
   plotFile?: string;
   checkpoint?: string;
   tokensPerSecond: number;
+  /** Finished early because of cfg.timeBudgetSeconds. */
+  outOfTime: boolean;
 }
 
 interface History {
@@ -165,26 +166,8 @@ export class Trainer {
   /** Token-weighted eval loss over the eval batches (+ extra metrics). */
   async evaluate(): Promise<EvalResult | undefined> {
     if (!this.hooks.evalBatches) return undefined;
-    let sum = 0;
-    let weight = 0;
-    const compSums: Record<string, number> = {};
-    for (const b of this.hooks.evalBatches()) {
-      const { loss, comps } = tf.tidy(() => {
-        const out = this.model.computeLoss(batchTensors(b), { training: false });
-        const lm = out.components.lm_loss ?? out.loss;
-        return { loss: tf.keep(lm), comps: Object.fromEntries(Object.entries(out.components).map(([k, v]) => [k, tf.keep(v)])) };
-      });
-      const w = Math.max(1, b.targets);
-      sum += loss.dataSync()[0] * w;
-      weight += w;
-      for (const [k, v] of Object.entries(comps)) compSums[k] = (compSums[k] ?? 0) + v.dataSync()[0] * w;
-      tf.dispose([loss, ...Object.values(comps)]);
-    }
-    if (weight === 0) return undefined;
-    const loss = sum / weight;
-    const res: EvalResult = { loss, perplexity: Math.exp(loss) };
-    for (const [k, v] of Object.entries(compSums)) if (k !== 'lm_loss') res[k] = v / weight;
-    if (this.hooks.extraEval) Object.assign(res, await this.hooks.extraEval(this.step));
+    const res = evaluateLoss(this.model, this.hooks.evalBatches());
+    if (res && this.hooks.extraEval) Object.assign(res, await this.hooks.extraEval(this.step));
     return res;
   }
 
@@ -248,6 +231,7 @@ export class Trainer {
     let lastCheckpoint: string | undefined;
     const acc = cfg.gradAccum > 1 ? new GradAccumulator() : undefined;
     const firstStep = this.step;
+    let outOfTime = false;
     if (cfg.evalEvery > 0 && this.step === 0) await this.evalAndRecord();
     while (this.step < cfg.maxSteps && !this.stopRequested) {
       const lr = this.lrAt(this.step);
@@ -302,14 +286,16 @@ export class Trainer {
         num_tensors: tf.memory().numTensors,
       });
       if (cfg.progress) this.progress(loss, lr, tps, elapsed, firstStep);
-      if (cfg.evalEvery > 0 && (this.step % cfg.evalEvery === 0 || this.step === cfg.maxSteps)) {
+      outOfTime = cfg.timeBudgetSeconds !== undefined && elapsed >= cfg.timeBudgetSeconds && this.step < cfg.maxSteps;
+      if (cfg.evalEvery > 0 && (this.step % cfg.evalEvery === 0 || this.step === cfg.maxSteps || outOfTime)) {
         await this.evalAndRecord();
       }
-      const stopping = this.stopRequested || this.step === cfg.maxSteps;
+      const stopping = this.stopRequested || this.step === cfg.maxSteps || outOfTime;
       if ((cfg.saveEvery > 0 && this.step % cfg.saveEvery === 0) || (stopping && (cfg.saveEvery > 0 || this.stopRequested))) {
         lastCheckpoint = await this.saveNow();
         this.record({ type: 'checkpoint', step: this.step, dir: lastCheckpoint });
       }
+      if (outOfTime) break;
     }
     if (cfg.progress) process.stderr.write('\n');
     let plotFile: string | undefined;
@@ -327,6 +313,7 @@ export class Trainer {
       plotFile,
       checkpoint: lastCheckpoint ?? listCheckpoints(checkpointsRoot(cfg.outDir)).pop()?.dir,
       tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9),
+      outOfTime,
     };
   }
 
@@ -356,7 +343,7 @@ export function formatDuration(s: number): string {
 
 export function formatEval(step: number, ev: EvalResult): string {
   const extra = Object.entries(ev)
-    .filter(([k]) => k !== 'loss' && k !== 'perplexity')
+    .filter(([k]) => k !== 'loss' && k !== 'perplexity' && !k.includes('/'))
     .map(([k, v]) => `${k} ${v.toFixed(k.includes('loss') ? 4 : 2)}`)
     .join(' ');
   return `eval @ step ${step}: loss ${ev.loss.toFixed(4)} ppl ${ev.perplexity.toFixed(2)}${extra ? ` ${extra}` : ''}`;

@@ -39,7 +39,9 @@ export async function greedyTranslate(
     const ids = tf.tensor(enc.inputIds, enc.shape, 'int32');
     const mask = tf.tensor(enc.attentionMask, enc.shape, 'int32');
     try {
-      for (let step = 0; step < (o.maxNewTokens ?? 48) && !done.every(Boolean); step++) {
+      // default budget: twice the source length (+ slack), enough for these sentence-level tasks
+      const budget = o.maxNewTokens ?? Math.min(256, 2 * enc.shape[1] + 8);
+      for (let step = 0; step < budget && !done.every(Boolean); step++) {
         const T = rows[0].length;
         const next = tf.tidy(() => {
           const dec = tf.tensor(Int32Array.from(rows.flat()), [B, T], 'int32');
@@ -69,7 +71,7 @@ export interface TranslationScores {
   hypotheses: string[];
 }
 
-export async function scoreTranslations(model: NllbMoeForConditionalGeneration, tok: NllbTokenizer, pairs: DevPair[], maxNewTokens = 48): Promise<TranslationScores> {
+export async function scoreTranslations(model: NllbMoeForConditionalGeneration, tok: NllbTokenizer, pairs: DevPair[], maxNewTokens?: number): Promise<TranslationScores> {
   const hyps: string[] = new Array(pairs.length);
   // group by language pair (one forced target code per batch)
   const groups = new Map<string, number[]>();

@@ -1,0 +1,59 @@
+import type { CommandModule } from 'yargs';
+import { loadModel, loadTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
+import { causalLmData } from '../../train/data/causal-lm.js';
+import { translationData, readTranslationPairs } from '../../train/data/translation.js';
+import type { TrainingData } from '../../train/data/training-data.js';
+import { withBackend, startBackend, type BackendArgs } from '../common.js';
+
+interface EvalArgs extends BackendArgs {
+  model: string;
+  data: string[];
+  'batch-size': number;
+  'max-length': number;
+  'moe-loss'?: string;
+  translations: number;
+  json: boolean;
+}
+
+export const evalCommand: CommandModule<object, EvalArgs> = {
+  command: 'eval',
+  describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
+  builder: (y) =>
+    withBackend(y)
+      .option('model', { type: 'string', demandOption: true, describe: 'HF model directory' })
+      .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
+      .option('batch-size', { type: 'number', default: 8 })
+      .option('max-length', { type: 'number', default: 128, describe: 'causal-lm: tokens per example' })
+      .option('moe-loss', { choices: ['standard', 'hf'], describe: 'NLLB-MoE loss parts to report' })
+      .option('translations', { type: 'number', default: 64, describe: 'translation: sentences decoded for chrF / BLEU (0: none)' })
+      .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
+  handler: async (args) => {
+    await startBackend(args);
+    const loaded = loadModel(args.model, { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    const tok = await loadTokenizer(loaded.ck.dir);
+    const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
+    let data: TrainingData;
+    if (loaded.arch === 'nllb-moe') {
+      if (!(tok instanceof NllbTokenizer)) throw new PolyglotError(`${args.model}: expected an NLLB tokenizer`);
+      data = await translationData({ ...common, tokenizer: tok });
+    } else {
+      if (!(tok instanceof XGLMTokenizer)) throw new PolyglotError(`${args.model}: expected an XGLM tokenizer`);
+      data = await causalLmData({ ...common, tokenizer: tok, mode: 'pad', maxLength: args['max-length'] });
+    }
+    let res: EvalResult | undefined;
+    try {
+      res = data.evalBatches ? evaluateLoss(loaded.model, data.evalBatches()) : undefined;
+    } finally {
+      data.close();
+    }
+    if (!res) throw new PolyglotError(`${args.data.join(', ')}: no examples to evaluate`);
+    if (loaded.arch === 'nllb-moe' && args.translations > 0) {
+      const pairs = await readTranslationPairs(args.data, { limit: args.translations });
+      const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, pairs);
+      res.chrf = s.chrf;
+      res.bleu = s.bleu;
+    }
+    loaded.model.dispose();
+    process.stdout.write(args.json ? `${JSON.stringify(res)}\n` : `${formatEval(0, res).replace('eval @ step 0: ', '')}\n`);
+  },
+};
