@@ -14,10 +14,12 @@ import { measureMatmulGflops } from '../backend/matmul-rate.js';
 import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
 import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
+import { xglmBench } from './xglm.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
   moeBench,
+  xglmBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

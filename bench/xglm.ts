@@ -1,0 +1,140 @@
+/**
+ * XGLM speed with random weights (uniform, HF's init_std), default shape facebook/xglm-564M
+ * (d_model 1024, 24 layers, ffn 4096, 16 heads, vocab 256008):
+ *  - forward: one [1, T] prompt, every position's logits (tokens/s = T / time);
+ *  - greedy: generate() over the DecoderSession (cached K/V, last-position logits only),
+ *    new tokens/s after the prompt.
+ * Achieved GFLOP/s counts the matmul work (2 flops per multiply-add: projections, FFN,
+ * attention scores/context, tied lm_head) and is divided by the backend's matmul rate.
+ * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers.
+ */
+import { tf } from '../core/tf.js';
+import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
+import { XGLMDecoderSession } from '../models/xglm/session.js';
+import { generate } from '../generation/generate.js';
+import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
+
+function intOpt(ctx: BenchContext, key: string, dflt: number): number {
+  const v = ctx.options[key];
+  return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
+}
+
+/** Matmul flops of `t` new positions attending over `past + t` keys (one sequence). */
+function flopsFor(c: XGLMConfig, t: number, past: number, logitsRows: number): number {
+  const d = c.dModel;
+  const perLayer = 2 * t * (4 * d * d + 2 * d * c.ffnDim);
+  // Scores and context: sum over positions of 2 * 2 * d * keys.
+  let attn = 0;
+  for (let i = 0; i < t; i++) attn += 4 * d * (past + i + 1);
+  return c.numLayers * (perLayer + attn) + 2 * logitsRows * d * c.vocabSize;
+}
+
+function paramCount(c: XGLMConfig): number {
+  const d = c.dModel;
+  return c.vocabSize * d + c.numLayers * (4 * (d * d + d) + 2 * d * c.ffnDim + c.ffnDim + d + 4 * d) + 2 * d;
+}
+
+/**
+ * Random weights without tf.randomNormal's slow per-element JS sampling (about 35 s for the
+ * 564M shape): a fast LCG filling uniform values with HF's std (init_std), biases 0, LayerNorm 1/0.
+ */
+function fastInit(lm: XGLMForCausalLM, seed: number): void {
+  const std = lm.config.initStd;
+  const half = std * Math.sqrt(3);
+  let s = seed >>> 0;
+  for (const p of lm.namedParameters()) {
+    const shape = p.variable.shape as number[];
+    if (shape.length !== 2) continue; // constructed as LayerNorm 1 / 0 and biases 0
+    const n = shape[0] * shape[1];
+    const data = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+      data[i] = (s / 2147483648 - 1) * half;
+    }
+    const t = tf.tensor2d(data, [shape[0], shape[1]]);
+    p.variable.write(t);
+    t.dispose();
+  }
+}
+
+async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number): Promise<BenchResult[]> {
+  const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}`;
+  const params = paramCount(cfg);
+  let t0 = performance.now();
+  const lm = new XGLMForCausalLM(cfg);
+  fastInit(lm, 1);
+  const initSec = (performance.now() - t0) / 1000;
+  const out: BenchResult[] = [];
+  try {
+    // Prompt ids avoid the padding id.
+    const ids = tf.tensor2d([Array.from({ length: promptLen }, (_, i) => 3 + ((i * 7919) % (cfg.vocabSize - 3)))], undefined, 'int32');
+    const once = () => {
+      const r = lm.forward({ inputIds: ids as tf.Tensor2D });
+      r.logits.dataSync();
+      tf.dispose([r.logits, r.lastHiddenState, ...r.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
+    };
+    once(); // warm-up (operator creation, weight packing)
+    const reps = ctx.quick ? 1 : 2;
+    t0 = performance.now();
+    for (let i = 0; i < reps; i++) once();
+    const fwdMs = (performance.now() - t0) / reps;
+    out.push(result(ctx, `xglm forward [1x${promptLen}] ${label}`, { ms: fwdMs, tokens: promptLen, flops: flopsFor(cfg, promptLen, 0, promptLen), extra: { params, initSeconds: +initSec.toFixed(1) } }));
+
+    const prompt = (ids.arraySync() as number[][]).map((r) => r.slice(0, 8));
+    const gen = async (n: number) => {
+      const session = new XGLMDecoderSession(lm, [prompt[0].map(() => 1)]);
+      try {
+        const t1 = performance.now();
+        let firstAt = 0;
+        const r = await generate(session, { inputIds: prompt }, {
+          maxNewTokens: n,
+          eosTokenId: null,
+          onToken: () => {
+            if (firstAt === 0) firstAt = performance.now();
+          },
+        });
+        const end = performance.now();
+        return { tokens: r.sequences[0].length - prompt[0].length, decodeMs: end - firstAt, totalMs: end - t1 };
+      } finally {
+        session.dispose();
+      }
+    };
+    await gen(2); // warm-up
+    const g = await gen(newTokens);
+    // The first token comes from the prompt step; the rest are cached single-token steps.
+    const steps = g.tokens - 1;
+    const stepMs = g.decodeMs / steps;
+    const meanPast = prompt[0].length + steps / 2;
+    out.push(
+      result(ctx, `xglm greedy decode (KV cache, batch 1) ${label}`, {
+        ms: stepMs,
+        tokens: 1,
+        flops: flopsFor(cfg, 1, meanPast, 1),
+        extra: { newTokens: g.tokens, totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params },
+      }),
+    );
+    ids.dispose();
+  } finally {
+    lm.dispose();
+  }
+  return out;
+}
+
+export const xglmBench: Bench = {
+  name: 'xglm',
+  description: 'XGLM forward and greedy-decoding tokens/s (xglm-564M shape, random weights); --layers/--d/--ffn/--vocab/--prompt/--new',
+  async run(ctx) {
+    const quick = ctx.quick;
+    const cfg = parseXGLMConfig({
+      d_model: intOpt(ctx, 'd', 1024),
+      ffn_dim: intOpt(ctx, 'ffn', 4096),
+      num_layers: intOpt(ctx, 'layers', quick ? 4 : 24),
+      attention_heads: intOpt(ctx, 'heads', 16),
+      vocab_size: intOpt(ctx, 'vocab', 256008),
+      dropout: 0,
+      attention_dropout: 0,
+    });
+    return runShape(ctx, cfg, intOpt(ctx, 'prompt', quick ? 32 : 128), intOpt(ctx, 'new', quick ? 8 : 32));
+  },
+};
