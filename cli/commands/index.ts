@@ -7,5 +7,9 @@ import { infoCommand } from './info.js';
 import { convertCommand } from './convert.js';
 import { generateCommand } from './generate.js';
 import { translateCommand } from './translate.js';
+import { trainCommand } from './train.js';
+import { evalCommand } from './eval.js';
+import { initCommand } from './init.js';
+import { demoCommand } from './demo.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never];
