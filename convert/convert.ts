@@ -72,6 +72,7 @@ export function convertCheckpoint(input: string, outDir: string, opts: ConvertOp
     tensors.push({
       name,
       shape: meta.shape,
+      kind: meta.dtype.startsWith('F') || meta.dtype === 'BF16' ? 'float' : meta.dtype === 'I64' || meta.dtype === 'U64' ? 'int64' : 'int32',
       data: (): HfTensorData => {
         const t = ck.tensors.read(name);
         if (t.data instanceof Uint8Array) throw new PolyglotError(`${meta.file}: tensor "${name}" has raw ${t.dtype} data that cannot be converted`);

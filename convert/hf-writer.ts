@@ -18,8 +18,10 @@ export interface HfTensorToWrite {
   /** HF state-dict name, HF layout (linear weights [out, in]). */
   name: string;
   shape: number[];
-  /** Float32Array is stored in the chosen float dtype; Int32Array as I32, BigInt64Array as I64. A function is called when its shard is written (bounds memory to one shard). */
+  /** Float32Array is stored in the chosen float dtype; Int32Array as I32, BigInt64Array as I64. A function is called when the tensor is written (one tensor resident at a time). */
   data: HfTensorData | (() => HfTensorData);
+  /** What lazy `data` will be (default 'float'); inferred from eager data. */
+  kind?: 'float' | 'int32' | 'int64';
 }
 
 export interface HfExtraFile {
@@ -54,11 +56,16 @@ export interface HfWriteResult {
 
 const RESERVED = new Set(['config.json', 'model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json']);
 
-/** Target dtype of one tensor, from its data kind (known without materialising lazy data when `kind` is given). */
-function fileDType(data: HfTensorData, float: SafetensorsDType): SafetensorsDType {
-  if (data instanceof Float32Array) return float;
-  if (data instanceof Int32Array) return 'I32';
-  return 'I64';
+type Kind = NonNullable<HfTensorToWrite['kind']>;
+
+function kindOf(data: HfTensorData): Kind {
+  return data instanceof Float32Array ? 'float' : data instanceof Int32Array ? 'int32' : 'int64';
+}
+
+/** Target dtype of one tensor, known without materialising lazy data. */
+function fileDType(t: HfTensorToWrite, float: SafetensorsDType): SafetensorsDType {
+  const kind = typeof t.data === 'function' ? (t.kind ?? 'float') : kindOf(t.data);
+  return kind === 'float' ? float : kind === 'int32' ? 'I32' : 'I64';
 }
 
 /** Groups tensors into shards in order, like huggingface_hub's split_torch_state_dict_into_shards. */
@@ -103,10 +110,7 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
   const sizes = model.tensors.map((t) => {
     if (names.has(t.name)) throw new PolyglotError(`tensor "${t.name}" is given twice`);
     names.add(t.name);
-    const n = shapeSize(t.shape, `tensor "${t.name}"`);
-    // Lazy tensors are assumed float (the common case); checked again when materialised.
-    const dt = typeof t.data === 'function' ? float : fileDType(t.data, float);
-    return n * dtypeByteSize(dt);
+    return shapeSize(t.shape, `tensor "${t.name}"`) * dtypeByteSize(fileDType(t, float));
   });
   for (const f of model.extraFiles ?? []) {
     if (!f.name || f.name !== path.basename(f.name) || f.name.startsWith('.')) throw new PolyglotError(`extra file "${f.name}": expected a plain file name`);
@@ -129,10 +133,20 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
       const file = shardName(k);
       const items = idx.map((i) => {
         const t = model.tensors[i];
-        const data = typeof t.data === 'function' ? t.data() : t.data;
-        const dtype = fileDType(data, float);
+        const dtype = fileDType(t, float);
         weightMap[t.name] = file;
-        totalSize += data.length * dtypeByteSize(dtype);
+        totalSize += sizes[i];
+        const expected = typeof t.data === 'function' ? (t.kind ?? 'float') : kindOf(t.data);
+        const get = t.data;
+        // Lazy data is produced while the file is written, so only one tensor is resident.
+        const data =
+          typeof get === 'function'
+            ? (): HfTensorData => {
+                const d = get();
+                if (kindOf(d) !== expected) throw new PolyglotError(`tensor "${t.name}": declared ${expected} data, got ${kindOf(d)}`);
+                return d;
+              }
+            : get;
         return { name: t.name, dtype, shape: t.shape, data };
       });
       // HF save_pretrained tags safetensors files with format "pt".

@@ -12,7 +12,8 @@ export interface TensorToWrite {
   /** Target dtype in the file; float data is rounded to F16/BF16 with round-to-nearest-even. */
   dtype: SafetensorsDType;
   shape: number[];
-  data: WritableData;
+  /** The elements, or a function producing them when the tensor is written (one tensor resident at a time). */
+  data: WritableData | (() => WritableData);
 }
 
 /** Element count of a shape, checked. */
@@ -42,6 +43,10 @@ export function safetensorsHeader(tensors: { name: string; dtype: SafetensorsDTy
   return Buffer.from(json, 'utf8');
 }
 
+function checkLength(where: string, shape: number[], n: number, data: WritableData): void {
+  if (data.length !== n) throw new PolyglotError(`${where}: shape ${JSON.stringify(shape)} needs ${n} elements, data has ${data.length}`);
+}
+
 /** Writes `tensors` to `path` atomically (temp file + fsync + rename). */
 export function writeSafetensors(path: string, tensors: TensorToWrite[], metadata?: Record<string, string>): void {
   const seen = new Set<string>();
@@ -52,7 +57,7 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
     seen.add(t.name);
     if (!isSafetensorsDType(t.dtype)) throw new PolyglotError(`${where}: unknown dtype ${JSON.stringify(t.dtype)}`);
     const n = shapeSize(t.shape, where);
-    if (t.data.length !== n) throw new PolyglotError(`${where}: shape ${JSON.stringify(t.shape)} needs ${n} elements, data has ${t.data.length}`);
+    if (typeof t.data !== 'function') checkLength(where, t.shape, n, t.data);
   }
   if (metadata) {
     for (const [k, v] of Object.entries(metadata)) {
@@ -66,6 +71,11 @@ export function writeSafetensors(path: string, tensors: TensorToWrite[], metadat
     writeAll(fd, len);
     writeAll(fd, header);
     // One tensor encoded at a time: peak extra memory is the largest tensor, not the file.
-    for (const t of tensors) writeAll(fd, encodeTensorData(t.dtype, t.data, `${path}: tensor "${t.name}"`));
+    for (const t of tensors) {
+      const where = `${path}: tensor "${t.name}"`;
+      const data = typeof t.data === 'function' ? t.data() : t.data;
+      checkLength(where, t.shape, shapeSize(t.shape, where), data);
+      writeAll(fd, encodeTensorData(t.dtype, data, where));
+    }
   });
 }

@@ -89,6 +89,32 @@ test('bfloat16 with lazy tensors', () => {
   assert.is((ck.tensors.read('model.embed_tokens.weight').data as Float32Array)[2], 0.10009765625);
 });
 
+test('integer tensors keep I32 / I64 (eager or lazy with kind); a lazy kind mismatch fails cleanly', () => {
+  const out = path.join(tmp, 'ints');
+  writeHfModelDir(
+    out,
+    {
+      config,
+      tensors: [
+        { name: 'pos', shape: [3], data: () => new BigInt64Array([0n, 1n, 2n ** 40n]), kind: 'int64' },
+        { name: 'mask', shape: [2], data: new Int32Array([1, 0]) },
+        { name: 'w', shape: [1], data: () => new Float32Array([0.5]) },
+      ],
+    },
+    { dtype: 'float16' },
+  );
+  const ck = openCheckpoint(out);
+  assert.equal([ck.tensors.meta('pos').dtype, ck.tensors.meta('mask').dtype, ck.tensors.meta('w').dtype], ['I64', 'I32', 'F16']);
+  assert.equal(Array.from(ck.tensors.read('pos').data as BigInt64Array), [0n, 1n, 2n ** 40n]);
+  const bad = path.join(tmp, 'badkind');
+  throwsExactly(
+    () => writeHfModelDir(bad, { config, tensors: [{ name: 'pos', shape: [1], data: () => new Int32Array([1]), kind: 'int64' }] }, { dtype: 'float32' }),
+    'tensor "pos": declared int64 data, got int32',
+  );
+  assert.not.ok(fs.existsSync(bad));
+  assert.equal(leftovers(), []);
+});
+
 test('never clobbers an existing directory without overwrite; overwrite replaces it whole', () => {
   const out = path.join(tmp, 'exists');
   fs.mkdirSync(out);

@@ -10,6 +10,7 @@ import { convertCheckpoint, parseByteSize } from '../convert/convert.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { floatToBf16Bits } from '../convert/dtypes.js';
 import { fixturePath } from './helpers.js';
+import { f32Bytes, stateDictPickle, torchZip } from './convert-torchfile.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cinfo-'));
 
@@ -83,6 +84,29 @@ test('convert to bfloat16 (sharded) rounds every value to nearest even', () => {
   const bits = new Uint32Array(b.buffer);
   for (let i = 0; i < a.length; i++) assert.is(bits[i] >>> 16, floatToBf16Bits(a[i]));
   assert.ok(a.some((v, i) => v !== b[i]), 'values really changed');
+});
+
+test('convert materialises strided .bin views and keeps integer tensors as I64', () => {
+  const src = path.join(tmp, 'views-src');
+  fs.mkdirSync(src);
+  fs.writeFileSync(path.join(src, 'config.json'), JSON.stringify({ model_type: 'xglm', tie_word_embeddings: false }));
+  const pk = stateDictPickle([
+    { name: 'w', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1] },
+    { name: 'wT', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [3, 2], stride: [1, 3] },
+    { name: 'again', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1] },
+    { name: 'ids', storageType: 'LongStorage', key: '1', numel: 2, offset: 0, shape: [2], stride: [1] },
+  ]);
+  fs.writeFileSync(path.join(src, 'pytorch_model.bin'), torchZip(pk, { '0': f32Bytes([0, 1, 2, 3, 4, 5]), '1': new Uint8Array(new BigInt64Array([5n, -(2n ** 50n)]).buffer) }));
+  const out = path.join(tmp, 'views-out');
+  const r = convertCheckpoint(src, out);
+  // tie_word_embeddings false: the alias is written out as its own tensor, not dropped
+  assert.equal(r.droppedAliases, []);
+  const st = SafetensorsFile.open(path.join(out, 'model.safetensors'));
+  assert.equal(st.names(), ['w', 'wT', 'again', 'ids']);
+  assert.equal(Array.from(st.read('wT').data as Float32Array), [0, 3, 1, 4, 2, 5]);
+  assert.equal(Array.from(st.read('again').data as Float32Array), [0, 1, 2, 3, 4, 5]);
+  assert.is(st.info('ids').dtype, 'I64');
+  assert.equal(Array.from(st.read('ids').data as BigInt64Array), [5n, -(2n ** 50n)]);
 });
 
 test('convert refuses an existing output without force', () => {
