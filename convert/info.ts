@@ -98,7 +98,7 @@ export function describeCheckpoint(ck: HfCheckpoint): CheckpointDescription {
     d.tensors++;
     d.parameters += n;
   }
-  const files = ck.files.map((f) => ({ file: f, bytes: fs.statSync(f).size }));
+  const files = [...ck.files].sort().map((f) => ({ file: f, bytes: fs.statSync(f).size }));
   const archs = Array.isArray(config.architectures) ? config.architectures.filter((a): a is string => typeof a === 'string') : [];
   return {
     dir: ck.dir,
