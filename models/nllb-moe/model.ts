@@ -26,6 +26,7 @@ import type { ParameterHook } from '../../layers/sparse-mlp.js';
 import type { RouterOutput } from '../../layers/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
+import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../train/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
 import { NllbMoeSession, type NllbMoeSessionOptions } from './session.js';
@@ -236,19 +237,11 @@ export function shiftTokensRight(labels: tf.Tensor, padTokenId: number, decoderS
   });
 }
 
-/** Mean cross-entropy over labels != -100 (torch CrossEntropyLoss(ignore_index=-100)). */
-export function lmCrossEntropy<T>(o: Ops<T>, logits: T, labels: T): T {
+/** Mean cross-entropy over labels != -100 of logits [B, T, V] (torch CrossEntropyLoss(ignore_index=-100, label_smoothing)). */
+export function lmCrossEntropy<T>(o: Ops<T>, logits: T, labels: T, labelSmoothing = 0): T {
   const shape = o.shape(logits);
-  const V = shape[shape.length - 1];
   const n = o.dimMul(shape[0], shape[1]);
-  const logp = o.reshape(o.logSoftmax(logits), [o.dimMul(n, V)]);
-  const lab = o.reshape(o.cast(labels, 'int32'), [n]);
-  const valid = o.notEqual(lab, o.scalar(-100, 'int32'));
-  const safe = o.where(valid, lab, o.mul(lab, o.scalar(0, 'int32')));
-  const flatIdx = o.add(o.mul(o.range(0, n), typeof V === 'number' ? o.scalar(V, 'int32') : V), safe);
-  const picked = o.gather(logp, flatIdx);
-  const validF = o.cast(valid, 'float32');
-  return o.neg(o.div(o.sum(o.mul(picked, validF), 0), o.maximum(o.sum(validF, 0), o.scalar(1))));
+  return crossEntropy(o, o.reshape(logits, [n, shape[2]]), o.reshape(labels, [n]), { labelSmoothing });
 }
 
 export interface NllbMoeForwardInput extends Partial<NllbMoeRunOptions> {
@@ -282,6 +275,8 @@ export interface LossOptions {
   outputRouterLogits?: boolean;
   expertOutputMasking?: ExpertOutputMaskingMode;
   hfRandomRoutingInEval?: boolean;
+  /** torch CrossEntropyLoss(label_smoothing) for lm_loss (trainer option). */
+  labelSmoothing?: number;
 }
 
 export class NllbMoeForConditionalGeneration implements TrainableModel {
@@ -369,7 +364,7 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       hfRandomRoutingInEval: opts.hfRandomRoutingInEval,
     });
     const o = eagerOps;
-    const lm = lmCrossEntropy(o, out.logits, labels);
+    const lm = lmCrossEntropy(o, out.logits, labels, opts.labelSmoothing ?? 0);
     const layers = (rs: (RouterOutput<tf.Tensor> | undefined)[]): RouterLossInput<tf.Tensor>[] =>
       rs.filter((r): r is RouterOutput<tf.Tensor> => r !== undefined);
     const encMask = batch.attention_mask
