@@ -61,7 +61,9 @@ export async function generateText(
   const pad = options.padTokenId ?? cfg.padTokenId;
   const bs = options.batchSize ?? prompts.length;
   if (!Number.isInteger(bs) || bs < 1) throw new PolyglotError(`generateText: batchSize must be an integer >= 1, found ${bs}`);
-  const { batchSize: _b, decode: decodeOpts, ...genOpts } = options;
+  const { batchSize: _b, decode: decodeOpts, ...rest } = options;
+  // decoder_start_token_id of a generation config means nothing to a decoder-only model
+  const { decoderStartTokenId: _d, ...genOpts } = rest as GenerateTextOptions & { decoderStartTokenId?: number };
   const out: GeneratedText[] = [];
   for (let start = 0; start < prompts.length; start += bs) {
     const chunk = prompts.slice(start, start + bs);

@@ -56,9 +56,9 @@ function expand(session: DecoderSession, seqs: number[][], k: number): number[][
 }
 
 export async function generate(session: DecoderSession, inputs: GenerateInputs, options: GenerateOptions = {}): Promise<GenerateResult> {
-  const o = resolveOptions(options);
   const prompts = checkInputs(inputs, session);
   const promptLength = prompts[0].length;
+  const o = resolveOptions(options, promptLength);
   if (o.maxNewTokens === 0) return { sequences: prompts, promptLength };
   if (o.numBeams > 1) return beamSearch(session, prompts, o);
   return greedyOrSample(session, expand(session, prompts, o.doSample ? o.numReturnSequences : 1), o);

@@ -8,6 +8,7 @@ import type { HfCheckpoint } from '../convert/checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { loadTokenizer } from '../tokenizers/load.js';
 import type { XGLMTokenizer } from '../tokenizers/xglm.js';
+import { readGenerationConfig, type GenerationDefaults } from './generation-config.js';
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
@@ -23,6 +24,8 @@ export interface TextGenerator {
   model: XGLMForCausalLM;
   tokenizer: XGLMTokenizer;
   dir: string;
+  /** generation_config.json defaults; pass `withDefaults(generationConfig, options)` to use them. */
+  generationConfig: GenerationDefaults;
 }
 
 /** An XGLM checkpoint and its tokenizer (the directory must hold sentencepiece.bpe.model). */
@@ -31,13 +34,15 @@ export async function loadTextGenerator(dirOrModelId: string): Promise<TextGener
   checkModelType(ck, 'xglm', 'polyglot generate runs XGLM models; use polyglot translate for NLLB-MoE');
   const tokenizer = await loadTokenizer(ck.dir, { kind: 'xglm' });
   const model = XGLMForCausalLM.fromCheckpoint(ck);
-  return { model, tokenizer: tokenizer as XGLMTokenizer, dir: ck.dir };
+  return { model, tokenizer: tokenizer as XGLMTokenizer, dir: ck.dir, generationConfig: readGenerationConfig(ck.dir) };
 }
 
 export interface Translator {
   model: NllbMoeForConditionalGeneration;
   tokenizer: NllbTokenizer;
   dir: string;
+  /** generation_config.json defaults (e.g. max_length 200 in the NLLB checkpoints). */
+  generationConfig: GenerationDefaults;
 }
 
 /** An NLLB-MoE checkpoint and its tokenizer. */
@@ -46,6 +51,6 @@ export async function loadTranslator(dirOrModelId: string): Promise<Translator> 
   checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
   const tokenizer = await loadTokenizer(ck.dir, { kind: 'nllb' });
   const model = nllbMoeFromCheckpoint(ck);
-  return { model, tokenizer: tokenizer as NllbTokenizer, dir: ck.dir };
+  return { model, tokenizer: tokenizer as NllbTokenizer, dir: ck.dir, generationConfig: readGenerationConfig(ck.dir) };
 }
 

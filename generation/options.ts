@@ -1,7 +1,7 @@
 /**
  * Options of one `generate` call (HF GenerationConfig fields in camelCase), their defaults and
- * validation. Defaults follow HF's GenerationConfig except the length: `maxNewTokens` defaults to
- * 20 new tokens (HF's default is max_length = 20 including the prompt).
+ * validation. Defaults follow HF's GenerationConfig except the length: without `maxNewTokens` or
+ * `maxLength`, 20 new tokens (HF's default is max_length = 20 including the prompt).
  */
 import { PolyglotError } from '../core/errors.js';
 import { Rng } from '../core/random.js';
@@ -16,7 +16,10 @@ export interface TokenEvent {
 }
 
 export interface GenerateOptions {
+  /** New tokens at most; wins over maxLength (as HF max_new_tokens over max_length). */
   maxNewTokens?: number;
+  /** Whole-sequence length limit, prompt / decoder prompt included (HF max_length). */
+  maxLength?: number;
   /** eos is suppressed until this many new tokens exist (MinNewTokensLengthLogitsProcessor). */
   minNewTokens?: number;
   /** eos is suppressed while the whole sequence is shorter than this (MinLengthLogitsProcessor). */
@@ -87,7 +90,12 @@ function idList(v: number | number[] | null | undefined, name: string): number[]
   return xs;
 }
 
-export function resolveOptions(o: GenerateOptions): ResolvedOptions {
+export function resolveOptions(o: GenerateOptions, promptLength: number): ResolvedOptions {
+  let maxNewTokens = nonNegInt(o.maxNewTokens, 'maxNewTokens', -1);
+  if (maxNewTokens < 0) {
+    const maxLength = nonNegInt(o.maxLength, 'maxLength', -1);
+    maxNewTokens = maxLength < 0 ? 20 : Math.max(0, maxLength - promptLength);
+  }
   const eosTokenIds = idList(o.eosTokenId, 'eosTokenId');
   const padTokenId = o.padTokenId ?? eosTokenIds[0];
   const numBeams = posInt(o.numBeams, 'numBeams', 1);
@@ -123,7 +131,7 @@ export function resolveOptions(o: GenerateOptions): ResolvedOptions {
   }
   if (o.seed !== undefined && !Number.isInteger(o.seed)) throw new PolyglotError(`generate: seed must be an integer, found ${o.seed}`);
   return {
-    maxNewTokens: nonNegInt(o.maxNewTokens, 'maxNewTokens', 20),
+    maxNewTokens,
     minNewTokens: nonNegInt(o.minNewTokens, 'minNewTokens', 0),
     minLength: nonNegInt(o.minLength, 'minLength', 0),
     doSample,

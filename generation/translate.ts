@@ -22,6 +22,8 @@ export interface TranslateOptions extends GenerateOptions {
   batchSize?: number;
   /** Truncate encoded sources to this many tokens (special tokens included). */
   maxInputLength?: number;
+  /** Decoder prompt token (default: config.json decoder_start_token_id, 2). */
+  decoderStartTokenId?: number;
   /** Batch by length (default true); false keeps input order in the batches. */
   sortByLength?: boolean;
   /** Called after each batch with the number of sentences done. */
@@ -44,7 +46,7 @@ export async function translate(
   sentences: readonly string[],
   options: TranslateOptions,
 ): Promise<Translation[]> {
-  const { srcLang, tgtLang, batchSize = 8, maxInputLength, sortByLength = true, onProgress, decode: decodeOpts, ...genOpts } = options;
+  const { srcLang, tgtLang, decoderStartTokenId, batchSize = 8, maxInputLength, sortByLength = true, onProgress, decode: decodeOpts, ...genOpts } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new PolyglotError(`translate: batchSize must be an integer >= 1, found ${batchSize}`);
   const cfg = model.config;
   const tgtId = tokenizer.langCodeId(tgtLang);
@@ -73,9 +75,10 @@ export async function translate(
     }
     let res;
     try {
-      res = await generate(session, { inputIds: idx.map(() => [cfg.decoderStartTokenId]) }, {
-        maxNewTokens: 200,
+      res = await generate(session, { inputIds: idx.map(() => [decoderStartTokenId ?? cfg.decoderStartTokenId]) }, {
         ...genOpts,
+        // no length given: 200 new tokens (the max_length of the NLLB checkpoints' generation_config.json)
+        maxNewTokens: genOpts.maxNewTokens ?? (genOpts.maxLength === undefined ? 200 : undefined),
         forcedBosTokenId: genOpts.forcedBosTokenId ?? tgtId,
         eosTokenId: eos,
         padTokenId: pad,

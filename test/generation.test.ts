@@ -9,6 +9,7 @@ import { temperature, topK, topP } from '../generation/warpers.js';
 import { topK as topKValues, logSoftmaxInPlace } from '../generation/scores.js';
 import { sampleOne } from '../generation/sampling.js';
 import { PolyglotError } from '../core/errors.js';
+import { parseGenerationConfig, withDefaults } from '../generation/generation-config.js';
 import { FakeSession, bigram, hashedLogits, type LogitsFn } from './generation-fake-session.js';
 import { useBackend } from './helpers.js';
 
@@ -257,6 +258,19 @@ test('bad options and inputs are PolyglotErrors naming the field', async () => {
   } catch (e) {
     assert.instance(e, PolyglotError);
   }
+});
+
+test('maxLength limits the whole sequence; maxNewTokens wins over it; generation_config.json fields map to options', async () => {
+  const a = await generate(new FakeSession(bigram(TABLE), 1, 6), { inputIds: [[5, 5]] }, { maxLength: 5, eosTokenId: 2 });
+  assert.equal(a.sequences, [[5, 5, 5, 5, 5]]);
+  const b = await generate(new FakeSession(bigram(TABLE), 1, 6), { inputIds: [[5, 5]] }, { maxLength: 5, maxNewTokens: 1, eosTokenId: 2 });
+  assert.equal(b.sequences, [[5, 5, 5]]);
+  const c = await generate(new FakeSession(bigram(TABLE), 1, 6), { inputIds: [[5, 5]] }, { eosTokenId: 2 });
+  assert.is(c.sequences[0].length, 22); // default: 20 new tokens
+  const g = parseGenerationConfig({ max_length: 200, num_beams: 4, early_stopping: true, eos_token_id: [2, 3], pad_token_id: 1, decoder_start_token_id: 2, top_k: null, _from_model_config: true }, 'generation_config.json');
+  assert.equal(g, { maxLength: 200, numBeams: 4, earlyStopping: true, eosTokenId: [2, 3], padTokenId: 1, decoderStartTokenId: 2 });
+  assert.throws(() => parseGenerationConfig({ num_beams: '4' }, 'gc.json'), /gc.json: field "num_beams": expected a number, found "4"/);
+  assert.equal(withDefaults<{ numBeams?: number; maxNewTokens?: number }>(g, { numBeams: undefined, maxNewTokens: 7 }), { ...g, maxNewTokens: 7 });
 });
 
 // ---------------------------------------------------------------- sampling

@@ -1,37 +1,38 @@
 import type { Argv, CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
-import { generateText, loadTextGenerator, PolyglotError, TextStreamer, type GenerateOptions } from '../../index.js';
+import { generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
 /** The decoding options shared by `generate` and `translate` (HF generate() arguments). */
 export interface DecodingArgs {
   'max-new-tokens'?: number;
   'min-new-tokens'?: number;
-  'do-sample': boolean;
+  'do-sample'?: boolean;
   temperature?: number;
   'top-k'?: number;
   'top-p'?: number;
   seed?: number;
-  'num-beams': number;
+  'num-beams'?: number;
   'length-penalty'?: number;
   'early-stopping'?: string;
-  'num-return-sequences': number;
+  'num-return-sequences'?: number;
   'repetition-penalty'?: number;
   'block-ngram-repeats'?: number;
 }
 
+/** Unset flags fall back to the model's generation_config.json, then to the command's defaults. */
 export function withDecoding<T>(y: Argv<T>, maxNewDefault: number): Argv<T & DecodingArgs> {
   return y
-    .option('max-new-tokens', { type: 'number', default: maxNewDefault, describe: 'tokens to generate at most' })
+    .option('max-new-tokens', { type: 'number', describe: `tokens to generate at most (default: generation_config.json max_length, else ${maxNewDefault})` })
     .option('min-new-tokens', { type: 'number', describe: 'suppress eos until this many new tokens exist' })
-    .option('do-sample', { type: 'boolean', default: false, describe: 'sample instead of greedy / beam search' })
+    .option('do-sample', { type: 'boolean', describe: 'sample instead of greedy / beam search' })
     .option('temperature', { type: 'number', describe: 'sampling temperature (> 0)' })
     .option('top-k', { type: 'number', describe: 'sampling: keep the k most likely tokens (HF default 50; 0 = off)' })
     .option('top-p', { type: 'number', describe: 'sampling: keep the smallest set of most likely tokens with mass >= p' })
     .option('seed', { type: 'number', describe: 'sampling seed (same seed, same output)' })
-    .option('num-beams', { type: 'number', default: 1, describe: 'beam search with this many beams' })
+    .option('num-beams', { type: 'number', describe: 'beam search with this many beams (default 1)' })
     .option('length-penalty', { type: 'number', describe: 'beam score = sum log p / length ** this (default 1)' })
     .option('early-stopping', { choices: ['true', 'false', 'never'], describe: 'beam search stopping rule (HF early_stopping, default false)' })
-    .option('num-return-sequences', { type: 'number', default: 1, describe: 'outputs per input (<= num-beams, or with --do-sample)' })
+    .option('num-return-sequences', { type: 'number', describe: 'outputs per input (<= num-beams, or with --do-sample)' })
     .option('repetition-penalty', { type: 'number', describe: 'HF repetition_penalty (> 1 discourages repeats)' })
     .option('block-ngram-repeats', { type: 'number', describe: 'HF no_repeat_ngram_size: never repeat an n-gram of this size' }) as unknown as Argv<T & DecodingArgs>;
 }
@@ -74,10 +75,10 @@ export const generateCommand: CommandModule<object, Args> = {
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const opts = decodingOptions(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer } = await loadTextGenerator(args.model);
+    const { model, tokenizer, generationConfig } = await loadTextGenerator(args.model);
     try {
+      const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
       let onToken: GenerateOptions['onToken'];
       if (stream) {
@@ -100,6 +101,7 @@ export const generateCommand: CommandModule<object, Args> = {
       const out = await generateText(model, tokenizer, prompts, { ...opts, onToken });
       const secs = (Date.now() - t0) / 1000;
       if (stream) {
+        if (out[0].newIds.length === 0) process.stdout.write(out[0].text); // nothing was streamed
         process.stdout.write('\n');
       } else if (args.json) {
         for (const o of out) process.stdout.write(JSON.stringify({ prompt: o.prompt, text: o.text, completion: o.completion, ids: o.ids, new_ids: o.newIds, score: o.score }) + '\n');

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
-import { loadTranslator, PolyglotError, translate } from '../../index.js';
+import { loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 
 interface Args extends BackendArgs, DecodingArgs {
   model: string;
@@ -44,7 +44,7 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences or --input FILE)');
     await startBackend(args);
-    const { model, tokenizer } = await loadTranslator(args.model);
+    const { model, tokenizer, generationConfig } = await loadTranslator(args.model);
     try {
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
@@ -54,7 +54,7 @@ export const translateCommand: CommandModule<object, Args> = {
         tokenizer,
         todo.map(([l]) => l),
         {
-          ...decodingOptions(args),
+          ...withDefaults(generationConfig, decodingOptions(args)),
           srcLang: args['src-lang'],
           tgtLang: args['tgt-lang'],
           batchSize: args['batch-size'],
