@@ -204,7 +204,7 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, source: string)
   };
   const appendItems = (target: PyValue, items: PyValue[]): void => {
     if (!(target instanceof PyList)) throw fail(`appends to ${describe(target)}, only lists are accepted`);
-    target.items.push(...items);
+    for (const it of items) target.items.push(it); // no spread: a huge APPENDS must not overflow the call stack
   };
 
   while (true) {
@@ -262,6 +262,8 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, source: string)
         // LONG4
         const n = i32();
         if (n < 0) throw fail('has a negative LONG4 length');
+        // BigInt assembly is quadratic; no state dict needs integers wider than this.
+        if (n > 1024) throw fail(`has a ${n}-byte integer (LONG4), more than a tensor state dict ever holds`);
         push(signedLE(bytes(n)));
         break;
       }
@@ -337,7 +339,7 @@ export function unpickle(data: Uint8Array, hooks: UnpickleHooks, source: string)
       case 0x6c: {
         // LIST
         const l = new PyList();
-        l.items.push(...popMark());
+        for (const it of popMark()) l.items.push(it);
         push(l);
         break;
       }

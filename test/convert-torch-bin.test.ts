@@ -246,6 +246,11 @@ test('the unpickler consults the hooks for every global and never touches anythi
   throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x58, 0xff, 0xff, 0xff, 0xff, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle is truncated: needs 4294967295 more bytes, 1 remain (opcode at byte 2)');
   throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x68, 9, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle reads memo slot 9 that was never written (opcode at byte 2)');
   throwsExactly(() => unpickle(Buffer.from([0x80, 2, 0x2e]), hooks, 'x.pkl'), 'x.pkl: pickle pops from an empty stack (opcode at byte 2)');
+  const long4 = Buffer.concat([Buffer.from([0x80, 2, 0x8b]), Buffer.from(new Uint32Array([1 << 20]).buffer), Buffer.alloc(1 << 20), Buffer.from('.')]);
+  throwsExactly(() => unpickle(long4, hooks, 'x.pkl'), 'x.pkl: pickle has a 1048576-byte integer (LONG4), more than a tensor state dict ever holds (opcode at byte 2)');
+  // 200k-element APPENDS: no call-stack overflow
+  const many = Buffer.concat([Buffer.from([0x80, 2, 0x5d, 0x28]), Buffer.alloc(200000, 0x4e), Buffer.from([0x65, 0x2e])]);
+  assert.is((unpickle(many, hooks, 'x.pkl') as PyList).items.length, 200000);
 });
 
 test('storage and view bounds are checked against the archive', () => {
