@@ -19,6 +19,11 @@ const TILE = 32;
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
 let stock: tf.KernelConfig | undefined;
+let overrideEnabled = true;
+/** Benchmarks compare against the stock kernel by switching the tiled path off. */
+export function setTransposeOverrideEnabled(enabled: boolean): void {
+  overrideEnabled = enabled;
+}
 
 function stockTranspose(backend: WasmBackend, x: tf.TensorInfo, perm: number[]): tf.TensorInfo {
   return stock!.kernelFunc({ inputs: { x }, backend: backend as unknown as tf.KernelBackend, attrs: { perm } }) as tf.TensorInfo;
@@ -70,7 +75,7 @@ function transpose(args: KernelArgs): tf.TensorInfo {
   const swapsLast2 = r >= 2 && perm[r - 2] === r - 1 && perm[r - 1] === r - 2 && perm.slice(0, r - 2).every((p, i) => p === i);
   const rows = x.shape[r - 2];
   const cols = x.shape[r - 1];
-  if (!swapsLast2 || (x.dtype !== 'float32' && x.dtype !== 'int32') || rows * cols < TILED_TRANSPOSE_MIN || rows === 1 || cols === 1) {
+  if (!overrideEnabled || !swapsLast2 || (x.dtype !== 'float32' && x.dtype !== 'int32') || rows * cols < TILED_TRANSPOSE_MIN || rows === 1 || cols === 1) {
     return stockTranspose(backend, x, perm);
   }
   const outShape = perm.map((p) => x.shape[p]);

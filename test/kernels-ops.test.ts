@@ -27,8 +27,11 @@ async function same(what: string, fn: () => T[], tol = 1e-5): Promise<void> {
   const expected = await on('cpu', fn);
   await tf.setBackend('wasm');
   const before = tf.memory().numTensors;
+  const buffers = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const buffersBefore = buffers();
   const actual = await on('wasm', fn);
   assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
+  assert.is(buffers(), buffersBefore, `${what}: wasm buffers leaked`);
   assert.is(actual.length, expected.length, `${what}: outputs`);
   for (let i = 0; i < expected.length; i++) {
     const [a, e] = [actual[i], expected[i]];

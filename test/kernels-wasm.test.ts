@@ -42,9 +42,14 @@ function close(actual: Out[], expected: Out[], tol: number, what: string): void 
 
 async function compare(fn: () => tf.Tensor[], tol: number, what: string, cpuFn = fn): Promise<void> {
   const expected = await on('cpu', cpuFn);
-  const before = (await tf.setBackend('wasm'), tf.memory().numTensors);
+  await tf.setBackend('wasm');
+  const before = tf.memory().numTensors;
+  // wasm data buffers: also catches intermediate buffers a kernel forgot to free
+  const buffers = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const buffersBefore = buffers();
   const actual = await on('wasm', fn);
   assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
+  assert.is(buffers(), buffersBefore, `${what}: wasm buffers leaked`);
   close(actual, expected, tol, what);
 }
 
