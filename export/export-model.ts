@@ -122,25 +122,23 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
   const ck = openCheckpoint(dirOrModelId);
   const m = buildModelForExport(ck);
   try {
-    const graphs = plan(m).map((p) => {
-      log(`recording ${p.folder}`);
-      let graph: RecordedGraph;
-      try {
-        graph = p.record();
-      } catch (e) {
-        if (e instanceof PolyglotError) throw e;
-        throw new PolyglotError(`${ck.dir}: cannot export ${p.folder} as a graph model: ${(e as Error).message}`);
-      }
-      return { ...p, graph };
-    });
     return await writeDirAtomically(opts.out, opts.force ?? false, (tmp) => {
       const summaries: GraphSummary[] = [];
       let totalBytes = 0;
-      for (const g of graphs) {
-        const art = serializeGraphModel(g.graph, { quantize, metadata: { polyglot: { model_type: m.type, graph: g.folder, quantize } } });
-        const { bytes } = writeGraphModelFiles(path.join(tmp, g.folder), art);
-        log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB`);
-        summaries.push({ folder: g.folder, purpose: g.purpose, inputs: g.graph.inputs, outputs: g.graph.outputs, bytes });
+      // One graph at a time: its weight copies are released before the next one is recorded.
+      for (const p of plan(m)) {
+        log(`recording ${p.folder}`);
+        let graph: RecordedGraph;
+        try {
+          graph = p.record();
+        } catch (e) {
+          if (e instanceof PolyglotError) throw e;
+          throw new PolyglotError(`${ck.dir}: cannot export ${p.folder} as a graph model: ${(e as Error).message}`);
+        }
+        const art = serializeGraphModel(graph, { quantize, metadata: { polyglot: { model_type: m.type, graph: p.folder, quantize } } });
+        const { bytes } = writeGraphModelFiles(path.join(tmp, p.folder), art);
+        log(`wrote ${p.folder}: ${graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB`);
+        summaries.push({ folder: p.folder, purpose: p.purpose, inputs: graph.inputs, outputs: graph.outputs, bytes });
         totalBytes += bytes;
       }
       const copied: string[] = [];

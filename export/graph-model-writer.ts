@@ -42,7 +42,10 @@ export interface GraphModelJson {
 
 export interface GraphModelArtifacts {
   modelJson: GraphModelJson;
-  shards: { file: string; bytes: Uint8Array }[];
+  /** Shard file names, in manifest order. */
+  shardFiles: string[];
+  /** The bytes of shard i, assembled on demand (only one shard is built at a time). */
+  shard(i: number): Uint8Array;
   /** Total bytes of weight data (all shards). */
   weightBytes: number;
 }
@@ -83,17 +86,23 @@ export function serializeGraphModel(graph: RecordedGraph, opts: GraphModelOption
     chunks.push(q.bytes);
     total += q.bytes.length;
   }
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    all.set(ch, off);
-    off += ch.length;
-  }
   const nShards = Math.max(1, Math.ceil(total / shardBytes));
-  const shards: GraphModelArtifacts['shards'] = [];
-  for (let i = 0; i < nShards; i++) {
-    shards.push({ file: `group1-shard${i + 1}of${nShards}.bin`, bytes: all.subarray(i * shardBytes, Math.min(total, (i + 1) * shardBytes)) });
-  }
+  const shardFiles = Array.from({ length: nShards }, (_, i) => `group1-shard${i + 1}of${nShards}.bin`);
+  // The loader concatenates the shards, so a weight may straddle two of them.
+  const shard = (i: number): Uint8Array => {
+    const begin = i * shardBytes;
+    const end = Math.min(total, begin + shardBytes);
+    const out = new Uint8Array(end - begin);
+    let off = 0;
+    for (const ch of chunks) {
+      const a = Math.max(begin, off);
+      const b = Math.min(end, off + ch.length);
+      if (a < b) out.set(ch.subarray(a - off, b - off), a - begin);
+      off += ch.length;
+      if (off >= end) break;
+    }
+    return out;
+  };
   const modelJson: GraphModelJson = {
     format: 'graph-model',
     generatedBy: GENERATED_BY,
@@ -105,9 +114,9 @@ export function serializeGraphModel(graph: RecordedGraph, opts: GraphModelOption
     },
     // predict() returns a {name: tensor} map in this order (GraphModel.addStructuredOutputNames).
     userDefinedMetadata: { ...(opts.metadata ?? {}), structuredOutputKeys: graph.outputs.map((o) => o.name) },
-    weightsManifest: [{ paths: shards.map((s) => s.file), weights }],
+    weightsManifest: [{ paths: shardFiles, weights }],
   };
-  return { modelJson, shards, weightBytes: total };
+  return { modelJson, shardFiles, shard, weightBytes: total };
 }
 
 /** Writes model.json + shards into `dir` (created if missing; must not already hold a model.json). */
@@ -117,11 +126,12 @@ export function writeGraphModelFiles(dir: string, artifacts: GraphModelArtifacts
   if (fs.existsSync(modelPath)) throw new PolyglotError(`${modelPath}: already exists; refusing to overwrite`);
   const files: string[] = [];
   let bytes = 0;
-  for (const s of artifacts.shards) {
-    fs.writeFileSync(path.join(dir, s.file), s.bytes);
-    files.push(s.file);
-    bytes += s.bytes.length;
-  }
+  artifacts.shardFiles.forEach((file, i) => {
+    const data = artifacts.shard(i);
+    fs.writeFileSync(path.join(dir, file), data);
+    files.push(file);
+    bytes += data.length;
+  });
   const json = JSON.stringify(artifacts.modelJson);
   fs.writeFileSync(modelPath, json);
   files.push('model.json');

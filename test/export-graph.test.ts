@@ -217,8 +217,11 @@ test('float16 conversion rounds to nearest even and keeps specials', () => {
 
 test('shards are cut at the requested size and still load', async () => {
   const art = serializeGraphModel(recordToy().finish(), { shardBytes: 100 });
-  assert.ok(art.shards.length > 3);
-  assert.ok(art.shards.every((s, i) => s.bytes.length === 100 || i === art.shards.length - 1));
+  const n = art.shardFiles.length;
+  assert.ok(n > 3);
+  const sizes = art.shardFiles.map((_, i) => art.shard(i).length);
+  assert.ok(sizes.every((b, i) => b === 100 || (i === n - 1 && b > 0 && b <= 100)), `shard sizes ${sizes}`);
+  assert.is(sizes.reduce((a, b) => a + b, 0), art.weightBytes);
   const dir = path.join(tmpDir(), 'sharded');
   writeGraphModelFiles(dir, art);
   const model = await loadStockGraphModel(dir);
