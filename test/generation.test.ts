@@ -428,4 +428,20 @@ test('batched beam search equals per-entry beam search; early stopping true stop
   assert.ok(s.fed.length <= 3, `fed ${s.fed.length} steps`);
 });
 
+test('beam sampling: seeded and reproducible, best-first outputs; temperature warps the running beam scores (HF 4.41)', async () => {
+  const fn = hashedLogits(5, 3, 21);
+  const opts = { maxNewTokens: 4, eosTokenId: 2, padTokenId: 1, numBeams: 2 };
+  const s1 = await generate(new FakeSession(fn, 2, 5), { inputIds: [[0], [3]] }, { ...opts, doSample: true, seed: 5, numReturnSequences: 2 });
+  const s2 = await generate(new FakeSession(fn, 2, 5), { inputIds: [[0], [3]] }, { ...opts, doSample: true, seed: 5, numReturnSequences: 2 });
+  assert.equal(s1.sequences, s2.sequences);
+  assert.is(s1.sequences.length, 4);
+  assert.ok(s1.sequenceScores![0] >= s1.sequenceScores![1] && s1.sequenceScores![2] >= s1.sequenceScores![3]);
+  // HF _beam_sample applies the warpers after adding the beam scores, so with temperature T the
+  // running scores are (log p + previous) / T: after 4 steps of T = 0.05 they are far below any log-prob sum
+  const cold = await generate(new FakeSession(fn, 2, 5), { inputIds: [[0], [3]] }, { ...opts, doSample: true, temperature: 0.05, seed: 1 });
+  const beam = await generate(new FakeSession(fn, 2, 5), { inputIds: [[0], [3]] }, opts);
+  assert.ok(cold.sequenceScores!.every((x) => x < -100), String(cold.sequenceScores));
+  assert.ok(beam.sequenceScores!.every((x) => x > -10), String(beam.sequenceScores));
+});
+
 test.run();
