@@ -148,6 +148,24 @@ test('training forward: LayerDrop and masking are seeded (same seed, same loss)'
   model.dispose();
 });
 
+test('cached decoding with a decoder mask: each row\'s new token uses its own mask column for the router', () => {
+  const model = nllbMoeFromCheckpoint(ck);
+  const c = model.config;
+  tf.tidy(() => {
+    const ids = ref('forward/input_ids').slice([0, 0], [2, -1]);
+    const mask = ref('forward/attention_mask').slice([0, 0], [2, -1]);
+    const enc = model.model.encode(eagerOps, ids, mask, { training: false }).lastHiddenState;
+    const first = model.model.decode(eagerOps, tf.tensor2d([[2, 1057], [2, 1057]], [2, 2], 'int32'), undefined, enc, mask, undefined, 0, { training: false });
+    // row 0's new token is padding, row 1's is real; the last batch row (HF's quirk) would say "real" for both
+    const decMask = tf.tensor2d([[1, 1, 0], [1, 1, 1]], [2, 3], 'int32');
+    const step = model.model.decode(eagerOps, tf.tensor2d([[c.padTokenId], [40]], [2, 1], 'int32'), decMask, undefined, mask, first.present, 2, { training: false });
+    const r = step.routers[1]!;
+    assert.is(r.plan!.stats.routedTokens, 1);
+    assert.equal(Array.from(r.combineWeights.dataSync()).slice(0, 4), [0, 0, 0, 0]);
+  });
+  model.dispose();
+});
+
 test('the graph code path (dense-masked experts, tensor routing) reproduces the eager logits with capacity drops', () => {
   const model = nllbMoeFromCheckpoint(ck, { moe_eval_capacity_token_fraction: 0.25 });
   const graphLikeOps: Ops<tf.Tensor> = { ...eagerOps, kind: 'graph' };

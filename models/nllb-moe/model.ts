@@ -61,13 +61,21 @@ export interface DecodeResult<T> {
   present: DecoderCache<T>[];
 }
 
-/** Router padding per flattened token from a 2-D mask [B, Tk] (1 = real): HF's last-mask-row rule. */
-function hostRouterPadding(mask: tf.Tensor, numTokens: number): Float32Array {
+/**
+ * Router padding per flattened token (1 = padding) from a 2-D mask [B, past + Tq] (1 = real):
+ * the columns of the call's own tokens. Without a cache this is exactly HF's rule (the last row
+ * of the 4-D mask). With a cache HF would take `mask.reshape(-1)[-B*Tq:]` (the last batch row's
+ * keys, notes section 7); we use each row's own new columns instead (HF generate passes no
+ * decoder mask, so generation is unaffected).
+ */
+function hostRouterPadding(mask: tf.Tensor, queryLength: number): Float32Array {
   const m = mask.dataSync();
-  const pad = new Float32Array(m.length);
-  for (let i = 0; i < m.length; i++) pad[i] = m[i] === 0 ? 1 : 0;
-  // HF: mask[:, :, -1, :].reshape(-1)[-N:] (with a cache: the last row's last keys, a HF quirk kept).
-  return pad.subarray(pad.length - numTokens);
+  const [b, tk] = mask.shape as [number, number];
+  const pad = new Float32Array(b * queryLength);
+  for (let r = 0; r < b; r++) {
+    for (let j = 0; j < queryLength; j++) pad[r * queryLength + j] = m[r * tk + tk - queryLength + j] === 0 ? 1 : 0;
+  }
+  return pad;
 }
 
 export interface NllbMoeBuildOptions {
@@ -145,7 +153,7 @@ export class NllbMoeModel {
   encode<T>(o: Ops<T>, inputIds: T, attentionMask: T | undefined, opts: NllbMoeRunOptions): EncodeResult<T> {
     let h = this.embed(o, inputIds, this.encoderPositions, 0, opts);
     const mask = attentionMask === undefined ? undefined : paddingAttentionMask(o, attentionMask);
-    const routerPad = this.routerPadding(o, attentionMask, inputIds);
+    const routerPad = this.routerPadding(o, attentionMask, inputIds, 0);
     const routers: (RouterOutput<T> | undefined)[] = [];
     for (const layer of this.encoderLayers) {
       if (layerDropSkips(this.config.encoderLayerdrop, opts)) {
@@ -159,16 +167,13 @@ export class NllbMoeModel {
     return { lastHiddenState: this.encoderLayerNorm.run(o, h), routers };
   }
 
-  /** The router padding options for a call whose tokens are `ids` [B, Tq] and 2-D mask [B, Tk]. */
-  private routerPadding<T>(o: Ops<T>, mask: T | undefined, ids: T): { routerPaddingMask?: ArrayLike<number>; routerPaddingTensor?: T } {
+  /** The router padding options for a call whose tokens are `ids` [B, Tq], 2-D mask [B, past + Tq]. */
+  private routerPadding<T>(o: Ops<T>, mask: T | undefined, ids: T, pastLength: Dim<T>): { routerPaddingMask?: ArrayLike<number>; routerPaddingTensor?: T } {
     if (mask === undefined || this.config.routerIgnorePaddingTokens) return {};
-    const [b, tq] = o.shape(ids);
-    const n = o.dimMul(b, tq);
-    if (o.kind === 'eager') return { routerPaddingMask: hostRouterPadding(mask as unknown as tf.Tensor, n as number) };
-    const flat = o.reshape(o.sub(o.scalar(1), o.cast(mask, 'float32')), [-1]);
-    const total = o.dimMul(o.shape(mask)[0], o.shape(mask)[1]);
-    const start = typeof total === 'number' && typeof n === 'number' ? total - n : o.dimAdd(total, o.dimMul(n, -1));
-    return { routerPaddingTensor: o.slice(flat, [start], [n]) };
+    const [, tq] = o.shape(ids);
+    if (o.kind === 'eager') return { routerPaddingMask: hostRouterPadding(mask as unknown as tf.Tensor, tq as number) };
+    const own = o.slice(mask, [0, pastLength], [-1, tq]);
+    return { routerPaddingTensor: o.reshape(o.sub(o.scalar(1), o.cast(own, 'float32')), [-1]) };
   }
 
   /**
@@ -189,7 +194,7 @@ export class NllbMoeModel {
     const tq = o.shape(decoderInputIds)[1];
     const selfMask = causalAttentionMask(o, decoderAttentionMask, tq, pastLength);
     const crossMask = encoderAttentionMask === undefined ? undefined : paddingAttentionMask(o, encoderAttentionMask);
-    const routerPad = this.routerPadding(o, decoderAttentionMask, decoderInputIds);
+    const routerPad = this.routerPadding(o, decoderAttentionMask, decoderInputIds, pastLength);
     const routers: (RouterOutput<T> | undefined)[] = [];
     const present: DecoderCache<T>[] = [];
     this.decoderLayers.forEach((layer, i) => {
