@@ -25,7 +25,10 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
     throw new PolyglotError(`config.json: d_model ${c.dModel} is not divisible by decoder_attention_heads ${c.decoderAttentionHeads}`);
   }
   const params = new Set(lm.namedParameters().map((p) => p.name));
-  const g = new GraphOps({ isParameter: (n) => params.has(n) });
+  // Router classifiers stay float32 under --quantize: HF runs them in router_dtype (float32)
+  // even for half-precision models, and a quantized router flips discrete expert choices.
+  const quantizable = (n: string) => params.has(n) && !/\.router\.classifier\./.test(n);
+  const g = new GraphOps({ isParameter: quantizable });
   const opts = { training: false };
   if (kind === 'encoder') {
     const ids = g.input('input_ids', 'int32', [null, null]);
