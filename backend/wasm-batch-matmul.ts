@@ -6,10 +6,10 @@
  * product, attention) falls into a plain C++ loop near 2 GFLOP/s. This override keeps
  * the stock kernel's `setupFunc` and calls the same C++ entry point, but first
  * rewrites the product into fast non-transposed 2-D GEMMs:
- *  - transposes are made explicit with the wasm `Transpose` kernel, choosing the
- *    cheapest rewrite: A·Bᵀ is computed either as A·(Bᵀ) or as (B·Aᵀ)ᵀ (the latter
- *    moves only M·(K+N) floats, which is what a tied lm_head with a few rows and a
- *    256k-row embedding needs), Aᵀ·Bᵀ as (B·A)ᵀ or Aᵀ·(Bᵀ);
+ *  - transposes are made explicit (wasm-transpose.ts), choosing per shape the cheaper
+ *    rewrite by floats moved and packed: e.g. A·Bᵀ either as A·(Bᵀ) or as (B·Aᵀ)ᵀ (the
+ *    latter never touches B's layout, which is what a tied lm_head with a few rows and
+ *    a 256k-row embedding needs), Aᵀ·Bᵀ as (B·A)ᵀ or Aᵀ·(Bᵀ);
  *  - a batched A times an unbatched B folds A's batch into rows (one GEMM);
  *  - a genuinely batched product (attention) runs one XNNPACK GEMM per batch entry on
  *    zero-copy views of the operands when that beats the stock loop (`batchedPlan`).
@@ -87,6 +87,14 @@ function as(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
   return { dataId: t.dataId, shape, dtype: t.dtype };
 }
 
+/**
+ * Relative cost per float of XNNPACK weight packing vs our transpose. A fresh weights
+ * tensor is packed on every call (packing is cached only per weights tensor id), and
+ * packing a 1M-float operand cost about as much as two transposes of it here
+ * (bench/matmul.ts, `A·Bᵀ` rewrites timed both ways). Used to choose between rewrites.
+ */
+const PACK_COST = 2;
+
 /** Plain 2-D product [M,N] of op(a)·op(b), a as [M,K] or [K,M], b as [K,N] or [N,K]. */
 function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.TensorInfo, tb: boolean, m: number, k: number, n: number): tf.TensorInfo {
   if (!ta && !tb) {
@@ -95,41 +103,39 @@ function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.Tenso
     lastMatMulPath = 'gemm';
     return out;
   }
+  // Each case either makes the transposed operands explicit, or computes
+  // Cᵀ = op(B)ᵀ·op(A)ᵀ (B in the row slot, A as the packed weights) and transposes Cᵀ.
+  // Costs in floats moved: a transpose 1, a packing PACK_COST.
+  const P = PACK_COST;
+  let swap: boolean;
   if (ta && !tb) {
-    const at = swapLast2(backend, a, 1, k, m);
-    const out = gemm2d(backend, at, false, b, false, m, k, n);
-    dispose(backend, at);
-    return out;
+    // explicit: Aᵀ (MK) + pack B (KN); swap: Bᵀ (KN) + pack A (KM) + Cᵀ (MN)
+    swap = k * n + P * k * m + m * n < m * k + P * k * n;
+  } else if (!ta && tb) {
+    // explicit: Bᵀ and its packing ((1+P)NK); swap: Aᵀ and its packing ((1+P)MK) + Cᵀ (MN).
+    // The swap is what makes a tied lm_head (few rows x 256k-row embedding) cheap.
+    swap = (1 + P) * m * k + m * n < (1 + P) * n * k;
+  } else {
+    // explicit: Aᵀ (MK) + Bᵀ and its packing ((1+P)NK); swap: pack A (KM) + Cᵀ (MN)
+    swap = P * k * m + m * n < m * k + (1 + P) * n * k;
   }
-  // Output-transposed rewrites compute Cᵀ = op(B)ᵀ·op(A)ᵀ with B in the A slot, then
-  // transpose Cᵀ ([N,M]). Which side is cheaper is decided by the floats moved.
-  if (!ta && tb) {
-    // A·Bᵀ: either Bᵀ explicitly (N·K floats, packed as weights) or (B·Aᵀ)ᵀ (M·K + M·N).
-    if (m * (k + n) < n * k) {
-      const at = swapLast2(backend, a, 1, m, k);
-      const ct = gemm2d(backend, b, false, at, false, n, k, m);
-      dispose(backend, at);
-      const out = swapLast2(backend, ct, 1, n, m);
-      dispose(backend, ct);
-      lastMatMulPath = 'gemm-swap';
-      return out;
-    }
-    const bt = swapLast2(backend, b, 1, n, k);
-    const out = gemm2d(backend, a, false, bt, false, m, k, n);
-    dispose(backend, bt);
-    return out;
-  }
-  // Aᵀ·Bᵀ = (B·A)ᵀ: one output transpose (M·N) vs two input transposes (M·K + K·N).
-  if (m * n < k * (m + n)) {
-    const ct = gemm2d(backend, as(b, [n, k]), false, as(a, [k, m]), false, n, k, m);
+  if (swap) {
+    // Cᵀ[N,M] = op(B)ᵀ[N,K] · op(A)ᵀ[K,M]
+    const bRows = tb ? b : swapLast2(backend, b, 1, k, n);
+    const aW = ta ? a : swapLast2(backend, a, 1, m, k);
+    const ct = gemm2d(backend, as(bRows, [n, k]), false, as(aW, [k, m]), false, n, k, m);
+    if (bRows !== b) dispose(backend, bRows);
+    if (aW !== a) dispose(backend, aW);
     const out = swapLast2(backend, ct, 1, n, m);
     dispose(backend, ct);
     lastMatMulPath = 'gemm-swap';
     return out;
   }
-  const at = swapLast2(backend, a, 1, k, m);
-  const out = gemm2d(backend, at, false, b, true, m, k, n);
-  dispose(backend, at);
+  const aRows = ta ? swapLast2(backend, a, 1, k, m) : a;
+  const bW = tb ? swapLast2(backend, b, 1, n, k) : b;
+  const out = gemm2d(backend, aRows, false, bW, false, m, k, n);
+  if (aRows !== a) dispose(backend, aRows);
+  if (bW !== b) dispose(backend, bW);
   return out;
 }
 
