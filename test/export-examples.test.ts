@@ -69,6 +69,26 @@ test('NLLB-MoE example translation reproduces HF greedy generation (forced targe
   assert.is(tf.memory().numTensors, before, 'the example loop leaks no tensors');
 });
 
+test('the same examples run on the stock wasm backend (HF greedy sequences again)', async () => {
+  await import('@tensorflow/tfjs-backend-wasm');
+  assert.ok(await tf.setBackend('wasm'), 'wasm backend starts');
+  try {
+    const x = { decoder: await fsh.loadGraph(path.join(dirs.xglm, 'decoder_model')), decoderWithPast: await fsh.loadGraph(path.join(dirs.xglm, 'decoder_with_past_model')) };
+    const xs = rows('xglm-tiny', 'generate_greedy_left_padded/sequences')[1];
+    assert.equal(await greedy.xglmGreedy(x, xs.slice(0, 9), { maxNewTokens: 12 }), untilEos(xs.slice(9)));
+    const n = {
+      encoder: await fsh.loadGraph(path.join(dirs.nllb, 'encoder_model')),
+      decoder: await fsh.loadGraph(path.join(dirs.nllb, 'decoder_model')),
+      decoderWithPast: await fsh.loadGraph(path.join(dirs.nllb, 'decoder_with_past_model')),
+    };
+    const src = rows('nllb-moe-tiny', 'generate_greedy/input_ids')[1].slice(0, 6);
+    const ns = rows('nllb-moe-tiny', 'generate_greedy/sequences')[1];
+    assert.equal(await greedy.nllbGreedy(n, src, { tgtLangId: 1057, maxNewTokens: 10 }), untilEos(ns.slice(1)));
+  } finally {
+    await tf.setBackend('cpu');
+  }
+});
+
 test('node example scripts run end to end with the HF token ids', async () => {
   const text = 'Hello world, this is';
   const x = spawnSync(process.execPath, [path.join(examplesDir, 'node', 'xglm-generate.mjs'), dirs.xglm, text, '6'], { encoding: 'utf8', timeout: 60_000 });
