@@ -6,6 +6,7 @@ import { parseXGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { initXGLMWeights } from '../models/xglm/init.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
+import { eagerOps } from '../ops/eager.js';
 import { useBackend } from './helpers.js';
 
 function tinyModel(extra: Record<string, unknown> = {}): XGLMForCausalLM {
@@ -87,6 +88,56 @@ for (const backend of ['cpu', 'wasm'] as const) {
     lm.dispose();
   });
 }
+
+test('cpu: odd d_model (15, 3 heads): cached decoding equals the full forward', async () => {
+  await useBackend('cpu');
+  const lm = tinyModel({ d_model: 15, attention_heads: 3, ffn_dim: 20 });
+  const ids = tf.tensor2d([[5, 9, 3, 7, 11]], undefined, 'int32');
+  const full = lm.forward({ inputIds: ids });
+  const session = new XGLMDecoderSession(lm, undefined, 1);
+  const first = session.step(tf.tensor2d([[5, 9]], undefined, 'int32'));
+  const rest = [3, 7, 11].map((t) => session.step(tf.tensor2d([[t]], undefined, 'int32')));
+  const got = [first, ...rest];
+  for (let k = 0; k < got.length; k++) {
+    const ref = tf.tidy(() => tf.reshape(tf.slice(full.logits, [0, k + 1, 0], [1, 1, 50]), [1, 50]));
+    assert.ok(maxAbsDiff(got[k], ref) < 2e-5, `position ${k + 1}`);
+    ref.dispose();
+  }
+  // The table's last column is zero for odd d (HF pads with a zero column).
+  const table = lm.model.embedPositions.table(eagerOps) as tf.Tensor;
+  assert.is(tf.tidy(() => tf.max(tf.abs(tf.slice(table, [0, 14], [-1, 1]))).dataSync()[0]), 0);
+  tf.dispose([ids, ...got, full.logits, full.lastHiddenState, ...full.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
+  session.dispose();
+  lm.dispose();
+});
+
+test('cpu: sequences longer than max_position_embeddings grow the table; logits equal a model with a big table', async () => {
+  await useBackend('cpu');
+  const small = tinyModel({ max_position_embeddings: 4 });
+  const big = tinyModel({ max_position_embeddings: 64 });
+  assert.is(small.model.embedPositions.numRows, 6);
+  const ids = tf.tensor2d([[5, 9, 3, 7, 11, 13, 17, 19, 23, 29]], undefined, 'int32');
+  const a = small.forward({ inputIds: ids });
+  const b = big.forward({ inputIds: ids });
+  assert.ok(small.model.embedPositions.numRows >= 12);
+  assert.ok(maxAbsDiff(a.logits, b.logits) < 1e-6);
+  // Row for position 9 exists and holds HF's values.
+  const rows = tf.tidy(() => small.model.embedPositions.lookupPositions(eagerOps, tf.tensor1d([9], 'int32')).arraySync()) as number[][];
+  assert.ok(Math.abs(rows[0][0] - Math.sin(11)) < 1e-6, 'row 11 = position 9 + offset 2: first column sin(11 * freq_0 = 11)');
+  tf.dispose([ids, a.logits, a.lastHiddenState, b.logits, b.lastHiddenState, ...a.presentKeyValues.flatMap((kv) => [kv.key, kv.value]), ...b.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
+  small.dispose();
+  big.dispose();
+});
+
+test('cpu: an attention mask of the wrong length is a clear error', async () => {
+  await useBackend('cpu');
+  const lm = tinyModel();
+  const ids = tf.tensor2d([[5, 9, 3]], undefined, 'int32');
+  const mask = tf.tensor2d([[1, 1]], undefined, 'int32');
+  assert.throws(() => lm.forward({ inputIds: ids, attentionMask: mask }), (e: Error) => e.message === 'attentionMask: expected 3 columns (past 0 + new 3 tokens), found 2');
+  tf.dispose([ids, mask]);
+  lm.dispose();
+});
 
 test('cpu: loss = mean CE of logits[:, :-1] vs labels[:, 1:] ignoring -100', async () => {
   await useBackend('cpu');

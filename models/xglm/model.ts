@@ -78,6 +78,12 @@ export class XGLMModel {
       throw new PolyglotError(`pastKeyValues: expected ${this.layers.length} layers, found ${input.past.length}`);
     }
     const pastLength = input.past ? o.shape(input.past[0].key)[2] : 0;
+    if (input.attentionMask !== undefined) {
+      const maskLength = o.shape(input.attentionMask)[1];
+      if (typeof maskLength === 'number' && typeof pastLength === 'number' && typeof length === 'number' && maskLength !== pastLength + length) {
+        throw new PolyglotError(`attentionMask: expected ${pastLength + length} columns (past ${pastLength} + new ${length} tokens), found ${maskLength}`);
+      }
+    }
     if (typeof pastLength === 'number' && typeof length === 'number') {
       // HF regrows the table when padding_idx + 1 + T + past exceeds it.
       this.embedPositions.ensureRows(pastLength + length + this.embedPositions.cfg.offset);
