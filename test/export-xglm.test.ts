@@ -81,6 +81,11 @@ test('export writes both graphs, tokenizer files, configs and a README', async (
   assert.equal(Object.keys(json.signature.inputs).sort(), ['attention_mask', 'input_ids', 'past_key_values.0.key', 'past_key_values.0.value', 'past_key_values.1.key', 'past_key_values.1.value', 'position_ids']);
   assert.equal(json.signature.inputs['past_key_values.0.key'].tensorShape.dim.map((d: { size: string }) => d.size), ['-1', '4', '-1', '16']);
   assert.not.ok(json.modelTopology.node.some((n: { op: string }) => n.op === 'BatchMatMulV3'));
+  // the tied lm_head is the embedding Const itself: one weight, stored once
+  const names = json.weightsManifest[0].weights.map((w: { name: string }) => w.name) as string[];
+  assert.is(names.filter((n) => n === 'model.embed_tokens.weight').length, 1);
+  assert.not.ok(names.some((n) => n.includes('lm_head')));
+  assert.is(new Set(names).size, names.length);
   const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
   assert.match(readme, /`past_key_values\.1\.value` \| float32 \| \[B, 4, P, 16\]/);
 });
