@@ -5,6 +5,7 @@
  *  - OneHot: the stock kernel returns int32 bit patterns for float32 output.
  *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
  *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
+ *  - Cumsum: negative axes normalised (stock one reads out of bounds).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
  */
 import { tf } from '../core/tf.js';
@@ -13,6 +14,7 @@ import { unsortedSegmentSumConfig } from './wasm-unsorted-segment-sum.js';
 import { oneHotConfig } from './wasm-one-hot.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
 import { registerTransposeOverride } from './wasm-transpose.js';
+import { registerCumsumFix } from './wasm-cumsum.js';
 
 let registered = false;
 
@@ -30,5 +32,6 @@ export function registerWasmKernels(): void {
   const initialised = initialisedWasmBackend();
   registerTransposeOverride(initialised);
   registerBatchMatMulOverride(initialised);
+  registerCumsumFix(initialised);
   registered = true;
 }

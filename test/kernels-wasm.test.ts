@@ -184,6 +184,17 @@ test('Transpose of large matrices (tiled path): float32 and int32 bit-exact, bat
   await compare(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.range(0, 300 * 257).reshape([257, 300]))))(tf.tensor(f.slice(0, 300 * 257), [300, 257]))], 0, 'transpose gradient');
 });
 
+test('Cumsum with negative axes (stock wasm read out of bounds), exclusive and reverse', async () => {
+  const x = randn(new Rng(9), 2 * 3 * 4);
+  for (const axis of [-1, -2, -3, 1]) {
+    // reference: cpu with the positive axis (the cpu kernel mishandles negative ones too)
+    const run = (ax: number) => (): tf.Tensor[] => [tf.cumsum(tf.tensor(x, [2, 3, 4]), ax), tf.cumsum(tf.tensor(x, [2, 3, 4]), ax, true, true)];
+    await compare(run(axis), 1e-6, `cumsum axis ${axis}`, run((axis + 3) % 3));
+  }
+  const [r] = await on('wasm', () => [tf.cumsum(tf.tensor2d([1, 2, 3, 4], [2, 2]), -1)]);
+  assert.equal(r.values, [1, 3, 3, 7]);
+});
+
 test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
   await checkMatMul(1, 1, 1, [], []);
   await checkMatMul(4, 1, 3, [], []);
