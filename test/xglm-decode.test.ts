@@ -139,6 +139,33 @@ test('cpu: an attention mask of the wrong length is a clear error', async () => 
   lm.dispose();
 });
 
+test('cpu: training randomness follows the rng; LayerDrop 1.0 skips every block, eval never drops', async () => {
+  await useBackend('cpu');
+  const { Rng } = await import('../core/random.js');
+  const lm = tinyModel({ dropout: 0.3, attention_dropout: 0.2 });
+  const ids = tf.tensor2d([[5, 9, 3, 7]], undefined, 'int32');
+  const batch = { input_ids: ids, labels: ids };
+  const loss = (seed: number) => tf.tidy(() => lm.computeLoss(batch, { training: true, rng: new Rng(seed) }).loss.dataSync()[0]);
+  assert.is(loss(3), loss(3));
+  assert.is.not(loss(3), loss(4));
+  const evalLoss = tf.tidy(() => lm.computeLoss(batch, { training: false }).loss.dataSync()[0]);
+  assert.is(evalLoss, tf.tidy(() => lm.computeLoss(batch, { training: false }).loss.dataSync()[0]));
+  lm.dispose();
+
+  const ld = tinyModel({ layerdrop: 1, dropout: 0, attention_dropout: 0 });
+  const out = ld.forward({ inputIds: ids, training: true, rng: new Rng(1) });
+  assert.is(out.presentKeyValues.length, 0, 'no cache when blocks were skipped');
+  // Without blocks: hidden = final LayerNorm(embed * sqrt(d) + positions).
+  const m = ld.model;
+  const expected = tf.tidy(() => m.layerNorm.run(eagerOps, tf.add(m.embedTokens.run(eagerOps, ids), m.embedPositions.lookupPositions(eagerOps, tf.tensor2d([[0, 1, 2, 3]], undefined, 'int32')))));
+  assert.ok(maxAbsDiff(out.lastHiddenState, expected) < 1e-6);
+  const evalOut = ld.forward({ inputIds: ids });
+  assert.is(evalOut.presentKeyValues.length, 2, 'eval runs both blocks');
+  assert.ok(maxAbsDiff(evalOut.lastHiddenState, expected) > 1e-3);
+  tf.dispose([ids, expected, out.logits, out.lastHiddenState, evalOut.logits, evalOut.lastHiddenState, ...evalOut.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
+  ld.dispose();
+});
+
 test('cpu: loss = mean CE of logits[:, :-1] vs labels[:, 1:] ignoring -100', async () => {
   await useBackend('cpu');
   const lm = tinyModel({ dropout: 0, attention_dropout: 0 });
