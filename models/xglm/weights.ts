@@ -11,8 +11,8 @@ import type { TensorSource } from '../../convert/checkpoint.js';
 import type { HfParameter } from '../../layers/base.js';
 import type { XGLMForCausalLM } from './model.js';
 
-/** Buffers HF may have saved that are not parameters. */
-const IGNORED = [/^(model\.)?embed_positions\.weights?$/];
+/** Position buffers older conversions saved (non-persistent in HF; recomputed here), not parameters. */
+const IGNORED = [/^(model\.)?embed_positions\.(weights?|_float_tensor)$/];
 
 function shapeStr(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
