@@ -119,12 +119,15 @@ export function renderPlot(series: Series[], width = 640, height = 400): Buffer 
   return encodePng(width, height, c.rgb);
 }
 
-/** Exponential moving average (for a readable noisy train-loss curve). */
-export function smooth(points: [number, number][], alpha = 0.1): [number, number][] {
-  let m: number | undefined;
-  return points.map(([x, y]) => {
-    m = m === undefined ? y : m + alpha * (y - m);
-    return [x, m];
+/** Centred moving average over `window` points (a readable noisy train-loss curve without lag). */
+export function smooth(points: [number, number][], window = 9): [number, number][] {
+  const h = Math.floor(window / 2);
+  return points.map(([x], i) => {
+    const lo = Math.max(0, i - h);
+    const hi = Math.min(points.length, i + h + 1);
+    let s = 0;
+    for (let k = lo; k < hi; k++) s += points[k][1];
+    return [x, s / (hi - lo)];
   });
 }
 
@@ -132,7 +135,7 @@ export function smooth(points: [number, number][], alpha = 0.1): [number, number
 export function writeLossPlot(file: string, train: [number, number][], evalLoss: [number, number][]): void {
   const series: Series[] = [
     { points: train, color: [170, 200, 235] },
-    { points: smooth(train, train.length > 50 ? 0.05 : 0.3), color: [31, 119, 180] },
+    { points: smooth(train, Math.max(1, Math.round(train.length / 40)) | 1), color: [31, 119, 180] },
     { points: evalLoss, color: [255, 127, 14], markers: true },
   ];
   fs.writeFileSync(file, renderPlot(series));

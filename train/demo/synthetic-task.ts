@@ -3,8 +3,8 @@
  * for three deterministic families, each needing something a model must learn:
  *   - numbers 0..999 written out ("seventy-two" -> "soixante-douze": French base-20 tens),
  *   - dates ("Monday, March 3" -> "lundi 3 mars": reordering and copying digits),
- *   - simple sentences ("we see four small red cats ." -> "nous voyons quatre petits chats
- *     rouges ." : verb agreement, adjective placement and gender agreement).
+ *   - simple sentences ("we see four small red cats" -> "nous voyons quatre petits chats
+ *     rouges" : verb agreement, adjective placement and gender agreement).
  * Pairs are drawn from a seeded Rng, so the same seed always gives the same corpus.
  */
 import { Rng } from '../../core/random.js';
@@ -93,11 +93,11 @@ function sentencePair(rng: Rng): [string, string] {
   if (rng.uniform() < 0.6) {
     const [ae, am, af, before] = pick(rng, ADJECTIVES);
     const a = fem ? af : am;
-    en = `${se} ${verbEn} ${englishNumber(n)} ${ae} ${ne} .`;
-    fr = `${subjFr}${verbFr} ${frenchNumber(n)} ${before ? `${a} ${nf}` : `${nf} ${a}`} .`;
+    en = `${se} ${verbEn} ${englishNumber(n)} ${ae} ${ne}`;
+    fr = `${subjFr}${verbFr} ${frenchNumber(n)} ${before ? `${a} ${nf}` : `${nf} ${a}`}`;
   } else {
-    en = `${se} ${verbEn} ${englishNumber(n)} ${ne} .`;
-    fr = `${subjFr}${verbFr} ${frenchNumber(n)} ${nf} .`;
+    en = `${se} ${verbEn} ${englishNumber(n)} ${ne}`;
+    fr = `${subjFr}${verbFr} ${frenchNumber(n)} ${nf}`;
   }
   return [en, fr];
 }
