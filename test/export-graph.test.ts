@@ -204,6 +204,61 @@ test('quantized weights: float16 and uint8 shrink the weights and stay within th
   tf.dispose([ids, mask, ...Object.values(eager)]);
 });
 
+/** Every Ops method once (x, y: [B, 3, 4] float; i: [B, 3] int32), so a graph/eager mismatch in any op shows. */
+function everyOp<T>(o: Ops<T>, x: T, y: T, i: T): Record<string, T> {
+  const [B] = o.shape(x);
+  const pos = o.add(o.abs(y), o.scalar(0.5));
+  const flat = o.reshape(x, [B, -1]);
+  return {
+    add: o.add(x, y), sub: o.sub(x, y), mul: o.mul(x, y), div: o.div(x, pos),
+    maximum: o.maximum(x, y), minimum: o.minimum(x, y), pow: o.pow(pos, o.scalar(1.5)),
+    neg: o.neg(x), abs: o.abs(x), exp: o.exp(x), log: o.log(pos), sqrt: o.sqrt(pos), rsqrt: o.rsqrt(pos),
+    square: o.square(x), tanh: o.tanh(x), erf: o.erf(x), relu: o.relu(x), sigmoid: o.sigmoid(x),
+    sin: o.sin(x), cos: o.cos(x), floor: o.floor(o.mul(x, o.scalar(3))), ceil: o.ceil(o.mul(x, o.scalar(3))),
+    castInt: o.cast(o.mul(x, o.scalar(10)), 'int32'), castBool: o.cast(o.cast(i, 'bool'), 'float32'),
+    equal: o.cast(o.equal(i, o.scalar(2, 'int32')), 'int32'), notEqual: o.cast(o.notEqual(i, o.scalar(2, 'int32')), 'int32'),
+    less: o.cast(o.less(x, y), 'int32'), lessEqual: o.cast(o.lessEqual(i, o.scalar(1, 'int32')), 'int32'),
+    greater: o.cast(o.greater(x, y), 'int32'), greaterEqual: o.cast(o.greaterEqual(i, o.scalar(3, 'int32')), 'int32'),
+    logic: o.cast(o.logicalOr(o.logicalAnd(o.less(x, y), o.greater(x, o.scalar(0))), o.logicalNot(o.less(y, o.scalar(0.1)))), 'int32'),
+    where: o.where(o.less(x, y), x, o.scalar(-1)),
+    sum: o.sum(x, [1, 2]), mean: o.mean(x, 1, true), max: o.max(x, -1), min: o.min(x, [0, 2], true),
+    argMax: o.argMax(x, 2), cumsum: o.cumsum(x, 1), cumsumExcl: o.cumsum(i, 1, true),
+    topkV: o.topk(x, 2).values, topkI: o.topk(x, 2).indices,
+    matMulT: o.matMul(x, y, true, false), matMulBT: o.matMul(x, o.constant([1, 2, 3, 4, 5, 6, 7, 8], [2, 4]), false, true),
+    matMul2d: o.matMul(flat, o.transpose(flat, [1, 0])),
+    softmax: o.softmax(x), logSoftmax: o.logSoftmax(x), oneHot: o.oneHot(i, 5),
+    transpose: o.transpose(x, [2, 0, 1]), expand: o.expandDims(x, 1), squeeze: o.squeeze(o.expandDims(x, 3), [3]),
+    concat: o.concat([x, y], 1), slice: o.slice(x, [0, 1, 1], [-1, 2, 2]), sliceDyn: o.slice(x, [0, o.dimAdd(o.shape(i)[1], -2), 0], [B, -1, 3]),
+    gather: o.gather(x, o.constant([2, 0], [2], 'int32'), 1), gatherI: o.gather(o.weight('table', params.w), i),
+    tile: o.tile(x, [1, 2, 1]), range: o.range(o.dimAdd(o.shape(i)[1], -1), o.dimMul(o.shape(i)[1], 2)),
+    shapeMul: o.reshape(x, [o.dimMul(B, 3), 4]), constant: o.add(x, o.constant([1, 2, 3, 4], [4])),
+  };
+}
+
+test('every Ops method gives the eager result through the graph', async () => {
+  const g = new GraphOps();
+  const outs = everyOp(g, g.input('x', 'float32', [null, 3, 4]), g.input('y', 'float32', [null, 3, 4]), g.input('i', 'int32', [null, 3]));
+  for (const [k, v] of Object.entries(outs)) g.output(k, v);
+  const dir = path.join(tmpDir(), 'every-op');
+  writeGraphModelFiles(dir, serializeGraphModel(g.finish()));
+  const model = await loadStockGraphModel(dir);
+  for (const B of [1, 3]) {
+    const x = tf.tensor3d(seeded(B * 12, 11 + B), [B, 3, 4]);
+    const y = tf.tensor3d(seeded(B * 12, 21 + B), [B, 3, 4]);
+    const i = tf.tensor2d(Array.from({ length: B * 3 }, (_, k) => (k * 7) % 5), [B, 3], 'int32');
+    const eager = tf.tidy(() => everyOp(eagerOps, x, y, i));
+    const names = Object.keys(eager);
+    const got = model.execute({ x, y, i }, names) as tf.Tensor[];
+    names.forEach((k, n) => {
+      assert.equal(got[n].shape, eager[k].shape, `${k} shape`);
+      assert.is(got[n].dtype, eager[k].dtype, `${k} dtype`);
+      assert.ok(maxAbsDiff(got[n], eager[k]) <= 1e-6, `${k}: max |graph - eager| ${maxAbsDiff(got[n], eager[k])}`);
+    });
+    tf.dispose([x, y, i, ...got, ...Object.values(eager)]);
+  }
+  model.dispose();
+});
+
 test('float16 conversion rounds to nearest even and keeps specials', () => {
   assert.is(toFloat16Bits(1), 0x3c00);
   assert.is(toFloat16Bits(-2), 0xc000);
