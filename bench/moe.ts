@@ -93,7 +93,7 @@ function sparseLayerBench(ctx: BenchContext): BenchResult[] {
       }, { minMs: ctx.quick ? 300 : 1000, minReps: 1 });
       out.push(result(ctx, `sparse MLP top-2, ${E} experts, ${tokens} tokens [graph path: dense-masked experts, for comparison]`, { ms: td.msPerIteration, flops, tokens, extra: { numExperts: E } }));
     }
-    layer.dispose();
+    layer.disposeParameters();
     init.dispose();
   }
   x.dispose();

@@ -5,7 +5,8 @@
  * The FFN is dense or sparse (router + experts). LayerDrop is decided by the model.
  */
 import type { Ops } from '../ops/ops.js';
-import type { HfParameter } from './base.js';
+import { tf } from '../core/tf.js';
+import { PolyglotLayer } from './base.js';
 import { Attention } from './attention.js';
 import { dropout } from './dropout.js';
 import { LayerNorm } from './layer-norm.js';
@@ -27,19 +28,30 @@ export interface EncoderBlockInput<T> extends MoeFfnInput<T> {
   mask?: T;
 }
 
-export class NllbMoeEncoderBlock {
+export class NllbMoeEncoderBlock extends PolyglotLayer {
+  static className = 'PolyglotNllbMoeEncoderBlock';
   readonly selfAttn: Attention;
   readonly selfAttnLayerNorm: LayerNorm;
   readonly ffLayerNorm: LayerNorm;
   readonly ffn: MoeFfn;
 
   constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
+    super({});
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
     this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
     this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
     hook?.([...this.selfAttn.hfParameters(), ...this.selfAttnLayerNorm.hfParameters(), ...this.ffLayerNorm.hfParameters()]);
     this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return [this.selfAttn, this.selfAttnLayerNorm, this.ffn, this.ffLayerNorm];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
   }
 
   run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {
@@ -50,14 +62,5 @@ export class NllbMoeEncoderBlock {
     return { hidden: h, router: ff.router };
   }
 
-  hfParameters(): HfParameter[] {
-    return [...this.selfAttn.hfParameters(), ...this.selfAttnLayerNorm.hfParameters(), ...this.ffn.hfParameters(), ...this.ffLayerNorm.hfParameters()];
-  }
-
-  dispose(): void {
-    this.selfAttn.disposeParameters();
-    this.selfAttnLayerNorm.disposeParameters();
-    this.ffLayerNorm.disposeParameters();
-    this.ffn.dispose();
-  }
 }
+tf.serialization.registerClass(NllbMoeEncoderBlock);

@@ -3,7 +3,8 @@
  * (`ffn.router` + `ffn.experts.expert_K`), chosen per layer by the sparse step.
  */
 import type { Ops } from '../ops/ops.js';
-import type { HfParameter, RunOptions } from './base.js';
+import { tf } from '../core/tf.js';
+import { PolyglotLayer, type RunOptions } from './base.js';
 import { FeedForward } from './feed-forward.js';
 import type { ExpertOutputMaskingMode } from './expert-output-masking.js';
 import type { RouterOutput } from './router.js';
@@ -18,18 +19,29 @@ export interface MoeFfnInput<T> extends RunOptions {
   hfRandomRoutingInEval?: boolean;
 }
 
-export class MoeFfn {
+export class MoeFfn extends PolyglotLayer {
+  static className = 'PolyglotMoeFfn';
   readonly dense?: FeedForward;
   readonly sparse?: SparseMLP;
 
   /** `prefix` e.g. "model.encoder.layers.1.ffn". */
-  constructor(readonly prefix: string, isSparse: boolean, cfg: SparseMLPConfig, hook?: ParameterHook) {
+  constructor(readonly prefix: string, isSparse: boolean, readonly cfg: SparseMLPConfig, hook?: ParameterHook) {
+    super({});
     if (isSparse) {
       this.sparse = new SparseMLP(prefix, cfg, hook);
     } else {
       this.dense = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
       hook?.(this.dense.hfParameters());
     }
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return this.dense ? [this.dense] : [this.sparse!];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), prefix: this.prefix, isSparse: this.isSparse, ...this.cfg };
   }
 
   get isSparse(): boolean {
@@ -49,12 +61,5 @@ export class MoeFfn {
     return { output: r.output, router: r.router };
   }
 
-  hfParameters(): HfParameter[] {
-    return this.dense ? this.dense.hfParameters() : this.sparse!.hfParameters();
-  }
-
-  dispose(): void {
-    this.dense?.disposeParameters();
-    this.sparse?.dispose();
-  }
 }
+tf.serialization.registerClass(MoeFfn);

@@ -13,7 +13,7 @@ import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { Rng } from '../core/random.js';
 import type { Dim, Ops } from '../ops/ops.js';
-import type { HfParameter } from './base.js';
+import { PolyglotLayer } from './base.js';
 import { Linear } from './linear.js';
 
 /** float32 machine epsilon (torch.finfo(float32).eps), HF's clamp of the gate denominator. */
@@ -288,12 +288,23 @@ export interface RouterOutput<T> {
   plan?: RoutingPlan;
 }
 
-export class Top2Router {
+export class Top2Router extends PolyglotLayer {
+  static className = 'PolyglotTop2Router';
   readonly classifier: Linear;
 
   constructor(readonly prefix: string, readonly cfg: RouterConfig) {
+    super({});
     if (cfg.numExperts < 1) throw new PolyglotError(`${prefix}: num_experts must be >= 1, found ${cfg.numExperts}`);
     this.classifier = new Linear({ hfName: `${prefix}.classifier`, inFeatures: cfg.dModel, outFeatures: cfg.numExperts, bias: cfg.routerBias });
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return [this.classifier];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), prefix: this.prefix, ...this.cfg };
   }
 
   /** Capacity of a call of `numTokens` tokens (HF, without the stale-state bug). */
@@ -411,11 +422,5 @@ export class Top2Router {
     return { logits, probs, combineWeights: cw, top1Index, capacity };
   }
 
-  hfParameters(): HfParameter[] {
-    return this.classifier.hfParameters();
-  }
-
-  dispose(): void {
-    this.classifier.disposeParameters();
-  }
 }
+tf.serialization.registerClass(Top2Router);

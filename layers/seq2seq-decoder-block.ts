@@ -6,7 +6,8 @@
  * HF names: `cross_attention` / `cross_attention_layer_norm` (not encoder_attn).
  */
 import type { Ops } from '../ops/ops.js';
-import type { HfParameter } from './base.js';
+import { tf } from '../core/tf.js';
+import { PolyglotLayer } from './base.js';
 import { Attention, type KeyValue } from './attention.js';
 import { dropout } from './dropout.js';
 import { LayerNorm } from './layer-norm.js';
@@ -33,7 +34,8 @@ export interface Seq2SeqDecoderBlockOutput<T> {
   router?: RouterOutput<T>;
 }
 
-export class NllbMoeDecoderBlock {
+export class NllbMoeDecoderBlock extends PolyglotLayer {
+  static className = 'PolyglotNllbMoeDecoderBlock';
   readonly selfAttn: Attention;
   readonly selfAttnLayerNorm: LayerNorm;
   readonly crossAttention: Attention;
@@ -42,6 +44,7 @@ export class NllbMoeDecoderBlock {
   readonly ffn: MoeFfn;
 
   constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
+    super({});
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
     this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
@@ -56,6 +59,15 @@ export class NllbMoeDecoderBlock {
       ...this.ffLayerNorm.hfParameters(),
     ]);
     this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return [this.selfAttn, this.selfAttnLayerNorm, this.crossAttention, this.crossAttentionLayerNorm, this.ffn, this.ffLayerNorm];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), ...this.cfg };
   }
 
   run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {
@@ -73,20 +85,5 @@ export class NllbMoeDecoderBlock {
     h = o.add(h, dropout(o, ff.output, this.cfg.activationDropout, input));
     return { hidden: h, presentSelf: self.present, presentCross: cross.present, router: ff.router };
   }
-
-  hfParameters(): HfParameter[] {
-    return [
-      ...this.selfAttn.hfParameters(),
-      ...this.selfAttnLayerNorm.hfParameters(),
-      ...this.crossAttention.hfParameters(),
-      ...this.crossAttentionLayerNorm.hfParameters(),
-      ...this.ffn.hfParameters(),
-      ...this.ffLayerNorm.hfParameters(),
-    ];
-  }
-
-  dispose(): void {
-    for (const l of [this.selfAttn, this.selfAttnLayerNorm, this.crossAttention, this.crossAttentionLayerNorm, this.ffLayerNorm]) l.disposeParameters();
-    this.ffn.dispose();
-  }
 }
+tf.serialization.registerClass(NllbMoeDecoderBlock);

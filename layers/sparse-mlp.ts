@@ -11,7 +11,8 @@
  */
 import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
-import type { HfParameter, RunOptions } from './base.js';
+import { tf } from '../core/tf.js';
+import { PolyglotLayer, type HfParameter, type RunOptions } from './base.js';
 import { maskExpertOutput, type ExpertOutputMaskingMode } from './expert-output-masking.js';
 import { FeedForward } from './feed-forward.js';
 import { Top2Router, type RouterConfig, type RouterOutput } from './router.js';
@@ -47,11 +48,13 @@ export interface SparseMLPOutput<T> {
   router: RouterOutput<T>;
 }
 
-export class SparseMLP {
+export class SparseMLP extends PolyglotLayer {
+  static className = 'PolyglotSparseMLP';
   readonly router: Top2Router;
   readonly experts: FeedForward[];
 
   constructor(readonly prefix: string, readonly cfg: SparseMLPConfig, hook?: ParameterHook) {
+    super({});
     this.router = new Top2Router(`${prefix}.router`, cfg);
     hook?.(this.router.hfParameters());
     this.experts = Array.from({ length: cfg.numExperts }, (_, e) => {
@@ -59,6 +62,15 @@ export class SparseMLP {
       hook?.(ex.hfParameters());
       return ex;
     });
+    this.built = true;
+  }
+
+  protected override subLayers(): PolyglotLayer[] {
+    return [this.router, ...this.experts];
+  }
+
+  override getConfig(): tf.serialization.ConfigDict {
+    return { ...super.getConfig(), prefix: this.prefix, ...this.cfg };
   }
 
   /** `x`: [..., d_model]; tokens are flattened row-major (HF `view(-1, hidden)`). */
@@ -136,12 +148,5 @@ export class SparseMLP {
     return { output: o.reshape(out, shape), router: r };
   }
 
-  hfParameters(): HfParameter[] {
-    return [...this.router.hfParameters(), ...this.experts.flatMap((e) => e.hfParameters())];
-  }
-
-  dispose(): void {
-    this.router.dispose();
-    this.experts.forEach((e) => e.disposeParameters());
-  }
 }
+tf.serialization.registerClass(SparseMLP);

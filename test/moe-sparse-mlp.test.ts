@@ -71,7 +71,7 @@ for (const variant of [
     assert.ok(close(graph.out, eager.out), 'outputs');
     // padding rows get no FFN output
     for (let t = 0; t < 30; t++) if (pad[t]) assert.ok(eager.out.slice(t * 16, t * 16 + 16).every((v) => v === 0));
-    m.dispose();
+    m.disposeParameters();
     x.dispose();
   });
 }
@@ -93,7 +93,7 @@ test('experts compute only their routed tokens (cost follows the 2 chosen expert
   });
   assert.is(rows.reduce((a, b) => a + b, 0), 128, 'every token visits exactly 2 experts');
   assert.ok(rows.length <= 16);
-  m.dispose();
+  m.disposeParameters();
   x.dispose();
 });
 
@@ -118,7 +118,7 @@ test('gradients reach the router classifier and the routed experts (training, se
   assert.ok(Math.abs(v2 - value.dataSync()[0]) < 1e-4);
   value.dispose();
   tf.dispose(Object.values(grads));
-  m.dispose();
+  m.disposeParameters();
   tf.dispose([x, target]);
 });
 

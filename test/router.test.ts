@@ -150,8 +150,8 @@ test('capacity: eval fraction of the call, training = expert_capacity (no stale 
   assert.is(evalOut, 10);
   assert.is(trainOut, 8);
   assert.is(tf.memory().numTensors, before);
-  r.dispose();
-  r2.dispose();
+  r.disposeParameters();
+  r2.disposeParameters();
   x.dispose();
 });
 
@@ -170,7 +170,7 @@ test('random policies: evaluation is deterministic unless HF behaviour is asked 
   assert.equal(t1, t2);
   assert.ok(t1.some((k) => k === 0));
   assert.throws(() => tf.tidy(() => { r.run(eagerOps, x, { training: true }); }), /needs a random generator/);
-  r.dispose();
+  r.disposeParameters();
   x.dispose();
 });
 

@@ -224,8 +224,8 @@ export class NllbMoeModel {
     this.shared.disposeParameters();
     this.encoderPositions.dispose();
     this.decoderPositions.dispose();
-    this.encoderLayers.forEach((l) => l.dispose());
-    this.decoderLayers.forEach((l) => l.dispose());
+    this.encoderLayers.forEach((l) => l.disposeParameters());
+    this.decoderLayers.forEach((l) => l.disposeParameters());
     this.encoderLayerNorm.disposeParameters();
     this.decoderLayerNorm.disposeParameters();
   }
