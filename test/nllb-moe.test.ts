@@ -58,6 +58,31 @@ test('parameters: HF names, shared embedding once, cross_attention naming; missi
   model.dispose();
 });
 
+test('tied aliases (.bin layouts) fill model.shared.weight; wrong shapes are named', () => {
+  const model = nllbMoeFromCheckpoint(ck);
+  const shared = ck.tensors.read('model.shared.weight');
+  const rename = (alias: string) => ({
+    names: () => ck.tensors.names().map((n) => (n === 'model.shared.weight' ? alias : n)),
+    has: (n: string) => (n === alias ? true : n !== 'model.shared.weight' && ck.tensors.has(n)),
+    meta: (n: string) => ck.tensors.meta(n === alias ? 'model.shared.weight' : n),
+    read: (n: string) => ck.tensors.read(n === alias ? 'model.shared.weight' : n),
+  });
+  for (const alias of ['lm_head.weight', 'model.decoder.embed_tokens.weight']) {
+    const z = tf.zeros([1204, 64]);
+    model.namedParameters()[0].variable.write(z);
+    z.dispose();
+    loadNllbMoeWeights(model, rename(alias));
+    const got = model.namedParameters().find((p) => p.name === 'model.shared.weight')!.variable.read().dataSync();
+    assert.is(got[1234], (shared.data as Float32Array)[1234]);
+  }
+  const bad = {
+    ...rename('model.shared.weight'),
+    read: (n: string) => (n === 'model.decoder.layer_norm.weight' ? { dtype: 'F32' as const, shape: [63], data: new Float32Array(63) } : ck.tensors.read(n)),
+  };
+  assert.throws(() => loadNllbMoeWeights(model, bad, 'ck'), /ck: tensor "model.decoder.layer_norm.weight": expected shape \[64\], found \[63\]/);
+  model.dispose();
+});
+
 test('capacity drops and losses match the fixture notes; metrics exposed; no tensor leak', () => {
   const model = nllbMoeFromCheckpoint(ck, { moe_eval_capacity_token_fraction: 0.25 });
   const before = tf.memory().numTensors;
