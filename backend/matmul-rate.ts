@@ -11,7 +11,7 @@ export interface MatmulRateOptions {
   shapes?: [number, number, number][];
   /** Keep timing each shape until this many milliseconds have passed (default 600). */
   minMs?: number;
-  /** At least this many timed products per shape (default 2). */
+  /** At least this many timed products per shape (default 3). */
   minReps?: number;
 }
 
@@ -19,6 +19,7 @@ export interface MatmulRate {
   backend: string;
   /** Best rate over the shapes, GFLOP/s (2·m·k·n per product). */
   gflops: number;
+  /** Rates from the fastest of the timed products (robust to load from other processes). */
   perShape: { m: number; k: number; n: number; gflops: number; msPerProduct: number }[];
 }
 
@@ -36,18 +37,38 @@ function seeded(n: number, seed: number): Float32Array {
   return out;
 }
 
-/** Milliseconds per call of `fn` (after one untimed warm-up call). */
-export function timePerCall(fn: () => void, minMs: number, minReps: number): number {
+export interface CallTiming {
+  /** Mean milliseconds per call. */
+  meanMs: number;
+  /** Fastest single call: robust to other processes' load on a shared machine. */
+  bestMs: number;
+  /** Median milliseconds per call. */
+  medianMs: number;
+  reps: number;
+}
+
+/** Times single calls of `fn` (after one untimed warm-up call) until minMs and minReps are both reached. */
+export function timeCalls(fn: () => void, minMs: number, minReps: number): CallTiming {
   fn();
-  let reps = 0;
+  const times: number[] = [];
   const start = performance.now();
-  let elapsed = 0;
-  while (reps < minReps || elapsed < minMs) {
+  while (times.length < minReps || performance.now() - start < minMs) {
+    const t0 = performance.now();
     fn();
-    reps++;
-    elapsed = performance.now() - start;
+    times.push(performance.now() - t0);
   }
-  return elapsed / reps;
+  return summarise(times);
+}
+
+export function summarise(times: number[]): CallTiming {
+  const sorted = [...times].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return {
+    meanMs: times.reduce((a, b) => a + b, 0) / times.length,
+    bestMs: sorted[0],
+    medianMs: sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2,
+    reps: times.length,
+  };
 }
 
 export async function measureMatmulGflops(opts: MatmulRateOptions = {}): Promise<MatmulRate> {
@@ -55,16 +76,16 @@ export async function measureMatmulGflops(opts: MatmulRateOptions = {}): Promise
   const backend = tf.getBackend();
   const shapes = opts.shapes ?? (backend === 'cpu' ? CPU_RATE_SHAPES : DEFAULT_RATE_SHAPES);
   const minMs = opts.minMs ?? 600;
-  const minReps = opts.minReps ?? 2;
+  const minReps = opts.minReps ?? 3;
   const perShape: MatmulRate['perShape'] = [];
   for (const [m, k, n] of shapes) {
     const a = tf.tensor2d(seeded(m * k, 1), [m, k]);
     const b = tf.tensor2d(seeded(k * n, 2), [k, n]);
-    const ms = timePerCall(() => {
+    const ms = timeCalls(() => {
       const c = tf.matMul(a, b);
       c.dataSync();
       c.dispose();
-    }, minMs, minReps);
+    }, minMs, minReps).bestMs;
     a.dispose();
     b.dispose();
     perShape.push({ m, k, n, gflops: (2 * m * k * n) / (ms * 1e6), msPerProduct: ms });

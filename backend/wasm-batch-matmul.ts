@@ -255,8 +255,9 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
 
 /**
  * Replaces the registered wasm BatchMatMul with the dispatcher above. Call after the
- * wasm package is imported and after `registerTransposeOverride` (its transposes); if the wasm backend is already initialised, `setup` is
- * run on it here (tfjs runs setupFuncs only when a backend initialises).
+ * wasm package is imported and after `registerTransposeOverride` (used for its
+ * transposes); if the wasm backend is already initialised, `setup` is run on it here
+ * (tfjs runs setupFuncs only when a backend initialises).
  */
 export function registerBatchMatMulOverride(initialised: WasmBackend | undefined): void {
   if (stock !== undefined) return;

@@ -4,9 +4,9 @@
  * (tokens/s is left out for benches that do not process tokens). Benches are never
  * tests: they report, they do not assert speeds.
  */
-import { timePerCall } from '../backend/matmul-rate.js';
+import { summarise, timeCalls, type CallTiming } from '../backend/matmul-rate.js';
 
-export { timePerCall };
+export { timeCalls, summarise, type CallTiming };
 
 export interface BenchContext {
   /** tfjs backend name that is active ('wasm', 'cpu', 'tensorflow'). */
@@ -40,21 +40,41 @@ export interface Bench {
   run(ctx: BenchContext): Promise<BenchResult[]>;
 }
 
-export interface Timing {
+export interface Timing extends CallTiming {
+  /** Mean milliseconds per call (= meanMs). */
   msPerIteration: number;
+  /** Timed calls (= reps). */
   iterations: number;
 }
 
-/** Times `fn` (one untimed warm-up call, then until minMs and minReps are both reached). */
+function withMean(t: CallTiming): Timing {
+  return { ...t, msPerIteration: t.meanMs, iterations: t.reps };
+}
+
+/** Times `fn` (one untimed warm-up call, then single calls until minMs and minReps are both reached). */
 export function measure(fn: () => void, opts: { minMs?: number; minReps?: number } = {}): Timing {
+  return withMean(timeCalls(fn, opts.minMs ?? 1000, opts.minReps ?? 3));
+}
+
+/**
+ * Times several variants of the same work round-robin (A, B, A, B, ...) so that load
+ * from other processes hits them alike; each gets one untimed warm-up call. Compare
+ * variants by `bestMs` (or `medianMs`).
+ */
+export function measureInterleaved(fns: (() => void)[], opts: { minMs?: number; minReps?: number } = {}): Timing[] {
   const minMs = opts.minMs ?? 1000;
   const minReps = opts.minReps ?? 3;
-  let iterations = 0;
-  const ms = timePerCall(() => {
-    fn();
-    iterations++;
-  }, minMs, minReps);
-  return { msPerIteration: ms, iterations: iterations - 1 };
+  for (const f of fns) f();
+  const times: number[][] = fns.map(() => []);
+  const start = performance.now();
+  while (times[0].length < minReps || performance.now() - start < minMs * fns.length) {
+    fns.forEach((f, i) => {
+      const t0 = performance.now();
+      f();
+      times[i].push(performance.now() - t0);
+    });
+  }
+  return times.map((t) => withMean(summarise(t)));
 }
 
 export function tokensPerSecond(tokens: number, ms: number): number {

@@ -5,12 +5,15 @@
  * sequence (one transformer block forward + backward). On wasm every case is timed with
  * the stock kernel and with our override (backend/wasm-batch-matmul.ts).
  *
+ * Variants of one case are timed round-robin and rated by their fastest call, so load
+ * from other processes on a shared machine hits them alike (bench/common.ts).
  * Options: --quick (shorter timing, smaller lm_head), --full (the real 256008-row
  * lm_head: 1 GB), --sweep (batched GEMM-vs-loop table used for `batchedPlan`).
  */
 import { tf } from '../core/tf.js';
 import { setBatchedStrategy, setMatMulOverrideEnabled } from '../backend/wasm-batch-matmul.js';
-import { measure, result, type Bench, type BenchContext, type BenchResult } from './common.js';
+import { setTransposeOverrideEnabled } from '../backend/wasm-transpose.js';
+import { measureInterleaved, result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -0.5, 0.5, 'float32', seed);
@@ -27,11 +30,13 @@ function variants(ctx: BenchContext, batched: boolean): Variant[] {
 
 function withVariant<R>(v: Variant, fn: () => R): R {
   setMatMulOverrideEnabled(!v.stock);
+  setTransposeOverrideEnabled(!v.stock);
   setBatchedStrategy(v.batched ?? 'auto');
   try {
     return fn();
   } finally {
     setMatMulOverrideEnabled(true);
+    setTransposeOverrideEnabled(true);
     setBatchedStrategy('auto');
   }
 }
@@ -45,17 +50,33 @@ function timeProduct(ctx: BenchContext, name: string, sa: number[], sb: number[]
   probe.dispose();
   const k = ta ? sa[sa.length - 2] : sa[sa.length - 1];
   const flops = 2 * k * os.reduce((p, q) => p * q, 1);
-  for (const v of variants(ctx, batched)) {
-    const t = withVariant(v, () =>
-      measure(() => {
-        const c = tf.matMul(a, b, ta, tb);
-        c.dataSync();
-        c.dispose();
-      }, { minMs: ctx.quick ? 200 : 700, minReps: 2 }),
-    );
-    out.push(result(ctx, `${name} [${v.label}]`, { ms: t.msPerIteration, flops, extra: { a: sa.join('x'), b: sb.join('x'), transposeA: ta, transposeB: tb, variant: v.label } }));
-  }
+  const vs = variants(ctx, batched);
+  const ts = measureInterleaved(vs.map((v) => () => withVariant(v, () => {
+    const c = tf.matMul(a, b, ta, tb);
+    c.dataSync();
+    c.dispose();
+  })), { minMs: ctx.quick ? 200 : 700, minReps: 3 });
+  vs.forEach((v, i) => {
+    out.push(result(ctx, `${name} [${v.label}]`, { ms: ts[i].bestMs, flops, extra: { a: sa.join('x'), b: sb.join('x'), transposeA: ta, transposeB: tb, variant: v.label, medianMs: ts[i].medianMs } }));
+  });
   tf.dispose([a, b]);
+  return out;
+}
+
+/** Transposes of large matrices (weights at load time, explicit transposes). */
+function timeTranspose(ctx: BenchContext, shape: number[]): BenchResult[] {
+  const x = rand(shape, 1);
+  const out: BenchResult[] = [];
+  const vs = variants(ctx, false);
+  const ts = measureInterleaved(vs.map((v) => () => withVariant(v, () => {
+    const y = tf.transpose(x);
+    y.dataSync();
+    y.dispose();
+  })), { minMs: ctx.quick ? 200 : 700, minReps: 3 });
+  vs.forEach((v, i) => {
+    out.push(result(ctx, `transpose [${shape.join('x')}] [${v.label}]`, { ms: ts[i].bestMs, extra: { nsPerElement: (ts[i].bestMs * 1e6) / x.size } }));
+  });
+  x.dispose();
   return out;
 }
 
@@ -65,12 +86,12 @@ function lmHead(ctx: BenchContext, m: number, vocab: number, d: number): BenchRe
   if (ctx.backend === 'wasm') {
     const h = rand([m, d], 3);
     const e = rand([vocab, d], 4);
-    const t = measure(() => {
+    const [t] = measureInterleaved([() => {
       const c = tf.tidy(() => tf.matMul(h, tf.transpose(e)));
       c.dataSync();
       c.dispose();
-    }, { minMs: ctx.quick ? 200 : 700, minReps: 2 });
-    out.push(result(ctx, `lm_head h[${m}x${d}] x E[${vocab}x${d}]^T [explicit E^T per call]`, { ms: t.msPerIteration, flops: 2 * m * d * vocab }));
+    }], { minMs: ctx.quick ? 200 : 700, minReps: 2 });
+    out.push(result(ctx, `lm_head h[${m}x${d}] x E[${vocab}x${d}]^T [explicit E^T per call]`, { ms: t.bestMs, flops: 2 * m * d * vocab }));
     tf.dispose([h, e]);
   }
   return out;
@@ -101,16 +122,15 @@ function trainingStep(ctx: BenchContext): BenchResult[] {
   };
   const matmulFlops = 2 * tokens * d * 3 * d + 2 * tokens * d * d + 2 * 2 * tokens * d * ffn + 2 * 2 * batch * heads * seq * seq * dh;
   const out: BenchResult[] = [];
-  for (const v of variants(ctx, false)) {
-    const t = withVariant(v, () =>
-      measure(() => {
-        const { value, grads } = tf.variableGrads(loss, ws);
-        value.dataSync();
-        tf.dispose([value, ...Object.values(grads)]);
-      }, { minMs: ctx.quick ? 500 : 3000, minReps: 2 }),
-    );
-    out.push(result(ctx, `training-step block d${d} ffn${ffn} h${heads} ${batch}x${seq} tokens [${v.label}]`, { ms: t.msPerIteration, flops: 3 * matmulFlops, tokens }));
-  }
+  const vs = variants(ctx, false);
+  const ts = measureInterleaved(vs.map((v) => () => withVariant(v, () => {
+    const { value, grads } = tf.variableGrads(loss, ws);
+    value.dataSync();
+    tf.dispose([value, ...Object.values(grads)]);
+  })), { minMs: ctx.quick ? 500 : 2500, minReps: 2 });
+  vs.forEach((v, i) => {
+    out.push(result(ctx, `training-step block d${d} ffn${ffn} h${heads} ${batch}x${seq} tokens [${v.label}]`, { ms: ts[i].bestMs, flops: 3 * matmulFlops, tokens, extra: { medianMs: ts[i].medianMs } }));
+  });
   tf.dispose([x, ...ws]);
   return out;
 }
@@ -126,14 +146,12 @@ export const matmulBench: Bench = {
           for (const s of ['gemm', 'loop'] as const) {
             const a = rand([bh, m, k], 1);
             const b = rand([bh, k, n], 2);
-            const t = withVariant({ label: s, stock: false, batched: s }, () =>
-              measure(() => {
-                const c = tf.matMul(a, b);
-                c.dataSync();
-                c.dispose();
-              }, { minMs: 150, minReps: 3 }),
-            );
-            out.push(result(ctx, `sweep ${s} [${bh},${m},${k}]x[${bh},${k},${n}]`, { ms: t.msPerIteration, flops: 2 * bh * m * k * n }));
+            const [t] = measureInterleaved([() => withVariant({ label: s, stock: false, batched: s }, () => {
+              const c = tf.matMul(a, b);
+              c.dataSync();
+              c.dispose();
+            })], { minMs: 150, minReps: 3 });
+            out.push(result(ctx, `sweep ${s} [${bh},${m},${k}]x[${bh},${k},${n}]`, { ms: t.bestMs, flops: 2 * bh * m * k * n }));
             tf.dispose([a, b]);
           }
         }
@@ -152,6 +170,8 @@ export const matmulBench: Bench = {
     out.push(...timeProduct(ctx, 'attention QK^T [32,128,64]x[32,128,64]^T', [32, 128, 64], [32, 128, 64], false, true, true));
     out.push(...timeProduct(ctx, 'decode QK^T [16,1,64]x[16,256,64]^T', [16, 1, 64], [16, 256, 64], false, true, true));
     out.push(...timeProduct(ctx, 'decode PV [16,1,256]x[16,256,64]', [16, 1, 256], [16, 256, 64], false, false, true));
+    out.push(...timeTranspose(ctx, [2048, 512]));
+    out.push(...timeTranspose(ctx, [1024, 4096]));
     const vocab = ctx.options['full'] === true ? 256008 : ctx.quick ? 16000 : 64000;
     for (const m of [1, 8]) out.push(...lmHead(ctx, m, vocab, 1024));
     out.push(...trainingStep(ctx));

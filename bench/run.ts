@@ -39,7 +39,8 @@ async function main(argv: string[]): Promise<number> {
   const backend = await selectBackend(backendOpt as BackendName);
   const quick = options['quick'] === true;
   console.log(`backend: ${backend}`);
-  const rate = await measureMatmulGflops({ minMs: quick ? 200 : 600 });
+  // Best-of timing over a second or more per shape: robust to load spikes from other processes.
+  const rate = await measureMatmulGflops({ minMs: quick ? 400 : 1200 });
   for (const s of rate.perShape) console.log(`backend matmul [${s.m}x${s.k}]x[${s.k}x${s.n}]: ${s.gflops.toFixed(1)} GFLOP/s`);
   const all: BenchResult[] = [];
   for (const bench of selected) {
