@@ -174,4 +174,17 @@ test('random policies: evaluation is deterministic unless HF behaviour is asked 
   x.dispose();
 });
 
+test('policy "random" + normalise-before (HF bug kept): gates p1/(p1+p2) and raw p2; unknown policies act as "all"', () => {
+  const cw = tf.tidy(() => {
+    const o = eagerOps;
+    const pr = tf.tensor2d([[0.6, 0.3, 0.1]]);
+    const oh = (e: number) => o.oneHot(tf.tensor1d([e], 'int32'), 3);
+    return Array.from(combineWeights(o, pr, oh(0), oh(1), tf.ones([1, 1]), tf.ones([1, 1]), true, true).dataSync());
+  });
+  assert.ok(Math.abs(cw[0] - 0.6 / 0.9) < 1e-6 && Math.abs(cw[1] - 0.3) < 1e-6 && cw[2] === 0, JSON.stringify(cw));
+  const r = new Top2Router('r', { ...cfg, secondExpertPolicy: 'whatever' });
+  assert.is(r.effectivePolicy({ training: true }), 'all');
+  r.disposeParameters();
+});
+
 test.run();
