@@ -12,6 +12,7 @@ import { tf } from '../core/tf.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
+import { withInitialValues } from '../layers/base.js';
 import { generate } from '../generation/generate.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
@@ -30,40 +31,43 @@ function flopsFor(c: XGLMConfig, t: number, past: number, logitsRows: number): n
   return c.numLayers * (perLayer + attn) + 2 * logitsRows * d * c.vocabSize;
 }
 
+/** The wasm heap size in GB (it never shrinks: the high-water mark), or undefined off wasm. */
+function wasmHeapGB(): number | undefined {
+  const b = tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } };
+  const n = b.wasm?.HEAPU8?.length;
+  return n === undefined ? undefined : +(n / 1e9).toFixed(2);
+}
+
 function paramCount(c: XGLMConfig): number {
   const d = c.dModel;
   return c.vocabSize * d + c.numLayers * (4 * (d * d + d) + 2 * d * c.ffnDim + c.ffnDim + d + 4 * d) + 2 * d;
 }
 
 /**
- * Random weights without tf.randomNormal's slow per-element JS sampling (about 35 s for the
- * 564M shape): a fast LCG filling uniform values with HF's std (init_std), biases 0, LayerNorm 1/0.
+ * Random weights without tf.randomNormal's slow per-element JS sampling: a fast LCG filling
+ * uniform values with HF's std (init_std), biases 0, LayerNorm 1/0. Built through
+ * `withInitialValues`, so each weight exists once in the wasm heap (no zeros placeholder).
  */
-function fastInit(lm: XGLMForCausalLM, seed: number): void {
-  const std = lm.config.initStd;
-  const half = std * Math.sqrt(3);
+function randomModel(cfg: XGLMConfig, seed: number): XGLMForCausalLM {
+  const half = cfg.initStd * Math.sqrt(3);
   let s = seed >>> 0;
-  for (const p of lm.namedParameters()) {
-    const shape = p.variable.shape as number[];
-    if (shape.length !== 2) continue; // constructed as LayerNorm 1 / 0 and biases 0
+  return withInitialValues((_name, shape) => {
+    if (shape.length !== 2) return undefined; // LayerNorm 1 / 0 and biases 0 as constructed
     const n = shape[0] * shape[1];
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
       data[i] = (s / 2147483648 - 1) * half;
     }
-    const t = tf.tensor2d(data, [shape[0], shape[1]]);
-    p.variable.write(t);
-    t.dispose();
-  }
+    return tf.tensor2d(data, [shape[0], shape[1]]);
+  }, () => new XGLMForCausalLM(cfg));
 }
 
 async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number): Promise<BenchResult[]> {
   const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}`;
   const params = paramCount(cfg);
   let t0 = performance.now();
-  const lm = new XGLMForCausalLM(cfg);
-  fastInit(lm, 1);
+  const lm = randomModel(cfg, 1);
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];
   try {
@@ -111,7 +115,7 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
         ms: stepMs,
         tokens: 1,
         flops: flopsFor(cfg, 1, meanPast, 1),
-        extra: { newTokens: g.tokens, totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params },
+        extra: { newTokens: g.tokens, totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}) },
       }),
     );
     ids.dispose();

@@ -1,6 +1,7 @@
 /** XGLM config parsing (HF defaults, typed errors) and weight-loading errors. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { parseXGLMConfig, withConfigOverrides, XGLM_DEFAULTS } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
@@ -104,6 +105,25 @@ test('weights: missing / unexpected / mis-shaped tensors are one clear error eac
   const stored = fc1.variable.read().arraySync() as number[][];
   assert.is(stored[5][7], (host.data as Float32Array)[7 * 64 + 5]);
   lm.dispose();
+});
+
+test('fromCheckpoint builds variables from the checkpoint (one copy of each weight; errors leak nothing)', async () => {
+  await useBackend('cpu');
+  const ck = openCheckpoint(fixturePath('xglm-tiny'));
+  const before = tf.memory();
+  const lm = XGLMForCausalLM.fromCheckpoint(ck);
+  const paramBytes = lm.namedParameters().reduce((s, p) => s + 4 * (p.variable.shape as number[]).reduce((a, b) => a * b, 1), 0);
+  const tableBytes = 4 * lm.model.embedPositions.numRows * 64;
+  assert.is(tf.memory().numBytes - before.numBytes, paramBytes + tableBytes);
+  const emb = lm.namedParameters()[0];
+  assert.is(emb.name, 'model.embed_tokens.weight');
+  const host = ck.tensors.read('model.embed_tokens.weight').data as Float32Array;
+  assert.is((emb.variable.read().dataSync() as Float32Array)[1234], host[1234]);
+  lm.dispose();
+  assert.is(tf.memory().numTensors, before.numTensors);
+  const bad = { ...ck, tensors: edited(ck.tensors, { drop: 'model.layer_norm.bias' }) };
+  throwsExactly(() => XGLMForCausalLM.fromCheckpoint(bad), `${ck.dir}: missing tensor "model.layer_norm.bias" (expected by the XGLM config)`);
+  assert.is(tf.memory().numTensors, before.numTensors);
 });
 
 test('.bin checkpoint: lm_head.weight equal to the embedding is accepted', async () => {

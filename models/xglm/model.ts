@@ -8,7 +8,7 @@ import { PolyglotError } from '../../core/errors.js';
 import type { Rng } from '../../core/random.js';
 import type { Ops } from '../../ops/ops.js';
 import { eagerOps } from '../../ops/eager.js';
-import type { HfParameter, RunOptions } from '../../layers/base.js';
+import { withInitialValues, type HfParameter, type RunOptions } from '../../layers/base.js';
 import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, defaultPositionIds } from '../../layers/sinusoidal-positions.js';
 import { XGLMDecoderBlock } from '../../layers/xglm-decoder-block.js';
@@ -20,7 +20,7 @@ import { layerDropSkips } from '../../layers/layer-drop.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import { parseXGLMConfig, withConfigOverrides, type XGLMConfig } from './config.js';
-import { loadXGLMWeights } from './weights.js';
+import { checkpointInitialValues, checkXGLMCheckpoint } from './weights.js';
 
 export interface XGLMRunInput<T> extends RunOptions {
   /** [B, T] int32 */
@@ -145,9 +145,11 @@ export class XGLMForCausalLM {
    */
   static fromCheckpoint(ck: HfCheckpoint, configOverrides?: Record<string, unknown>): XGLMForCausalLM {
     const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
-    const lm = new XGLMForCausalLM(withConfigOverrides(base, configOverrides, 'config overrides'));
+    const config = withConfigOverrides(base, configOverrides, 'config overrides');
+    // Variables are created from the checkpoint's tensors directly (one copy in memory).
+    const lm = withInitialValues(checkpointInitialValues(ck.tensors, ck.dir), () => new XGLMForCausalLM(config));
     try {
-      loadXGLMWeights(lm, ck.tensors, ck.dir);
+      checkXGLMCheckpoint(lm.namedParameters(), ck.tensors, ck.dir);
     } catch (e) {
       lm.dispose();
       throw e;

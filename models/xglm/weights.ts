@@ -1,6 +1,6 @@
 /**
- * Loads an HF XGLM checkpoint into XGLMForCausalLM by state-dict name. Linear weights are
- * transposed [out, in] -> [in, out] once here. lm_head is tied: safetensors files omit
+ * Loads an HF XGLM checkpoint by state-dict name. Linear weights are transposed
+ * [out, in] -> [in, out] once here. lm_head is tied: safetensors files omit
  * lm_head.weight; pytorch_model.bin keeps it sharing storage with the embedding, so it is
  * accepted when equal to model.embed_tokens.weight. Checkpoints of a bare XGLMModel (names
  * without "model.") load too (HF base_model_prefix).
@@ -8,7 +8,7 @@
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
-import type { HfParameter } from '../../layers/base.js';
+import type { HfParameter, InitialValueProvider } from '../../layers/base.js';
 import type { XGLMForCausalLM } from './model.js';
 
 /** Position buffers older conversions saved (non-persistent in HF; recomputed here), not parameters. */
@@ -18,28 +18,56 @@ function shapeStr(s: readonly number[]): string {
   return `[${s.join(', ')}]`;
 }
 
-export function loadXGLMWeights(lm: XGLMForCausalLM, tensors: TensorSource, source: string): void {
+function listNames(names: string[]): string {
+  return `${names.slice(0, 5).map((n) => `"${n}"`).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}`;
+}
+
+/** HF parameter name -> the checkpoint's name (bare XGLMModel checkpoints lack "model."). */
+export function checkpointNamer(tensors: TensorSource): (hfName: string) => string {
+  const bare = !tensors.has('model.embed_tokens.weight') && tensors.has('embed_tokens.weight');
+  return (hf) => (bare ? hf.replace(/^model\./, '') : hf);
+}
+
+/** The checkpoint's shape a parameter needs (HF layout). */
+function hfShape(stored: readonly number[], transposed: boolean): number[] {
+  return transposed ? [...stored].reverse() : [...stored];
+}
+
+/** One host tensor as the stored float32 tensor (transposed for Linear weights). */
+function readParameter(tensors: TensorSource, name: string, transposed: boolean, source: string): tf.Tensor {
+  const host = tensors.read(name);
+  if (!(host.data instanceof Float32Array)) {
+    throw new PolyglotError(`${source}: tensor "${name}": expected a floating-point dtype, found ${host.dtype}`);
+  }
+  const data = host.data;
+  return tf.tidy(() => {
+    const t = tf.tensor(data, host.shape, 'float32');
+    return transposed ? tf.transpose(t) : t;
+  });
+}
+
+/**
+ * Checks names and shapes against the model's parameters (one error naming the first
+ * problems: missing, unexpected or mis-shaped tensors; an lm_head that is not the embedding).
+ */
+export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource, source: string): void {
+  const ckName = checkpointNamer(tensors);
   const names = new Set(tensors.names());
-  const bare = !names.has('model.embed_tokens.weight') && names.has('embed_tokens.weight');
-  const ckName = (hf: string) => (bare ? hf.replace(/^model\./, '') : hf);
-  const params: HfParameter[] = lm.namedParameters();
   const expected = new Set(params.map((p) => ckName(p.name)));
-  const missing = params.filter((p) => !names.has(ckName(p.name))).map((p) => ckName(p.name));
+  const missing = params.map((p) => ckName(p.name)).filter((n) => !names.has(n));
   if (missing.length > 0) {
-    throw new PolyglotError(`${source}: missing tensor${missing.length > 1 ? 's' : ''} ${missing.slice(0, 5).map((n) => `"${n}"`).join(', ')}${missing.length > 5 ? ` and ${missing.length - 5} more` : ''} (expected by the XGLM config)`);
+    throw new PolyglotError(`${source}: missing tensor${missing.length > 1 ? 's' : ''} ${listNames(missing)} (expected by the XGLM config)`);
   }
   const unexpected = [...names].filter((n) => !expected.has(n) && n !== 'lm_head.weight' && !IGNORED.some((r) => r.test(n)));
   if (unexpected.length > 0) {
-    throw new PolyglotError(`${source}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${unexpected.slice(0, 5).map((n) => `"${n}"`).join(', ')}${unexpected.length > 5 ? ` and ${unexpected.length - 5} more` : ''} (not part of XGLMForCausalLM with this config)`);
+    throw new PolyglotError(`${source}: unexpected tensor${unexpected.length > 1 ? 's' : ''} ${listNames(unexpected)} (not part of XGLMForCausalLM with this config)`);
   }
-  // Check every shape before reading any data.
   for (const p of params) {
     const name = ckName(p.name);
-    const ours = p.variable.shape as number[];
-    const want = p.transposed ? [...ours].reverse() : ours;
-    const meta = tensors.meta(name);
-    if (shapeStr(meta.shape) !== shapeStr(want)) {
-      throw new PolyglotError(`${source}: tensor "${name}": expected shape ${shapeStr(want)}, found ${shapeStr(meta.shape)}`);
+    const want = hfShape(p.variable.shape as number[], p.transposed);
+    const found = tensors.meta(name).shape;
+    if (shapeStr(found) !== shapeStr(want)) {
+      throw new PolyglotError(`${source}: tensor "${name}": expected shape ${shapeStr(want)}, found ${shapeStr(found)}`);
     }
   }
   if (names.has('lm_head.weight')) {
@@ -57,17 +85,30 @@ export function loadXGLMWeights(lm: XGLMForCausalLM, tensors: TensorSource, sour
       }
     }
   }
+}
+
+/** Overwrites an existing model's parameters with the checkpoint's (validated first). */
+export function loadXGLMWeights(lm: XGLMForCausalLM, tensors: TensorSource, source: string): void {
+  const params = lm.namedParameters();
+  checkXGLMCheckpoint(params, tensors, source);
+  const ckName = checkpointNamer(tensors);
   for (const p of params) {
-    const name = ckName(p.name);
-    const host = tensors.read(name);
-    if (!(host.data instanceof Float32Array)) {
-      throw new PolyglotError(`${source}: tensor "${name}": expected a floating-point dtype, found ${host.dtype}`);
-    }
-    const value = tf.tidy(() => {
-      const t = tf.tensor(host.data as Float32Array, host.shape, 'float32');
-      return p.transposed ? tf.transpose(t) : t;
-    });
+    const value = readParameter(tensors, ckName(p.name), p.transposed, source);
     p.variable.write(value);
     value.dispose();
   }
+}
+
+/**
+ * A provider for `withInitialValues` that builds each parameter straight from the checkpoint
+ * (only when present with the right shape; `checkXGLMCheckpoint` afterwards reports problems).
+ */
+export function checkpointInitialValues(tensors: TensorSource, source: string): InitialValueProvider {
+  const ckName = checkpointNamer(tensors);
+  return (hfName, shape, transposed) => {
+    const name = ckName(hfName);
+    if (!tensors.has(name)) return undefined;
+    if (shapeStr(tensors.meta(name).shape) !== shapeStr(hfShape(shape, transposed))) return undefined;
+    return readParameter(tensors, name, transposed, source);
+  };
 }
