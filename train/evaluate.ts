@@ -30,7 +30,7 @@ export function evaluateLoss(model: TrainableModel, batches: Iterable<HostBatch>
     sum += loss.dataSync()[0] * w;
     weight += w;
     for (const [k, v] of Object.entries(comps)) if (k !== 'lm_loss') compSums[k] = (compSums[k] ?? 0) + v.dataSync()[0] * w;
-    tf.dispose([loss, ...Object.values(comps), ...Object.values(inputs)]);
+    tf.dispose([...new Set([loss, ...Object.values(comps), ...Object.values(inputs)])]);
   }
   if (weight === 0) return undefined;
   const loss = sum / weight;

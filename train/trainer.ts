@@ -148,9 +148,10 @@ export class Trainer {
         return out.loss;
       }, this.trainable.map((p) => p.variable));
       const loss = value.dataSync()[0];
-      value.dispose();
       const components: Record<string, number> = {};
-      for (const [k, c] of Object.entries(kept)) components[k] = c.dataSync()[0];
+      // A component may be the loss tensor itself (XGLM reports lm_loss = loss): read before disposing.
+      for (const [k, c] of Object.entries(kept)) components[k] = c === value ? loss : c.dataSync()[0];
+      value.dispose();
       const byName = new Map<string, tf.Tensor>();
       for (const p of this.trainable) {
         const g = grads[p.variable.name];
@@ -158,7 +159,7 @@ export class Trainer {
       }
       return { loss, components, grads: byName };
     } finally {
-      tf.dispose(Object.values(kept));
+      tf.dispose([...new Set(Object.values(kept))].filter((t) => !t.isDisposed));
       tf.dispose(Object.values(inputs));
     }
   }

@@ -1,0 +1,101 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { initModelDir } from '../train/init-model.js';
+import { syntheticPairs } from '../train/demo/synthetic-task.js';
+import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
+import { SafetensorsFile } from '../convert/safetensors.js';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+// From sources (tsx): run cli/polyglot.ts through tsx; from dist/test: the compiled CLI.
+const fromSource = import.meta.url.endsWith('.ts');
+const cli = fromSource ? path.resolve(here, '../cli/polyglot.ts') : path.resolve(here, '../cli/polyglot.js');
+const nodeArgs = fromSource ? ['--import', 'tsx'] : [];
+
+function start(args: string[]): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.resolve(here, '..') });
+}
+
+function finished(p: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }> {
+  let stderr = '';
+  p.stderr!.on('data', (d) => (stderr += d));
+  p.stdout!.resume();
+  return new Promise((resolve) => p.on('close', (code, signal) => resolve({ code, signal, stderr })));
+}
+
+function weights(dir: string): Map<string, Float32Array> {
+  const f = SafetensorsFile.open(path.join(dir, 'model.safetensors'));
+  return new Map(f.names().map((n) => [n, f.read(n).data as Float32Array]));
+}
+
+test('a run killed with SIGKILL after a checkpoint and resumed ends with the weights of an uninterrupted run', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kill-'));
+  const pairs = syntheticPairs(300, 5);
+  const texts = pairs.flatMap((p) => [p.src, p.tgt]);
+  const data = path.join(tmp, 'train.txt');
+  fs.writeFileSync(data, texts.join('\n') + '\n');
+  const model = path.join(tmp, 'model');
+  // dropout 0.1 stays on: resuming must also restore the dropout RNG exactly
+  initModelDir(model, { arch: 'xglm', config: { d_model: 32, num_layers: 1, attention_heads: 2, ffn_dim: 64, max_position_embeddings: 64 }, tokenizerTexts: texts, seed: 3 });
+  const common = ['train', '--model', model, '--data', data, '--max-steps', '30', '--batch-size', '8', '--max-length', '24', '--lr', '3e-3', '--warmup-steps', '3', '--save-every', '3', '--keep', '2', '--eval-every', '0', '--seed', '11', '--backend', 'wasm', '--no-progress'];
+
+  const full = path.join(tmp, 'full');
+  const killed = path.join(tmp, 'killed');
+  const a = finished(start([...common, '--out', full]));
+  const childB = start([...common, '--out', killed]);
+  const b = finished(childB);
+  // kill B as soon as its second checkpoint exists (so the kill lands mid-run)
+  await new Promise<void>((resolve) => {
+    childB.on('close', () => {
+      clearInterval(t);
+      resolve();
+    });
+    const t = setInterval(() => {
+      const c = listCheckpoints(path.join(killed, 'checkpoints'));
+      if (c.length && c[c.length - 1].step >= 6) {
+        childB.kill('SIGKILL');
+        clearInterval(t);
+        resolve();
+      }
+    }, 20);
+  });
+  const rb = await b;
+  assert.is(rb.signal, 'SIGKILL', 'the second run was really killed');
+  const atKill = listCheckpoints(path.join(killed, 'checkpoints'));
+  assert.ok(atKill[atKill.length - 1].step < 30, `killed before the end (last checkpoint ${atKill[atKill.length - 1].step})`);
+  assert.not.ok(fs.existsSync(path.join(killed, 'model')), 'no final model after a kill');
+  const ra = await a;
+  assert.is(ra.code, 0, ra.stderr);
+
+  const rc = await finished(start([...common, '--out', killed, '--resume', killed]));
+  assert.is(rc.code, 0, rc.stderr);
+  const lines = fs.readFileSync(path.join(killed, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number; loss?: number });
+  assert.ok(lines.some((l) => l.type === 'resume'), 'resumed from a checkpoint');
+
+  const wa = weights(path.join(full, 'model'));
+  const wb = weights(path.join(killed, 'model'));
+  assert.equal([...wb.keys()].sort(), [...wa.keys()].sort());
+  let maxDiff = 0;
+  for (const [n, x] of wa) {
+    const y = wb.get(n)!;
+    for (let i = 0; i < x.length; i++) maxDiff = Math.max(maxDiff, Math.abs(x[i] - y[i]));
+  }
+  assert.ok(maxDiff <= 1e-6, `max weight difference ${maxDiff}`);
+  // and training did move the weights away from the initialisation
+  const w0 = weights(model);
+  let moved = 0;
+  for (const [n, x] of w0) moved = Math.max(moved, ...Array.from(x, (v, i) => Math.abs(v - wa.get(n)![i])));
+  assert.ok(moved > 1e-3, `weights moved by ${moved}`);
+  // the losses after the resume point equal the uninterrupted run's
+  const fullLosses = fs.readFileSync(path.join(full, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'train');
+  const resumedTrain = lines.filter((l) => l.type === 'train');
+  const last = resumedTrain[resumedTrain.length - 1];
+  assert.is(last.step, 30);
+  assert.is(last.loss, fullLosses[29].loss);
+});
+
+test.run();
