@@ -10,7 +10,8 @@ import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { writeDirAtomically } from './atomic-dir.js';
 import type { RecordedGraph, SignatureEntry } from './graph-ops.js';
-import { serializeGraphModel, writeGraphModelFiles } from './graph-model-writer.js';
+import { writeGraphModel, writeWeightGroup, type WrittenWeightGroup } from './graph-model-writer.js';
+import type { ConstValue } from './graph-ops.js';
 import { buildModelForExport, type ExportableModel } from './load-model.js';
 import { recordNllbMoeGraph } from './nllb-moe-graphs.js';
 import type { QuantizeMode } from './quantize.js';
@@ -122,23 +123,51 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
   const ck = openCheckpoint(dirOrModelId);
   const m = buildModelForExport(ck);
   try {
+    // Record every graph first (node lists only: weights are read from the model when written).
+    const graphs = plan(m).map((p) => {
+      log(`recording ${p.folder}`);
+      try {
+        return { ...p, graph: p.record() };
+      } catch (e) {
+        if (e instanceof PolyglotError) throw e;
+        throw new PolyglotError(`${ck.dir}: cannot export ${p.folder} as a graph model: ${(e as Error).message}`);
+      }
+    });
     return await writeDirAtomically(opts.out, opts.force ?? false, (tmp) => {
       const summaries: GraphSummary[] = [];
-      let totalBytes = 0;
-      // One graph at a time: its weight copies are released before the next one is recorded.
-      for (const p of plan(m)) {
-        log(`recording ${p.folder}`);
-        let graph: RecordedGraph;
-        try {
-          graph = p.record();
-        } catch (e) {
-          if (e instanceof PolyglotError) throw e;
-          throw new PolyglotError(`${ck.dir}: cannot export ${p.folder} as a graph model: ${(e as Error).message}`);
+      // Model tensors used by several graphs are written once, in OUT/weights/, one group per set
+      // of graphs using them (each graph loads only groups it needs).
+      const users = new Map<string, { c: ConstValue; folders: string[] }>();
+      for (const g of graphs) {
+        for (const c of g.graph.consts) {
+          if (!c.fromWeight) continue;
+          const u = users.get(c.name) ?? { c, folders: [] };
+          u.folders.push(g.folder);
+          users.set(c.name, u);
         }
-        const art = serializeGraphModel(graph, { quantize, metadata: { polyglot: { model_type: m.type, graph: p.folder, quantize } } });
-        const { bytes } = writeGraphModelFiles(path.join(tmp, p.folder), art);
-        log(`wrote ${p.folder}: ${graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB`);
-        summaries.push({ folder: p.folder, purpose: p.purpose, inputs: graph.inputs, outputs: graph.outputs, bytes });
+      }
+      const groups = new Map<string, ConstValue[]>();
+      for (const { c, folders } of users.values()) {
+        if (folders.length < 2) continue;
+        const key = folders.join('+');
+        groups.set(key, [...(groups.get(key) ?? []), c]);
+      }
+      const shared: { folders: string[]; group: WrittenWeightGroup }[] = [];
+      let sharedBytes = 0;
+      let k = 0;
+      for (const [key, consts] of groups) {
+        const g = writeWeightGroup(path.join(tmp, 'weights'), `shared${++k}`, consts, { quantize });
+        log(`wrote weights/shared${k}: ${consts.length} tensors used by ${key.replace(/\+/g, ', ')}, ${(g.bytes / 1e6).toFixed(2)} MB`);
+        shared.push({ folders: key.split('+'), group: { ...g, paths: g.paths.map((p) => `../weights/${p}`) } });
+        sharedBytes += g.bytes;
+      }
+      let totalBytes = sharedBytes;
+      for (const g of graphs) {
+        const sharedGroups = shared.filter((s) => s.folders.includes(g.folder)).map((s) => s.group);
+        const { bytes } = writeGraphModel(path.join(tmp, g.folder), g.graph, { quantize, sharedGroups, metadata: { polyglot: { model_type: m.type, graph: g.folder, quantize } } });
+        const sharedHere = sharedGroups.reduce((a, grp) => a + grp.weights.length, 0);
+        log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB of its own${sharedHere ? ` + ${sharedHere} shared tensors` : ''}`);
+        summaries.push({ folder: g.folder, purpose: g.purpose, inputs: g.graph.inputs, outputs: g.graph.outputs, bytes });
         totalBytes += bytes;
       }
       const copied: string[] = [];

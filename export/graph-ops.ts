@@ -9,7 +9,7 @@
  * Every Const node's value lives in the weights manifest under the node's name (the tfjs
  * loader looks Const values up there, scalars included).
  */
-import type { Tensor } from '@tensorflow/tfjs';
+import type { Tensor } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { Dim, DType, Ops, TopK } from '../ops/ops.js';
 
@@ -44,9 +44,12 @@ export interface ConstValue {
   name: string;
   dtype: 'float32' | 'int32' | 'bool';
   shape: number[];
-  data: Float32Array | Int32Array | Uint8Array;
+  /** The values, read when the weights are written (weights are not copied while recording). */
+  read(): Float32Array | Int32Array | Uint8Array;
   /** Trained parameters (from `weight()`) may be quantized; literal constants never are. */
   isParameter: boolean;
+  /** From `weight()` (a model tensor, the same in every graph of a model): may live in a shared weight group. */
+  fromWeight: boolean;
 }
 
 export interface SignatureEntry {
@@ -144,9 +147,16 @@ export class GraphOps implements Ops<GraphNode> {
     return this.emit(op, inputs, attrs, [{ dtype, dims }], name)[0];
   }
 
-  private constNode(base: string, dtype: 'float32' | 'int32' | 'bool', shape: number[], data: Float32Array | Int32Array | Uint8Array, isParameter: boolean): GraphNode {
+  private constNode(
+    base: string,
+    dtype: 'float32' | 'int32' | 'bool',
+    shape: number[],
+    read: () => Float32Array | Int32Array | Uint8Array,
+    length: number,
+    flags: { isParameter: boolean; fromWeight: boolean },
+  ): GraphNode {
     const size = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== size) throw new PolyglotError(`graph export: constant ${base}: expected ${size} values for shape [${shape}], found ${data.length}`);
+    if (length !== size) throw new PolyglotError(`graph export: constant ${base}: expected ${size} values for shape [${shape}], found ${length}`);
     const node = this.emit1(
       'Const',
       [],
@@ -158,7 +168,7 @@ export class GraphOps implements Ops<GraphNode> {
       shape.slice(),
       base,
     );
-    this.consts.set(node.ref, { name: node.ref, dtype, shape: shape.slice(), data, isParameter });
+    this.consts.set(node.ref, { name: node.ref, dtype, shape: shape.slice(), read, ...flags });
     return node;
   }
 
@@ -219,12 +229,15 @@ export class GraphOps implements Ops<GraphNode> {
     const seen = this.weightByData.get(key);
     if (seen) return seen;
     if (value.dtype !== 'float32' && value.dtype !== 'int32') throw new PolyglotError(`graph export: weight ${name}: expected float32 or int32, found ${value.dtype}`);
-    // Copy now: the caller may dispose or update the tensor before the graph is written.
-    const raw = value.dataSync();
-    const data = value.dtype === 'float32' ? new Float32Array(raw as Float32Array) : new Int32Array(raw as Int32Array);
+    // Read when written, not copied now: the model (and so this tensor) must stay alive until
+    // the graph is written; a disposed tensor fails loudly there.
+    const read = (): Float32Array | Int32Array => {
+      if (value.isDisposed) throw new PolyglotError(`graph export: weight ${name} was disposed before the graph was written`);
+      return value.dataSync() as Float32Array | Int32Array;
+    };
     // The Const is named after the HF parameter (readable graphs and manifests).
     const isParameter = value.dtype === 'float32' && (this.options.isParameter?.(name) ?? true);
-    const node = this.constNode(name, value.dtype, value.shape.slice(), data, isParameter);
+    const node = this.constNode(name, value.dtype, value.shape.slice(), read, value.size, { isParameter, fromWeight: true });
     this.weightByData.set(key, node);
     return node;
   }
@@ -241,7 +254,7 @@ export class GraphOps implements Ops<GraphNode> {
   constant(values: ArrayLike<number>, shape: number[], dtype: DType = 'float32'): GraphNode {
     const arr = Array.from(values);
     const data = dtype === 'float32' ? Float32Array.from(arr) : dtype === 'int32' ? Int32Array.from(arr) : Uint8Array.from(arr.map((v) => (v ? 1 : 0)));
-    return this.constNode('Const', dtype, shape, data, false);
+    return this.constNode('Const', dtype, shape, () => data, data.length, { isParameter: false, fromWeight: false });
   }
 
   range(start: Dim<GraphNode>, end: Dim<GraphNode>): GraphNode {

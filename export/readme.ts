@@ -36,7 +36,8 @@ export function exportReadme(opts: {
     `Exported by tfjs-polyglot from \`${opts.source}\` (weights quantization: ${opts.quantize}). ` +
       'Each folder is a TensorFlow.js GraphModel (`model.json` + weight shards) that runs with stock ' +
       '`@tensorflow/tfjs` (`tf.loadGraphModel`), in Node or a browser; no tfjs-polyglot code is needed. ' +
-      'Tokenizer files, `config.json` and `generation_config.json` are copied beside them.',
+      'Tokenizer files, `config.json` and `generation_config.json` are copied beside them. ' +
+      '`weights/` holds weight shards used by several graphs (written once; each `model.json` refers to them as `../weights/...`): keep the folder layout when you serve or copy the export.',
   );
   parts.push('Dimension names: B = batch, T = new tokens, P = cached (past) tokens, S = source tokens; all dynamic.');
   for (const g of opts.graphs) {

@@ -26,6 +26,7 @@ const TYPES: Record<string, string> = { '.html': 'text/html', '.mjs': 'text/java
 interface PageResult {
   ok: boolean;
   error?: string;
+  stack?: string;
   task?: string;
   input_ids?: number[];
   generated_ids?: number[];
@@ -46,6 +47,7 @@ function startServer(exportsDirs: { xglm: string; nllb: string }): Promise<{ ser
   ];
   const server = http.createServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://localhost');
+    if (process.env.POLYGLOT_DEBUG_SERVER) res.on("finish", () => process.stderr.write(`${req.method} ${req.url} ${res.statusCode}\n`));
     if (req.method === 'POST' && url.pathname === '/result') {
       let body = '';
       req.on('data', (d) => (body += d));
@@ -64,8 +66,10 @@ function startServer(exportsDirs: { xglm: string; nllb: string }): Promise<{ ser
       res.end('not found');
       return;
     }
+    const body = fs.readFileSync(file);
     res.setHeader('content-type', TYPES[path.extname(file)] ?? 'application/octet-stream');
-    fs.createReadStream(file).pipe(res);
+    res.setHeader('content-length', body.length);
+    res.end(body);
   });
   return new Promise((resolve) => {
     server.listen(0, '127.0.0.1', () => {
@@ -132,6 +136,7 @@ if (skip) {
       // XGLM
       let browser = launch(`http://127.0.0.1:${port}/web/index.html?${q({ task: 'xglm', model: './xglm/', text, max: '8' })}`, path.join(profile, 'a'));
       const x = await next().finally(() => stop(browser));
+      if (!x.ok) console.error(x.stack);
       assert.ok(x.ok, `page error: ${x.error}`);
       assert.is(x.backend, 'cpu');
       const xModels = { decoder: await fsh.loadGraph(path.join(dirs.xglm, 'decoder_model')), decoderWithPast: await fsh.loadGraph(path.join(dirs.xglm, 'decoder_with_past_model')) };

@@ -12,7 +12,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
 import { GraphOps, type GraphNode } from '../export/graph-ops.js';
-import { serializeGraphModel, writeGraphModelFiles } from '../export/graph-model-writer.js';
+import { orderGroups, writeGraphModel, writeWeightGroup } from '../export/graph-model-writer.js';
 import { writeDirAtomically } from '../export/atomic-dir.js';
 import { toFloat16Bits, type QuantizeMode } from '../export/quantize.js';
 import { loadStockGraphModel } from './export-stock-loader.js';
@@ -93,8 +93,7 @@ function tmpDir(): string {
 
 async function exportToy(quantize: QuantizeMode): Promise<{ dir: string; bytes: number }> {
   const dir = path.join(tmpDir(), `toy-${quantize}`);
-  const art = serializeGraphModel(recordToy().finish(), { quantize });
-  const { bytes } = await writeDirAtomically(dir, false, (tmp) => writeGraphModelFiles(tmp, art));
+  const { bytes } = await writeDirAtomically(dir, false, (tmp) => writeGraphModel(tmp, recordToy().finish(), { quantize }));
   return { dir, bytes };
 }
 
@@ -240,7 +239,7 @@ test('every Ops method gives the eager result through the graph', async () => {
   const outs = everyOp(g, g.input('x', 'float32', [null, 3, 4]), g.input('y', 'float32', [null, 3, 4]), g.input('i', 'int32', [null, 3]));
   for (const [k, v] of Object.entries(outs)) g.output(k, v);
   const dir = path.join(tmpDir(), 'every-op');
-  writeGraphModelFiles(dir, serializeGraphModel(g.finish()));
+  writeGraphModel(dir, g.finish());
   const model = await loadStockGraphModel(dir);
   for (const B of [1, 3]) {
     const x = tf.tensor3d(seeded(B * 12, 11 + B), [B, 3, 4]);
@@ -270,15 +269,15 @@ test('float16 conversion rounds to nearest even and keeps specials', () => {
   assert.is(toFloat16Bits(NaN) & 0x7c00, 0x7c00);
 });
 
-test('shards are cut at the requested size and still load', async () => {
-  const art = serializeGraphModel(recordToy().finish(), { shardBytes: 100 });
-  const n = art.shardFiles.length;
-  assert.ok(n > 3);
-  const sizes = art.shardFiles.map((_, i) => art.shard(i).length);
-  assert.ok(sizes.every((b, i) => b === 100 || (i === n - 1 && b > 0 && b <= 100)), `shard sizes ${sizes}`);
-  assert.is(sizes.reduce((a, b) => a + b, 0), art.weightBytes);
+test('shards are cut at the requested size (weights straddle shards) and still load', async () => {
   const dir = path.join(tmpDir(), 'sharded');
-  writeGraphModelFiles(dir, art);
+  const { modelJson } = writeGraphModel(dir, recordToy().finish(), { shardBytes: 100 });
+  const paths = modelJson.weightsManifest[0].paths;
+  assert.ok(paths.length > 3);
+  assert.equal(paths[0], `group1-shard1of${paths.length}.bin`);
+  const sizes = paths.map((p) => fs.statSync(path.join(dir, p)).size);
+  assert.ok(sizes.every((b, i) => b === 100 || (i === sizes.length - 1 && b > 0 && b <= 100)), `shard sizes ${sizes}`);
+  assert.not.ok(fs.readdirSync(dir).some((f) => f.endsWith('.tmp')));
   const model = await loadStockGraphModel(dir);
   const { ids, mask } = inputsFor(1, 3);
   const eager = tf.tidy(() => toy(eagerOps, ids, mask));
@@ -286,6 +285,39 @@ test('shards are cut at the requested size and still load', async () => {
   assert.ok(maxAbsDiff(got, eager.logits) <= 1e-5);
   tf.dispose([ids, mask, got, ...Object.values(eager)]);
   model.dispose();
+});
+
+test('two graphs can share a weight group written once (../weights paths)', async () => {
+  const root = tmpDir();
+  const a = recordToy().finish();
+  const b = recordToy().finish();
+  const sharedConsts = a.consts.filter((c) => c.fromWeight);
+  assert.equal(sharedConsts.map((c) => c.name).sort(), ['b', 'emb', 'gamma', 'w']);
+  const g = writeWeightGroup(path.join(root, 'weights'), 'shared1', sharedConsts, { quantize: 'float16' });
+  const group = { ...g, paths: g.paths.map((p) => `../weights/${p}`) };
+  const wa = writeGraphModel(path.join(root, 'a'), a, { sharedGroups: [group], quantize: 'float16' });
+  writeGraphModel(path.join(root, 'b'), b, { sharedGroups: [group], quantize: 'float16' });
+  // the graph's own shard holds literals only; the bigger shared shard comes first (tfjs shard lookup)
+  assert.equal(wa.modelJson.weightsManifest.map((m) => m.paths[0]), ['../weights/shared1-shard1of1.bin', 'group1-shard1of1.bin']);
+  assert.not.ok(wa.modelJson.weightsManifest[1].weights.some((w) => w.name === 'emb'));
+  const { ids, mask } = inputsFor(2, 4);
+  const eager = tf.tidy(() => toy(eagerOps, ids, mask));
+  for (const f of ['a', 'b']) {
+    const model = await loadStockGraphModel(path.join(root, f));
+    const got = model.execute({ input_ids: ids, attention_mask: mask }, 'logits') as tf.Tensor;
+    const diff = maxAbsDiff(got, eager.logits);
+    assert.ok(diff > 0 && diff < 2e-2, `${f}: float16 shared weights, max diff ${diff}`);
+    got.dispose();
+    model.dispose();
+  }
+  tf.dispose([ids, mask, ...Object.values(eager)]);
+});
+
+test('weight groups are ordered so tfjs finds every shard (largest first shard first)', () => {
+  const order = (groups: number[][]) => orderGroups(groups.map((sizes) => ({ sizes }))).map((g) => g.sizes);
+  assert.equal(order([[100], [300]]), [[300], [100]]);
+  assert.equal(order([[50], [400, 400, 20], [400, 10]]), [[400, 400, 20], [400, 10], [50]]);
+  assert.equal(order([[], [7]]), [[7]]);
 });
 
 test('an existing output folder is refused unless force, and replaced atomically with force', async () => {

@@ -1,6 +1,7 @@
 /**
  * Loads an exported GraphModel folder with stock @tensorflow/tfjs only (no project code):
  * the same few lines a user would write in Node without tfjs-node's file:// handler.
+ * Shards are passed as separate buffers, like tf.loadGraphModel(url) does in a browser.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -12,15 +13,15 @@ export function dirIOHandler(dir: string): tf.io.IOHandler {
       const json = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8')) as tf.io.ModelJSON;
       return tf.io.getModelArtifactsForJSON(json, async (manifest) => {
         const specs = manifest.flatMap((g) => g.weights);
-        const buffers = manifest.flatMap((g) => g.paths.map((p) => new Uint8Array(fs.readFileSync(path.join(dir, p)))));
-        const total = buffers.reduce((a, b) => a + b.length, 0);
-        const all = new Uint8Array(total);
-        let off = 0;
-        for (const b of buffers) {
-          all.set(b, off);
-          off += b.length;
-        }
-        return [specs, all.buffer];
+        // One ArrayBuffer per shard file, exactly as tfjs's http loader hands them over
+        // (tfjs then reads them through its CompositeArrayBuffer).
+        const buffers = manifest.flatMap((g) =>
+          g.paths.map((p) => {
+            const b = fs.readFileSync(path.join(dir, p));
+            return b.buffer.slice(b.byteOffset, b.byteOffset + b.length);
+          }),
+        );
+        return [specs, buffers];
       });
     },
   };

@@ -106,8 +106,9 @@ async function start() {
     try {
       report = { ok: true, ...(await run()), backend: tf.getBackend() };
     } catch (err) {
+      console.error(err);
       status(`error: ${err.message}`);
-      report = { ok: false, error: String(err?.message ?? err) };
+      report = { ok: false, error: String(err?.message ?? err), stack: String(err?.stack ?? '') };
     }
     // Headless tests ask the page to post its result back to the server that served it.
     if (params.has('report')) await fetch(params.get('report'), { method: 'POST', body: JSON.stringify(report) });
