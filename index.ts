@@ -24,7 +24,7 @@ export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
 export { FairseqSpmTokenizer, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
 export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, type ExportOptions, type ExportResult } from './export/export-model.js';
 export { GraphOps, type GraphNode, type RecordedGraph } from './export/graph-ops.js';
-export { serializeGraphModel, writeGraphModelFiles, type GraphModelArtifacts } from './export/graph-model-writer.js';
+export { writeGraphModel, writeWeightGroup, graphModelJson, type GraphModelJson, type WeightGroup } from './export/graph-model-writer.js';
 export { QUANTIZE_MODES, parseQuantizeMode, type QuantizeMode } from './export/quantize.js';
 export type { DecoderSession } from './generation/session.js';
 export { generate, type GenerateInputs, type GenerateResult } from './generation/generate.js';
