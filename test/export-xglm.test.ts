@@ -186,7 +186,7 @@ test('quantized exports: size and max |logit error| per mode', async () => {
   assert.ok(report.none.maxAbsError <= c.atol, `none ${report.none.maxAbsError}`);
   assert.ok(report.float16.maxAbsError > report.none.maxAbsError && report.float16.maxAbsError < 2e-2, `float16 ${report.float16.maxAbsError}`);
   assert.ok(report.uint8.maxAbsError > report.float16.maxAbsError && report.uint8.maxAbsError < 0.5, `uint8 ${report.uint8.maxAbsError}`);
-  assert.ok(report.float16.mb < report.none.mb * 0.62 && report.uint8.mb < report.none.mb * 0.4, JSON.stringify(report));
+  assert.ok(report.float16.mb < report.none.mb * 0.62 && report.uint8.mb < report.none.mb * 0.45, JSON.stringify(report));
 });
 
 test('clear errors: existing output folder, non-exportable model', async () => {
