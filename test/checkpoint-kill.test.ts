@@ -98,4 +98,35 @@ test('a run killed with SIGKILL after a checkpoint and resumed ends with the wei
   assert.is(last.loss, fullLosses[29].loss);
 });
 
+test('Ctrl-C (SIGINT) saves a checkpoint of the current step and exits cleanly', async () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigint-'));
+  const texts = syntheticPairs(200, 6).flatMap((p) => [p.src, p.tgt]);
+  const data = path.join(tmp, 'train.txt');
+  fs.writeFileSync(data, texts.join('\n') + '\n');
+  const model = path.join(tmp, 'model');
+  initModelDir(model, { arch: 'xglm', config: { d_model: 32, num_layers: 1, attention_heads: 2, ffn_dim: 64, max_position_embeddings: 64 }, tokenizerTexts: texts, seed: 4 });
+  const out = path.join(tmp, 'run');
+  const child = start(['train', '--model', model, '--data', data, '--out', out, '--max-steps', '100000', '--batch-size', '4', '--max-length', '16', '--eval-every', '0', '--backend', 'wasm', '--no-progress']);
+  const done = finished(child);
+  const metrics = path.join(out, 'metrics.jsonl');
+  await new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      if (fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5) {
+        clearInterval(t);
+        child.kill('SIGINT');
+        resolve();
+      }
+    }, 20);
+  });
+  const r = await done;
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /interrupt: saving a checkpoint/);
+  const trained = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'train');
+  const cks = listCheckpoints(path.join(out, 'checkpoints'));
+  assert.is(cks.length, 1);
+  assert.is(cks[0].step, trained[trained.length - 1].step, 'the checkpoint holds the last completed step');
+  assert.ok(cks[0].step < 100000);
+  assert.not.ok(fs.existsSync(path.join(out, 'model')), 'an interrupted run is not exported');
+});
+
 test.run();

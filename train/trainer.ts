@@ -233,8 +233,12 @@ export class Trainer {
     const acc = cfg.gradAccum > 1 ? new GradAccumulator() : undefined;
     const firstStep = this.step;
     let outOfTime = false;
+    let savedStep = -1;
     if (cfg.evalEvery > 0 && this.step === 0) await this.evalAndRecord();
     while (this.step < cfg.maxSteps && !this.stopRequested) {
+      // Yield to the event loop once per step so signal handlers (SIGINT -> requestStop) run.
+      await new Promise<void>((r) => setImmediate(r));
+      if (this.stopRequested) break;
       const lr = this.lrAt(this.step);
       const stepStart = Date.now();
       let loss = 0;
@@ -294,9 +298,15 @@ export class Trainer {
       const stopping = this.stopRequested || this.step === cfg.maxSteps || outOfTime;
       if ((cfg.saveEvery > 0 && this.step % cfg.saveEvery === 0) || (stopping && (cfg.saveEvery > 0 || this.stopRequested))) {
         lastCheckpoint = await this.saveNow();
+        savedStep = this.step;
         this.record({ type: 'checkpoint', step: this.step, dir: lastCheckpoint });
       }
       if (outOfTime) break;
+    }
+    // A stop that arrived between steps: the last step is not checkpointed yet.
+    if (this.stopRequested && savedStep !== this.step) {
+      lastCheckpoint = await this.saveNow();
+      this.record({ type: 'checkpoint', step: this.step, dir: lastCheckpoint });
     }
     if (cfg.progress) process.stderr.write('\n');
     let plotFile: string | undefined;
