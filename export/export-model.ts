@@ -165,9 +165,10 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
       for (const g of graphs) {
         const sharedGroups = shared.filter((s) => s.folders.includes(g.folder)).map((s) => s.group);
         const { bytes } = writeGraphModel(path.join(tmp, g.folder), g.graph, { quantize, sharedGroups, metadata: { polyglot: { model_type: m.type, graph: g.folder, quantize } } });
-        const sharedHere = sharedGroups.reduce((a, grp) => a + grp.weights.length, 0);
-        log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB of its own${sharedHere ? ` + ${sharedHere} shared tensors` : ''}`);
-        summaries.push({ folder: g.folder, purpose: g.purpose, inputs: g.graph.inputs, outputs: g.graph.outputs, bytes });
+        const sharedHere = sharedGroups.reduce((a, grp) => a + grp.bytes, 0);
+        log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB of its own${sharedHere ? ` + ${(sharedHere / 1e6).toFixed(2)} MB shared` : ''}`);
+        // Reported size: what loading this graph reads (its own files + the shared shards it uses).
+        summaries.push({ folder: g.folder, purpose: g.purpose, inputs: g.graph.inputs, outputs: g.graph.outputs, bytes: bytes + sharedHere });
         totalBytes += bytes;
       }
       const copied: string[] = [];

@@ -41,7 +41,7 @@ export function exportReadme(opts: {
   );
   parts.push('Dimension names: B = batch, T = new tokens, P = cached (past) tokens, S = source tokens; all dynamic.');
   for (const g of opts.graphs) {
-    parts.push(`## \`${g.folder}/\`\n\n${g.purpose} (${(g.bytes / 1e6).toFixed(2)} MB)\n\nInputs:\n\n${table(g.inputs, opts.dimNames(g.folder))}\n\nOutputs:\n\n${table(g.outputs, opts.dimNames(g.folder))}`);
+    parts.push(`## \`${g.folder}/\`\n\n${g.purpose} (${(g.bytes / 1e6).toFixed(2)} MB to load, shared weights included)\n\nInputs:\n\n${table(g.inputs, opts.dimNames(g.folder))}\n\nOutputs:\n\n${table(g.outputs, opts.dimNames(g.folder))}`);
   }
   parts.push('## Notes\n\n' + opts.notes.map((n) => `- ${n}`).join('\n'));
   parts.push(

@@ -24,7 +24,7 @@ export const exportCommand: CommandModule<object, Args> = {
     await startBackend(args);
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
     const r = await exportGraphModels(args.dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), force: args.force, log });
-    for (const g of r.graphs) process.stdout.write(`${g.folder}\t${(g.bytes / 1e6).toFixed(2)} MB\n`);
-    process.stdout.write(`exported ${r.modelType} to ${r.out} (${(r.totalBytes / 1e6).toFixed(2)} MB of graphs; copied ${r.copied.join(', ') || 'nothing'})\n`);
+    for (const g of r.graphs) process.stdout.write(`${g.folder}\t${(g.bytes / 1e6).toFixed(2)} MB to load\n`);
+    process.stdout.write(`exported ${r.modelType} to ${r.out} (${(r.totalBytes / 1e6).toFixed(2)} MB on disk, shared weights counted once; copied ${r.copied.join(', ') || 'nothing'})\n`);
   },
 };
