@@ -18,7 +18,9 @@ if (!dir || text === undefined) {
 }
 // sentencepiece-js (emscripten) rethrows uncaught errors with its whole source: report ours cleanly.
 async function main() {
-  await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  const backend = process.env.TFJS_BACKEND ?? 'cpu';
+  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(backend))) throw new Error(`TFJS_BACKEND=${backend}: backend did not start`);
   const tokCfg = JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8'));
   const gen = JSON.parse(fs.readFileSync(path.join(dir, 'generation_config.json'), 'utf8'));
   const sp = new spjs.SentencePieceProcessor();

@@ -18,7 +18,9 @@ if (!dir || prompt === undefined) {
 }
 // sentencepiece-js (emscripten) rethrows uncaught errors with its whole source: report ours cleanly.
 async function main() {
-  await tf.setBackend(process.env.TFJS_BACKEND ?? 'cpu');
+  const backend = process.env.TFJS_BACKEND ?? 'cpu';
+  if (backend === 'wasm') await import('@tensorflow/tfjs-backend-wasm');
+  if (!(await tf.setBackend(backend))) throw new Error(`TFJS_BACKEND=${backend}: backend did not start`);
   const sp = new spjs.SentencePieceProcessor();
   await sp.load(path.join(dir, 'sentencepiece.bpe.model'));
   const models = { decoder: await loadGraph(path.join(dir, 'decoder_model')), decoderWithPast: await loadGraph(path.join(dir, 'decoder_with_past_model')) };
