@@ -99,7 +99,11 @@ export class XGLMModel {
         complete = false;
         return;
       }
-      const out = layer.run(o, h, { mask, past: input.past?.[i], training: input.training, rng: input.rng });
+      const runLayer = () => layer.run(o, h, { mask, past: input.past?.[i], training: input.training, rng: input.rng });
+      // Eager: free each block's intermediates as soon as it is done, so the peak is one block's
+      // activations instead of all of them (what lets a 128-token prompt through the 564M model
+      // on the 4 GB wasm heap). Inside variableGrads this is safe: tfjs keeps what backprop needs.
+      const out = o.kind === 'eager' ? (tf.tidy(() => runLayer() as unknown as tf.TensorContainer) as unknown as ReturnType<typeof runLayer>) : runLayer();
       h = out.hidden;
       presents.push(out.present);
     });
