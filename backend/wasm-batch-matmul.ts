@@ -88,12 +88,12 @@ function as(t: tf.TensorInfo, shape: number[]): tf.TensorInfo {
 }
 
 /**
- * Relative cost per float of XNNPACK weight packing vs our transpose. A fresh weights
- * tensor is packed on every call (packing is cached only per weights tensor id), and
- * packing a 1M-float operand cost about as much as two transposes of it here
- * (bench/matmul.ts, `A·Bᵀ` rewrites timed both ways). Used to choose between rewrites.
+ * Relative cost per float of XNNPACK weight packing vs a transpose, to choose between
+ * rewrites. The C++ kernel caches packed weights per weights tensor id, so a weights
+ * operand made by a rewrite is packed on every call: measured about 2 ns per weight
+ * (fresh vs cached weights, 8-row products), a transpose 2.5-3.5 ns per element.
  */
-const PACK_COST = 2;
+const PACK_COST = 1;
 
 /** Plain 2-D product [M,N] of op(a)·op(b), a as [M,K] or [K,M], b as [K,N] or [N,K]. */
 function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.TensorInfo, tb: boolean, m: number, k: number, n: number): tf.TensorInfo {
@@ -141,11 +141,12 @@ function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.Tenso
 
 /**
  * Per-shape choice for a genuinely batched product (per-entry sizes m, k, n): one
- * XNNPACK GEMM per entry vs the stock loop. Measured (`bench/run.ts matmul --sweep`):
- * a per-entry GEMM pays operator creation plus weight packing of k·n floats (about
- * 60 us for 64x128 weights, vs about 1 us with packing cached), the loop runs near
- * 1 GFLOP/s; the GEMMs win from about 6 rows per entry (m = 8: 1.4-4.7x faster,
- * m = 128: 4-9x), the loop wins at m <= 2 (decode steps: 2-3x faster than GEMMs).
+ * XNNPACK GEMM per entry vs the stock loop. Measured (`bench/run.ts matmul --sweep`,
+ * and the attention rows of the default run): a per-entry GEMM pays operator creation,
+ * weight packing and deletion, about 50-70 us for 64x128 weights (2-5 us with a cached
+ * operator); the loop runs near 1-3 GFLOP/s. GEMMs win from about 6 rows per entry
+ * (m = 8: 1.4-4.7x faster, m = 128: 7-8x, 24-27 vs 3 GFLOP/s); the loop wins for decode
+ * steps (m = 1: 3.1 vs 0.35-0.9 GFLOP/s).
  */
 export function batchedPlan(m: number, k: number, n: number): 'gemm' | 'loop' {
   if (batchedStrategy !== 'auto') return batchedStrategy;
