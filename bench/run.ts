@@ -15,11 +15,13 @@ import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './co
 import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
+import { trainBench } from './train.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
   moeBench,
   xglmBench,
+  trainBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
