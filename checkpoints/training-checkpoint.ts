@@ -71,7 +71,9 @@ export function saveCheckpoint(root: string, c: CheckpointContents, keep: number
   for (const [n, mo] of Object.entries(c.optimizer.moments)) {
     moments.push({ name: `m/${n}`, shape: mo.shape, data: mo.m }, { name: `v/${n}`, shape: mo.shape, data: mo.v });
   }
-  writeSafetensors(path.join(tmp, 'optimizer.safetensors'), f32(moments), { step: String(c.optimizer.step) });
+  // per-parameter AdamW step counts (torch state['step']) as metadata
+  const steps = Object.fromEntries(Object.entries(c.optimizer.moments).map(([n, mo]) => [n, mo.step ?? c.optimizer.step]));
+  writeSafetensors(path.join(tmp, 'optimizer.safetensors'), f32(moments), { step: String(c.optimizer.step), param_steps: JSON.stringify(steps) });
   const st: TrainerStateJson = { format: CHECKPOINT_FORMAT, version: 1, step: c.step, state: c.state };
   writeFileAtomic(path.join(tmp, 'trainer_state.json'), (fd) => writeAll(fd, Buffer.from(JSON.stringify(st, null, 1), 'utf8')));
   fsyncDir(tmp);
@@ -113,12 +115,13 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   });
   const o = SafetensorsFile.open(path.join(dir, 'optimizer.safetensors'));
   const moments: AdamWState['moments'] = {};
+  const paramSteps = (o.metadata.param_steps ? JSON.parse(o.metadata.param_steps) : {}) as Record<string, number>;
   for (const n of o.names()) {
     if (!n.startsWith('m/')) continue;
     const p = n.slice(2);
     const m = o.read(n);
     const v = o.read(`v/${p}`);
-    moments[p] = { m: m.data as Float32Array, v: v.data as Float32Array, shape: m.shape };
+    moments[p] = { m: m.data as Float32Array, v: v.data as Float32Array, shape: m.shape, step: paramSteps[p] };
   }
   return { step: st.step, weights, optimizer: { step: Number(o.metadata.step ?? st.step), moments }, state: st.state };
 }

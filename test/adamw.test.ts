@@ -89,6 +89,27 @@ test('two AdamW steps follow the torch recurrences (hand-computed)', async () =>
   v.dispose();
 });
 
+test('per-parameter step counts: a parameter first updated at step 2 gets step-1 bias correction (torch)', async () => {
+  await useBackend('cpu');
+  const a = tf.variable(tf.tensor1d([1, 1]), true, 'adamw_a');
+  const b = tf.variable(tf.tensor1d([2, -3]), true, 'adamw_b');
+  const opt = new AdamW([{ name: 'a', variable: a, transposed: false }, { name: 'b', variable: b, transposed: false }], { lr: 0.1, weightDecay: 0.5 });
+  const g1 = tf.tensor1d([1, -1]);
+  opt.step({ a: g1 }); // b has no gradient (an expert without tokens): untouched, no decay
+  assert.equal(Array.from(b.dataSync()), [2, -3]);
+  const g2 = tf.tensor1d([0.5, 0.25]);
+  opt.step({ a: g1, b: g2 });
+  // b's first update: p*(1 - lr*wd) - lr * g / (|g| + eps)
+  const want = [2 * 0.95 - 0.1 * (0.5 / (0.5 + 1e-8)), -3 * 0.95 - 0.1 * (0.25 / (0.25 + 1e-8))];
+  const got = b.dataSync();
+  assert.ok(Math.abs(got[0] - want[0]) < 1e-6 && Math.abs(got[1] - want[1]) < 1e-6, `${got} vs ${want}`);
+  const st = await opt.state();
+  assert.is(st.moments.a.step, 2);
+  assert.is(st.moments.b.step, 1);
+  tf.dispose([g1, g2, a, b]);
+  opt.dispose();
+});
+
 test('HF Trainer no-decay rule by parameter name', () => {
   assert.ok(hfNoDecay('model.layers.0.self_attn.q_proj.bias'));
   assert.ok(hfNoDecay('model.layers.0.final_layer_norm.weight'));

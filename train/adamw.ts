@@ -8,6 +8,8 @@
  *
  * Moments are tf.Variables created lazily on a parameter's first update (torch's fresh
  * state is zeros); every update runs inside tf.tidy so no intermediate survives a step.
+ * As in torch, the step count t is per parameter: a parameter without a gradient in a step
+ * (an MoE expert that received no token) is skipped and its t does not advance.
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
@@ -39,13 +41,15 @@ export function hfNoDecay(name: string): boolean {
 /** Serialisable optimizer state (for checkpoints). */
 export interface AdamWState {
   step: number;
-  /** Per parameter name: first and second moments, flat float32 in the tfjs layout. */
-  moments: Record<string, { m: Float32Array; v: Float32Array; shape: number[] }>;
+  /** Per parameter name: first and second moments (flat float32, tfjs layout) and its own step count. */
+  moments: Record<string, { m: Float32Array; v: Float32Array; shape: number[]; step?: number }>;
 }
 
 interface Slot {
   m: tf.Variable;
   v: tf.Variable;
+  /** torch state['step'] of this parameter. */
+  step: number;
 }
 
 export class AdamW {
@@ -54,7 +58,7 @@ export class AdamW {
   readonly eps: number;
   readonly weightDecay: number;
   lr: number;
-  /** Number of optimizer steps taken (torch's state['step'], shared by all params here). */
+  /** Number of step() calls (each parameter also keeps its own torch-style step count). */
   stepCount = 0;
   private readonly params: Map<string, TrainParam>;
   private readonly slots = new Map<string, Slot>();
@@ -83,7 +87,7 @@ export class AdamW {
     if (!s) {
       // tf.variable(x) makes a new tensor sharing x's data: dispose the zeros it was made from.
       const z = tf.zeros(p.shape, 'float32');
-      s = { m: tf.variable(z, false), v: tf.variable(z, false) };
+      s = { m: tf.variable(z, false), v: tf.variable(z, false), step: 0 };
       z.dispose();
       this.slots.set(name, s);
     }
@@ -98,10 +102,6 @@ export class AdamW {
   step(grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>, lr = this.lr): void {
     const entries = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
     this.stepCount += 1;
-    const t = this.stepCount;
-    const bc1 = 1 - Math.pow(this.beta1, t);
-    const bc2Sqrt = Math.sqrt(1 - Math.pow(this.beta2, t));
-    const stepSize = lr / bc1;
     for (const [name, g] of entries) {
       const p = this.params.get(name);
       if (!p) throw new PolyglotError(`AdamW: gradient for "${name}", which is not an optimized parameter`);
@@ -110,6 +110,10 @@ export class AdamW {
         throw new PolyglotError(`AdamW: gradient of "${name}": expected shape [${pv.shape}], found [${g.shape}]`);
       }
       const s = this.slot(name, pv);
+      s.step += 1;
+      const bc1 = 1 - Math.pow(this.beta1, s.step);
+      const bc2Sqrt = Math.sqrt(1 - Math.pow(this.beta2, s.step));
+      const stepSize = lr / bc1;
       const wd = this.noDecay(name) ? 0 : this.weightDecay;
       tf.tidy(() => {
         const decayed = wd !== 0 ? tf.mul(pv, tf.scalar(1 - lr * wd)) : pv;
@@ -132,6 +136,7 @@ export class AdamW {
         m: (await s.m.data()) as Float32Array,
         v: (await s.v.data()) as Float32Array,
         shape: s.m.shape,
+        step: s.step,
       };
     }
     return { step: this.stepCount, moments };
@@ -149,7 +154,7 @@ export class AdamW {
       }
       const m = tf.tensor(mo.m, mo.shape, 'float32');
       const v = tf.tensor(mo.v, mo.shape, 'float32');
-      this.slots.set(name, { m: tf.variable(m, false), v: tf.variable(v, false) });
+      this.slots.set(name, { m: tf.variable(m, false), v: tf.variable(v, false), step: mo.step ?? st.step });
       // tf.variable copies its initial value's data id; the source tensors can go.
       m.dispose();
       v.dispose();
