@@ -158,30 +158,31 @@ test('matMul genuinely batched (attention shapes), both strategies equal cpu', a
   await checkMatMul(1, 16, 9, [6], [6]); // decode step: one query row per head
 });
 
-test('matMul with operands large enough for the tiled JS transpose (>= 65536 floats)', async () => {
+test('matMul with operands large enough for the tiled JS transpose (>= 131072 floats)', async () => {
   const rng = new Rng(7);
   for (const [ta, tb] of combos) {
-    const [sa, sb] = mmShapes(70, 257, 300, ta, tb, [], []);
-    const av = randn(rng, 70 * 257);
-    const bv = randn(rng, 257 * 300);
+    const [sa, sb] = mmShapes(70, 385, 350, ta, tb, [], []);
+    const av = randn(rng, 70 * 385);
+    const bv = randn(rng, 385 * 350);
     await compare(() => [tf.matMul(tf.tensor(av, sa), tf.tensor(bv, sb), ta, tb)], 2e-5, `large ta=${ta} tb=${tb}`);
   }
-  // batched, transposed B of 2 x 257 x 260 (tiled per batch entry)
-  const av = randn(rng, 2 * 9 * 257);
-  const bv = randn(rng, 2 * 260 * 257);
-  await compare(() => [tf.matMul(tf.tensor(av, [2, 9, 257]), tf.tensor(bv, [2, 260, 257]), false, true)], 2e-5, 'large batched tb');
+  // batched, transposed B of 2 x 350 x 385 (tiled per batch entry)
+  const av = randn(rng, 2 * 9 * 385);
+  const bv = randn(rng, 2 * 350 * 385);
+  await compare(() => [tf.matMul(tf.tensor(av, [2, 9, 385]), tf.tensor(bv, [2, 350, 385]), false, true)], 2e-5, 'large batched tb');
 });
 
 test('Transpose of large matrices (tiled path): float32 and int32 bit-exact, batched, rank 4', async () => {
   const rng = new Rng(8);
-  const f = randn(rng, 2 * 260 * 257);
-  const ints = Array.from({ length: 300 * 257 }, (_, i) => (i % 5 === 0 ? -1 : i % 7 === 0 ? 2147483647 : rng.int(1000000) - 500000));
-  await compare(() => [tf.transpose(tf.tensor(f.slice(0, 300 * 257), [300, 257]))], 0, 'transpose 2-D float');
-  await compare(() => [tf.transpose(tf.tensor(ints, [300, 257], 'int32'))], 0, 'transpose 2-D int32');
-  await compare(() => [tf.transpose(tf.tensor(f, [2, 260, 257]), [0, 2, 1])], 0, 'transpose batched');
-  await compare(() => [tf.transpose(tf.tensor(f, [2, 1, 260, 257]), [0, 1, 3, 2])], 0, 'transpose rank 4');
-  await compare(() => [tf.transpose(tf.tensor(f, [2, 260, 257]), [2, 0, 1])], 0, 'transpose other perm (stock)');
-  await compare(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.range(0, 300 * 257).reshape([257, 300]))))(tf.tensor(f.slice(0, 300 * 257), [300, 257]))], 0, 'transpose gradient');
+  // 351 rows: not a multiple of the 4-row unroll nor of the 64 tile
+  const f = randn(rng, 2 * 351 * 385);
+  const ints = Array.from({ length: 351 * 385 }, (_, i) => (i % 5 === 0 ? -1 : i % 7 === 0 ? 2147483647 : rng.int(1000000) - 500000));
+  await compare(() => [tf.transpose(tf.tensor(f.slice(0, 351 * 385), [351, 385]))], 0, 'transpose 2-D float');
+  await compare(() => [tf.transpose(tf.tensor(ints, [351, 385], 'int32'))], 0, 'transpose 2-D int32');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 351, 385]), [0, 2, 1])], 0, 'transpose batched');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 1, 351, 385]), [0, 1, 3, 2])], 0, 'transpose rank 4');
+  await compare(() => [tf.transpose(tf.tensor(f, [2, 351, 385]), [2, 0, 1])], 0, 'transpose other perm (stock)');
+  await compare(() => [tf.grad((x: tf.Tensor) => tf.sum(tf.mul(tf.transpose(x), tf.range(0, 351 * 385).reshape([385, 351]))))(tf.tensor(f.slice(0, 351 * 385), [351, 385]))], 0, 'transpose gradient');
 });
 
 test('Cumsum with negative axes (stock wasm read out of bounds), exclusive and reverse', async () => {
