@@ -199,10 +199,11 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
     return out;
   }
 
-  // The stock loop indexes batches by A's batch only: right for equal batch shapes,
-  // wrong for broadcast ones, which therefore always take the per-entry GEMMs.
+  // The stock loop maps output batch i to batch i mod batchA / i mod batchB (as the cpu
+  // kernel does): right for equal batch shapes or a batch of 1 on one side, wrong for
+  // multi-axis broadcasts such as [2,1]x[1,3] (measured), which take per-entry GEMMs.
   const sameBatch = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
-  if (sameBatch && batchedPlan(m, k, n) === 'loop') {
+  if ((sameBatch || batchA === 1) && batchedPlan(m, k, n) === 'loop') {
     lastMatMulPath = 'batched-loop';
     return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
