@@ -37,6 +37,8 @@ export interface TrainRunOptions {
   warmupSteps: number;
   schedule: ScheduleName;
   weightDecay: number;
+  /** Decay biases and LayerNorm weights too (torch default; HF Trainer excludes them). */
+  decayBiasAndNorm?: boolean;
   maxGradNorm: number;
   labelSmoothing: number;
   evalEvery: number;
@@ -115,6 +117,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     maxSteps,
     lr: o.lr,
     weightDecay: o.weightDecay,
+    excludeBiasAndNormFromDecay: !o.decayBiasAndNorm,
     schedule: o.schedule,
     warmupSteps: o.warmupSteps,
     gradAccum: o.gradAccum,

@@ -113,7 +113,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       schedule: 'constant',
       weightDecay: 0.01,
       maxGradNorm: 1,
-      labelSmoothing: 0.1,
+      labelSmoothing: 0,
       evalEvery: 100,
       saveEvery: 0,
       keep: 1,

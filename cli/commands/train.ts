@@ -16,6 +16,7 @@ export interface TrainArgs extends BackendArgs {
   'warmup-steps': number;
   schedule: string;
   'weight-decay': number;
+  'decay-bias-norm': boolean;
   'max-grad-norm': number;
   'label-smoothing': number;
   'eval-every': number;
@@ -52,6 +53,7 @@ export function trainOptions<T>(y: Argv<T>): Argv<T> {
     .option('warmup-steps', { type: 'number', default: 0, describe: 'linear warmup steps' })
     .option('schedule', { type: 'string', default: 'linear', describe: 'constant | linear | cosine | inverse_sqrt (HF formulas)' })
     .option('weight-decay', { type: 'number', default: 0.0, describe: 'AdamW decoupled weight decay (not on biases / LayerNorm, as HF Trainer)' })
+    .option('decay-bias-norm', { type: 'boolean', default: false, describe: 'also decay biases and LayerNorm weights (torch AdamW over all parameters; HF Trainer excludes them)' })
     .option('max-grad-norm', { type: 'number', default: 1.0, describe: 'global gradient-norm clipping (0: off)' })
     .option('label-smoothing', { type: 'number', default: 0, describe: 'CrossEntropyLoss label_smoothing' })
     .option('eval-every', { type: 'number', default: 100, describe: 'evaluate every N steps (0: never)' })
@@ -109,6 +111,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
     warmupSteps: args['warmup-steps'],
     schedule: parseScheduleName(args.schedule),
     weightDecay: args['weight-decay'],
+    decayBiasAndNorm: args['decay-bias-norm'],
     maxGradNorm: args['max-grad-norm'],
     labelSmoothing: args['label-smoothing'],
     evalEvery: args['eval-every'],
