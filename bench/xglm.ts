@@ -6,7 +6,7 @@
  *    new tokens/s after the prompt.
  * Achieved GFLOP/s counts the matmul work (2 flops per multiply-add: projections, FFN,
  * attention scores/context, tied lm_head) and is divided by the backend's matmul rate.
- * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers.
+ * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000.
  */
 import { tf } from '../core/tf.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
@@ -135,7 +135,7 @@ export const xglmBench: Bench = {
       ffn_dim: intOpt(ctx, 'ffn', 4096),
       num_layers: intOpt(ctx, 'layers', quick ? 4 : 24),
       attention_heads: intOpt(ctx, 'heads', 16),
-      vocab_size: intOpt(ctx, 'vocab', 256008),
+      vocab_size: intOpt(ctx, 'vocab', quick ? 32000 : 256008),
       dropout: 0,
       attention_dropout: 0,
     });
