@@ -35,6 +35,7 @@ export interface TrainArgs extends BackendArgs {
   'tgt-lang'?: string;
   'dev-translations': number;
   dropout?: number;
+  set?: string[];
   'export-dir'?: string;
   export: boolean;
   progress: boolean;
@@ -71,16 +72,31 @@ export function trainOptions<T>(y: Argv<T>): Argv<T> {
     .option('src-lang', { type: 'string', describe: 'translation: source language for lines without one' })
     .option('tgt-lang', { type: 'string', describe: 'translation: target language for lines without one' })
     .option('dev-translations', { type: 'number', default: 32, describe: 'translation: dev sentences decoded for chrF/BLEU at each evaluation' })
+    .option('set', { type: 'string', array: true, describe: 'override config.json fields for training, e.g. --set expert_capacity=64 moe_token_dropout=0 (JSON values)' })
     .option('dropout', { type: 'number', describe: 'override every dropout of the config (HF dropout, attention_dropout, activation_dropout)' })
     .option('export-dir', { type: 'string', describe: 'where to write the final HF model (default <out>/model)' })
     .option('export', { type: 'boolean', default: true, describe: 'export the final model as an HF directory (--no-export: skip)' })
     .option('progress', { type: 'boolean', default: true, describe: 'progress line on stderr' });
 }
 
-export function dropoutOverrides(p: number | undefined): Record<string, unknown> | undefined {
-  if (p === undefined) return undefined;
-  if (!(p >= 0 && p < 1)) throw new PolyglotError(`--dropout: expected a probability in [0, 1), found ${p}`);
-  return { dropout: p, attention_dropout: p, activation_dropout: p };
+export function configOverrides(dropout: number | undefined, set: string[] | undefined): Record<string, unknown> | undefined {
+  const out: Record<string, unknown> = {};
+  if (dropout !== undefined) {
+    if (!(dropout >= 0 && dropout < 1)) throw new PolyglotError(`--dropout: expected a probability in [0, 1), found ${dropout}`);
+    Object.assign(out, { dropout, attention_dropout: dropout, activation_dropout: dropout });
+  }
+  for (const kv of set ?? []) {
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(kv);
+    if (!m) throw new PolyglotError(`--set ${kv}: expected key=value (a config.json field and a JSON value)`);
+    let v: unknown;
+    try {
+      v = JSON.parse(m[2]);
+    } catch {
+      v = m[2];
+    }
+    out[m[1]] = v;
+  }
+  return Object.keys(out).length ? out : undefined;
 }
 
 function positiveInt(name: string, v: number | undefined, min = 1): void {
@@ -129,7 +145,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
     srcLang: args['src-lang'],
     tgtLang: args['tgt-lang'],
     devTranslations: args['dev-translations'],
-    configOverrides: dropoutOverrides(args.dropout),
+    configOverrides: configOverrides(args.dropout, args.set),
     exportDir: args.export ? args['export-dir'] : false,
     progress: args.progress && !args.quiet,
   });
