@@ -67,6 +67,8 @@ export interface TrainRunOptions {
   progress?: boolean;
   /** Stop after this many seconds of training (demo). */
   timeBudgetSeconds?: number;
+  /** Print evaluations on stderr with the progress line (default true). */
+  printEval?: boolean;
   /** Called after each evaluation (the demo prints examples). */
   onEval?: (step: number, ev: EvalResult) => void;
   onRecord?: (r: Record<string, unknown>) => void;
@@ -134,6 +136,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     progress: o.progress,
     plot: true,
     timeBudgetSeconds: o.timeBudgetSeconds,
+    printEval: o.printEval,
   };
   const trainer = new Trainer(loaded.model, data.train, cfg, {
     evalBatches: data.evalBatches,

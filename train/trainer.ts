@@ -54,6 +54,8 @@ export interface TrainerConfig {
   plot?: boolean;
   /** Stop (evaluate, checkpoint, finish normally) once this many seconds of training have passed. */
   timeBudgetSeconds?: number;
+  /** With progress: also print each evaluation on stderr (default true). */
+  printEval?: boolean;
 }
 
 export type { EvalResult };
@@ -178,7 +180,7 @@ export class Trainer {
     this.evals.push({ step: this.step, metrics: ev });
     this.history.eval.push([this.step, ev.loss]);
     this.record({ type: 'eval', step: this.step, ...ev });
-    if (this.cfg.progress) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${formatEval(this.step, ev)}\n`);
+    if (this.cfg.progress) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${this.cfg.printEval === false ? '' : `${formatEval(this.step, ev)}\n`}`);
   }
 
   private async saveNow(): Promise<string> {
@@ -331,7 +333,8 @@ export class Trainer {
   private progress(loss: number, lr: number, tps: number, elapsed: number, firstStep: number): void {
     const total = this.cfg.maxSteps;
     const done = this.step - firstStep;
-    const eta = done > 0 ? ((total - this.step) * elapsed) / done : 0;
+    let eta = done > 0 ? ((total - this.step) * elapsed) / done : 0;
+    if (this.cfg.timeBudgetSeconds !== undefined) eta = Math.min(eta, Math.max(0, this.cfg.timeBudgetSeconds - elapsed));
     const width = 24;
     const filled = Math.round((this.step / total) * width);
     const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;

@@ -122,6 +122,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       devTranslations: 48,
       moeLoss: 'standard',
       progress: !args.quiet,
+      printEval: false,
       timeBudgetSeconds: args.minutes * 60,
       onEval: (step, ev) => {
         history.push([step, ev]);
