@@ -51,7 +51,8 @@ function size(shape: number[]): number {
 
 function ensureShapeBuf(backend: WasmBackend): number {
   if (shapeBufOwner !== backend) {
-    shapeBuf = backend.wasm._malloc(24);
+    // `>>> 0`: malloc returns a signed int32, negative for addresses above 2 GB.
+    shapeBuf = backend.wasm._malloc(24) >>> 0;
     shapeBufOwner = backend;
   }
   return shapeBuf;
@@ -64,7 +65,7 @@ function ensureShapeBuf(backend: WasmBackend): number {
 function gemmIds(backend: WasmBackend, aId: number, bId: number, outId: number, m: number, k: number, n: number): void {
   const buf = ensureShapeBuf(backend);
   const h = backend.wasm.HEAP32;
-  const p = buf >> 2;
+  const p = buf >>> 2;
   h[p] = 1; h[p + 1] = m; h[p + 2] = k;
   h[p + 3] = 1; h[p + 4] = k; h[p + 5] = n;
   backend.wasm._BatchMatMul(aId, buf, 3, bId, buf + 12, 3, 0, 0, outId);

@@ -34,8 +34,10 @@ function stockTranspose(backend: WasmBackend, x: tf.TensorInfo, perm: number[]):
 function tiledCopy(backend: WasmBackend, x: tf.TensorInfo, out: tf.TensorInfo, batch: number, rows: number, cols: number): void {
   // View after the output allocation (the heap may have moved).
   const heap = new Int32Array(backend.wasm.HEAPU8.buffer);
-  const src0 = offsetOf(backend, x) >> 2;
-  const dst0 = offsetOf(backend, out) >> 2;
+  // `>>> 2`, not `>> 2`: heap offsets above 2 GB (a 564M-parameter model's heap) are
+  // beyond int32, and a signed shift would make them negative.
+  const src0 = offsetOf(backend, x) >>> 2;
+  const dst0 = offsetOf(backend, out) >>> 2;
   const size = rows * cols;
   for (let b = 0; b < batch; b++) {
     const sb = src0 + b * size;
