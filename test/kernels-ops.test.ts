@@ -16,7 +16,7 @@ type T = tf.Tensor;
 type Out = { values: number[]; shape: number[]; dtype: string };
 
 async function on(backend: 'wasm' | 'cpu', fn: () => T[]): Promise<Out[]> {
-  await tf.setBackend(backend);
+  await useBackend(backend); // (selectBackend keeps the cpu backend's Node banner quiet)
   const outs = tf.tidy(fn);
   const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice(), dtype: t.dtype }));
   tf.dispose(outs);

@@ -15,7 +15,7 @@ type Out = { values: number[]; shape: number[] };
 
 /** Runs fn on a backend with inputs built there; returns plain copies of the outputs. */
 async function on(backend: 'wasm' | 'cpu', fn: () => tf.Tensor[]): Promise<Out[]> {
-  await tf.setBackend(backend);
+  await useBackend(backend); // (selectBackend keeps the cpu backend's Node banner quiet)
   const outs = tf.tidy(fn);
   const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice() }));
   tf.dispose(outs);
