@@ -20,10 +20,21 @@ export interface LossOutput {
   components: Record<string, tf.Scalar>;
 }
 
+/** What the trainer passes to computeLoss. */
+export interface ComputeLossOptions {
+  training: boolean;
+  rng?: Rng;
+  /**
+   * torch CrossEntropyLoss(label_smoothing=eps) for the LM loss (losses/cross-entropy.ts
+   * `labelSmoothing`); a model that ignores it trains without smoothing.
+   */
+  labelSmoothing?: number;
+}
+
 export interface TrainableModel {
   namedParameters(): NamedParameter[];
   /** Scalar loss for a batch; called inside tf.tidy / tf.variableGrads. */
-  computeLoss(batch: Record<string, tf.Tensor>, opts: { training: boolean; rng?: import('../core/random.js').Rng }): LossOutput;
+  computeLoss(batch: Record<string, tf.Tensor>, opts: { training: boolean; rng?: Rng }): LossOutput;
 }
 
 /** A parameter as the optimizer sees it: one tf.Variable, once (tied weights appear once). */
@@ -50,4 +61,3 @@ export function distinctParameters(model: Pick<TrainableModel, 'namedParameters'
   return out;
 }
 
-export type { Rng };

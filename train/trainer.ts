@@ -19,7 +19,7 @@ import { trainablePredicate } from './freeze.js';
 import { GradAccumulator } from './accumulate.js';
 import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
 import { evaluateLoss, type EvalResult } from './evaluate.js';
-import { distinctParameters, type TrainableModel, type TrainParam } from './trainable.js';
+import { distinctParameters, type ComputeLossOptions, type TrainableModel, type TrainParam } from './trainable.js';
 import { writeLossPlot } from './plot.js';
 import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
 
@@ -87,7 +87,7 @@ interface History {
   eval: [number, number][];
 }
 
-type ComputeLossOpts = Parameters<TrainableModel['computeLoss']>[1] & { labelSmoothing?: number };
+type ComputeLossOpts = ComputeLossOptions;
 
 export class Trainer {
   readonly params: TrainParam[];
@@ -213,7 +213,16 @@ export class Trainer {
     }
     this.optimizer.loadState(ck.optimizer);
     this.step = ck.step;
-    const st = ck.state as { rng: RngState; data: unknown; history?: History; evals?: { step: number; metrics: EvalResult }[] };
+    const st = ck.state as { rng: RngState; data: unknown; history?: History; evals?: { step: number; metrics: EvalResult }[]; schedule?: Record<string, unknown>; trainable?: string[] };
+    // Resuming with other hyper-parameters is allowed (e.g. a longer run), but it no longer
+    // reproduces the uninterrupted run: say so.
+    const now = { name: this.cfg.schedule, warmupSteps: this.cfg.warmupSteps, totalSteps: this.cfg.maxSteps, lr: this.cfg.lr };
+    if (st.schedule && JSON.stringify(st.schedule) !== JSON.stringify(now)) {
+      process.stderr.write(`resume: schedule ${JSON.stringify(st.schedule)} in the checkpoint, ${JSON.stringify(now)} now (the run continues with the new one)\n`);
+    }
+    if (st.trainable && st.trainable.join() !== this.trainable.map((p) => p.name).join()) {
+      process.stderr.write('resume: the set of trained parameters differs from the checkpoint (--freeze / --train-only changed)\n');
+    }
     this.rng.setState(st.rng);
     this.data.restore(st.data);
     this.history = st.history ?? { train: [], eval: [] };
