@@ -50,7 +50,13 @@ export const xglmCaseRunner: ModelCaseRunner = {
       }
       return lm;
     };
-    const training = (ctx: CaseContext) => ctx.spec.mode === 'train';
+    // A train-mode case is deterministic (and then equal to HF's model.train()) only when every
+    // dropout probability and layerdrop of the case's config is 0 (e.g. set by config_overrides).
+    const trainMode = (ctx: CaseContext, lm: XGLMForCausalLM): 'eval' | 'train' | 'random' => {
+      if (ctx.spec.mode !== 'train') return 'eval';
+      const c = lm.config;
+      return c.dropout === 0 && c.attentionDropout === 0 && c.activationDropout === 0 && c.layerdrop === 0 ? 'train' : 'random';
+    };
 
     const forward: CaseHandler = async (ctx) => {
       const lm = modelFor(ctx);
@@ -58,8 +64,9 @@ export const xglmCaseRunner: ModelCaseRunner = {
       const attentionMask = optionalInput(ctx, 'attention_mask') as tf.Tensor2D | undefined;
       const positionIds = optionalInput(ctx, 'position_ids') as tf.Tensor2D | undefined;
       try {
-        if (training(ctx)) return { unsupported: 'forward in train mode (random dropout) cannot match a reference' };
-        const out = lm.forward({ inputIds, attentionMask, positionIds });
+        const mode = trainMode(ctx, lm);
+        if (mode === 'random') return { unsupported: 'forward in train mode with nonzero dropout/layerdrop (random) cannot match a reference' };
+        const out = lm.forward({ inputIds, attentionMask, positionIds, training: mode === 'train' });
         try {
           const result: Record<string, ActualOutput> = {
             logits: toActual(out.logits, attentionMask),
@@ -74,12 +81,15 @@ export const xglmCaseRunner: ModelCaseRunner = {
       }
     };
 
-    // Prompt in one call, then one token at a time with the cache and attention_mask[:, :t+1] (no position ids: HF default).
+    // Prompt in one call, then one token at a time with the cache and attention_mask[:, :t+1].
+    // Without position_ids HF defaults to arange(past, past + len); given [B, T] position_ids
+    // (as generation computes them for left padding), each call gets its columns.
     const incremental: CaseHandler = async (ctx) => {
       const lm = modelFor(ctx);
       const promptLength = Number(ctx.literal<number>('prompt_length') ?? 1);
       const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
       const mask = (optionalInput(ctx, 'attention_mask') ?? tf.onesLike(ids)) as tf.Tensor2D;
+      const positions = optionalInput(ctx, 'position_ids') as tf.Tensor2D | undefined;
       const [b, t] = ids.shape;
       if (!(promptLength >= 1 && promptLength <= t)) throw new PolyglotError(`case "${ctx.spec.name}": prompt_length ${promptLength} outside [1, ${t}]`);
       const pieces: tf.Tensor[] = [];
@@ -89,8 +99,9 @@ export const xglmCaseRunner: ModelCaseRunner = {
           const len = start === 0 ? promptLength : 1;
           const stepIds = tf.slice(ids, [0, start], [b, len]) as tf.Tensor2D;
           const stepMask = tf.slice(mask, [0, 0], [b, start + len]) as tf.Tensor2D;
-          const out = lm.forward({ inputIds: stepIds, attentionMask: stepMask, pastKeyValues: past });
-          tf.dispose([stepIds, stepMask, out.lastHiddenState, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]);
+          const stepPositions = positions ? (tf.slice(positions, [0, start], [positions.shape[0], len]) as tf.Tensor2D) : undefined;
+          const out = lm.forward({ inputIds: stepIds, attentionMask: stepMask, positionIds: stepPositions, pastKeyValues: past });
+          tf.dispose(defined([stepIds, stepMask, stepPositions, out.lastHiddenState, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]));
           past = out.presentKeyValues;
           pieces.push(out.logits);
           start += len;
@@ -100,7 +111,7 @@ export const xglmCaseRunner: ModelCaseRunner = {
         logits.dispose();
         return result;
       } finally {
-        tf.dispose([ids, mask, ...pieces, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]);
+        tf.dispose(defined([ids, mask, positions, ...pieces, ...(past ?? []).flatMap((kv) => [kv.key, kv.value])]));
       }
     };
 
@@ -127,11 +138,15 @@ export const xglmCaseRunner: ModelCaseRunner = {
     const loss: CaseHandler = async (ctx) => {
       const lm = modelFor(ctx);
       const batch: Record<string, tf.Tensor> = { input_ids: hostToTensor(ctx.input('input_ids')), labels: hostToTensor(ctx.input('labels')) };
-      const mask = optionalInput(ctx, 'attention_mask');
-      if (mask) batch.attention_mask = mask;
+      // Optional inputs the model uses (a case may give generation-style position_ids).
+      for (const key of ['attention_mask', 'position_ids']) {
+        const t = optionalInput(ctx, key);
+        if (t) batch[key] = t;
+      }
       try {
-        if (training(ctx)) return { unsupported: 'loss in train mode (random dropout) cannot match a reference' };
-        const value = tf.tidy(() => lm.computeLoss(batch, { training: false }).loss);
+        const mode = trainMode(ctx, lm);
+        if (mode === 'random') return { unsupported: 'loss in train mode with nonzero dropout/layerdrop (random) cannot match a reference' };
+        const value = tf.tidy(() => lm.computeLoss(batch, { training: mode === 'train' }).loss);
         const result = { loss: toActual(value) };
         value.dispose();
         return result;
