@@ -1,0 +1,104 @@
+/**
+ * NLLB-MoE configurations beyond the shared nllb-moe-tiny fixture, each checked against Hugging Face.
+ *
+ * The fixtures under test/fixtures/nllb-moe-* are random tiny checkpoints whose reference
+ * numbers come from HF transformers' modeling_nllb_moe.py (commit 00b676f8) run as-is under
+ * torch 1.13 in float64 (router classifier + softmax in float32, as HF casts them to
+ * router_dtype), stored as float32; rtol = atol = max(1e-5, 20 x float32-vs-float64 spread).
+ * Inputs were searched so that float32 vs float64 cannot flip a routing decision (top-1/top-2
+ * logit gaps >= 1e-3, batch-priority max-probability gaps >= 1e-4, same routing in both runs).
+ * Cases: forward (config eval capacity) and forward_capacity_drop (fraction 0.25) with router
+ * combine weights / top-1 indices of every sparse layer, HF loss, grad, grad_embedding,
+ * adamw_step, loss_standard / grad_standard, generate_greedy (KV cache, per-step capacity).
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tf } from '../core/tf.js';
+import { verifyFixture } from '../verify/verify.js';
+import { useBackend } from './helpers.js';
+
+await useBackend('cpu');
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixture = (name: string) => path.join(here, 'fixtures', name);
+
+const CASES = ['forward', 'forward_capacity_drop', 'loss', 'grad', 'grad_embedding', 'adamw_step', 'loss_standard', 'grad_standard', 'generate_greedy'];
+
+interface Variant {
+  dir: string;
+  /** config.json fields the variant is about (guards against a mislabelled fixture). */
+  config: Record<string, unknown>;
+  /** Weight files the variant must load from. */
+  files: string[];
+}
+
+const VARIANTS: Variant[] = [
+  {
+    // every layer sparse, 8 experts, tight capacity, batch-prioritized, normalised before dropping,
+    // padding routed, gelu, no embedding scale, router bias; bf16 safetensors.
+    dir: 'nllb-moe-all-sparse-bf16',
+    config: { encoder_sparse_step: 1, decoder_sparse_step: 1, num_experts: 8, expert_capacity: 4, batch_prioritized_routing: true, normalize_router_prob_before_dropping: true, router_ignore_padding_tokens: true, activation_function: 'gelu', scale_embedding: false, router_bias: true },
+    files: ['model.safetensors'],
+  },
+  {
+    // gelu_new, odd d_model 45 (5 / 3 heads of 9 / 15; odd sinusoidal width), 3 encoder layers with
+    // sparse step 3, padding NOT routed, normalised before dropping; f16 sharded safetensors.
+    dir: 'nllb-moe-gelunew-f16',
+    config: { d_model: 45, encoder_attention_heads: 5, decoder_attention_heads: 3, encoder_sparse_step: 3, activation_function: 'gelu_new', router_ignore_padding_tokens: false, normalize_router_prob_before_dropping: true },
+    files: ['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors', 'model.safetensors.index.json'],
+  },
+  {
+    // expert_capacity null (training 2 * ceil(N / E)), eval fraction 0 (eval uses that rule too),
+    // dense encoder, 3 sparse decoder layers, position table shorter than the rows; f16 sharded
+    // pytorch_model-*.bin with the tied aliases sharing one storage.
+    dir: 'nllb-moe-capnull-f16bin',
+    config: { expert_capacity: null, moe_eval_capacity_token_fraction: 0, encoder_sparse_step: 0, decoder_sparse_step: 1, max_position_embeddings: 6 },
+    files: ['pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin', 'pytorch_model.bin.index.json'],
+  },
+  {
+    // 32 experts, capacity 2, d_model 16 with 16 encoder heads (head_dim 1) and 1 decoder head, silu.
+    dir: 'nllb-moe-e32-heads',
+    config: { num_experts: 32, expert_capacity: 2, d_model: 16, encoder_attention_heads: 16, decoder_attention_heads: 1, activation_function: 'silu', batch_prioritized_routing: true },
+    files: ['model.safetensors'],
+  },
+];
+
+for (const v of VARIANTS) {
+  test(`${v.dir}: every case matches HF`, async () => {
+    const dir = fixture(v.dir);
+    const config = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as Record<string, unknown>;
+    for (const [k, want] of Object.entries(v.config)) assert.equal(config[k], want, `${v.dir}/config.json ${k}`);
+    for (const f of v.files) assert.ok(fs.existsSync(path.join(dir, f)), `${v.dir}: ${f}`);
+    const before = tf.memory().numTensors;
+    const results = await verifyFixture(dir);
+    assert.equal(results.map((r) => r.case), CASES);
+    for (const r of results) assert.is(r.status, 'pass', `${v.dir} ${r.case}: ${r.message ?? ''} (max abs ${r.maxAbsError}, tol ${r.atol})`);
+    assert.is(tf.memory().numTensors, before, 'no leaked tensors');
+  });
+}
+
+// The fixture discriminates: each routing flag, flipped in config.json, breaks the capacity-drop forward.
+for (const [key, value] of [['batch_prioritized_routing', false], ['normalize_router_prob_before_dropping', false], ['router_ignore_padding_tokens', false]] as const) {
+  test(`nllb-moe-all-sparse-bf16 with ${key}=${value}: forward_capacity_drop no longer matches`, async () => {
+    const src = fixture('nllb-moe-all-sparse-bf16');
+    const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nllb-unseen-'));
+    try {
+      fs.cpSync(src, tmp, { recursive: true });
+      const cfgPath = path.join(tmp, 'config.json');
+      const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
+      cfg[key] = value;
+      fs.writeFileSync(cfgPath, JSON.stringify(cfg));
+      const [r] = await verifyFixture(tmp, { filter: /^forward_capacity_drop$/ });
+      assert.is(r.case, 'forward_capacity_drop');
+      assert.is(r.status, 'fail');
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  });
+}
+
+test.run();
