@@ -98,16 +98,18 @@ export class AdamW {
    * One optimizer step. `grads` maps parameter name -> gradient in the tfjs layout of the
    * variable. A parameter without a gradient is skipped entirely (torch skips params
    * whose .grad is None: no decay, no moment update). `lr` overrides this.lr (schedules).
+   * `gradScale` multiplies every gradient first (global-norm clipping without a second
+   * copy of all gradients, see train/clip.ts clipCoefficient).
    */
-  step(grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>, lr = this.lr): void {
+  step(grads: Map<string, tf.Tensor> | Record<string, tf.Tensor>, lr = this.lr, gradScale = 1): void {
     const entries = grads instanceof Map ? [...grads.entries()] : Object.entries(grads);
     this.stepCount += 1;
-    for (const [name, g] of entries) {
+    for (const [name, graw] of entries) {
       const p = this.params.get(name);
       if (!p) throw new PolyglotError(`AdamW: gradient for "${name}", which is not an optimized parameter`);
       const pv = p.variable;
-      if (g.shape.length !== pv.shape.length || g.shape.some((d, i) => d !== pv.shape[i])) {
-        throw new PolyglotError(`AdamW: gradient of "${name}": expected shape [${pv.shape}], found [${g.shape}]`);
+      if (graw.shape.length !== pv.shape.length || graw.shape.some((d, i) => d !== pv.shape[i])) {
+        throw new PolyglotError(`AdamW: gradient of "${name}": expected shape [${pv.shape}], found [${graw.shape}]`);
       }
       const s = this.slot(name, pv);
       s.step += 1;
@@ -116,6 +118,7 @@ export class AdamW {
       const stepSize = lr / bc1;
       const wd = this.noDecay(name) ? 0 : this.weightDecay;
       tf.tidy(() => {
+        const g = gradScale === 1 ? graw : tf.mul(graw, tf.scalar(gradScale));
         const decayed = wd !== 0 ? tf.mul(pv, tf.scalar(1 - lr * wd)) : pv;
         const m = tf.add(s.m, tf.mul(tf.sub(g, s.m), tf.scalar(1 - this.beta1)));
         const v = tf.add(tf.mul(s.v, tf.scalar(this.beta2)), tf.mul(tf.mul(g, g), tf.scalar(1 - this.beta2)));

@@ -16,10 +16,21 @@ export interface ClipResult {
 export function globalNorm(grads: Iterable<tf.Tensor>): number {
   const list = [...grads];
   if (list.length === 0) return 0;
-  const t = tf.tidy(() => tf.sqrt(tf.addN(list.map((g) => tf.sum(tf.square(tf.norm(g)))))));
+  // One tidy per gradient: only one gradient-sized temporary exists at a time (memory peak).
+  const norms = list.map((g) => tf.tidy(() => tf.norm(g)));
+  const t = tf.tidy(() => tf.norm(tf.stack(norms)));
   const n = t.dataSync()[0];
-  t.dispose();
+  tf.dispose([t, ...norms]);
   return n;
+}
+
+/**
+ * clip_grad_norm_'s factor without touching the gradients: min(max_norm / (total + 1e-6), 1).
+ * The trainer passes it to AdamW.step as gradScale, so no second copy of every gradient exists.
+ */
+export function clipCoefficient(grads: Iterable<tf.Tensor>, maxNorm: number): { coef: number; totalNorm: number } {
+  const totalNorm = globalNorm(grads);
+  return { coef: Math.min(maxNorm / (totalNorm + 1e-6), 1), totalNorm };
 }
 
 export function clipGradNorm(grads: Map<string, tf.Tensor>, maxNorm: number): ClipResult {

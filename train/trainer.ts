@@ -14,7 +14,7 @@ import { Rng, type RngState } from '../core/random.js';
 import { PolyglotError } from '../core/errors.js';
 import { AdamW, hfNoDecay } from './adamw.js';
 import { lrMultiplier, type ScheduleName } from './schedules.js';
-import { clipGradNorm, globalNorm } from './clip.js';
+import { clipCoefficient, globalNorm } from './clip.js';
 import { trainablePredicate } from './freeze.js';
 import { GradAccumulator } from './accumulate.js';
 import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
@@ -271,10 +271,9 @@ export class Trainer {
       if (acc) grads = acc.grads();
       let gradNorm: number;
       if (cfg.maxGradNorm > 0 && Number.isFinite(cfg.maxGradNorm)) {
-        const c = clipGradNorm(grads, cfg.maxGradNorm);
+        const c = clipCoefficient(grads.values(), cfg.maxGradNorm);
         gradNorm = c.totalNorm;
-        this.optimizer.step(c.grads, lr);
-        tf.dispose([...c.grads.values()]);
+        this.optimizer.step(grads, lr, c.coef);
       } else {
         gradNorm = globalNorm(grads.values());
         this.optimizer.step(grads, lr);
