@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { useBackend } from './helpers.js';
 import { lrMultiplier } from '../train/schedules.js';
-import { clipGradNorm } from '../train/clip.js';
+import { clipGradNorm, clipCoefficient } from '../train/clip.js';
+import { AdamW } from '../train/adamw.js';
 import { trainablePredicate, globToRegExp } from '../train/freeze.js';
 import { GradAccumulator } from '../train/accumulate.js';
 
@@ -42,6 +43,30 @@ test('clip_grad_norm_ semantics', async () => {
   const r2 = clipGradNorm(g, 10);
   close(r2.grads.get('b')!.dataSync()[1], 4, 1e-6);
   tf.dispose([...g.values(), ...r.grads.values(), ...r2.grads.values()]);
+});
+
+test('clipping through AdamW gradScale equals stepping with clipped gradients', async () => {
+  await useBackend('cpu');
+  const mk = (name: string) => tf.variable(tf.tensor1d([0.5, -1, 2]), true, name);
+  const [a, b] = [mk('clip_a'), mk('clip_b')];
+  const g = new Map<string, tf.Tensor>([['w', tf.tensor1d([3, -4, 12])]]);
+  const o1 = new AdamW([{ name: 'w', variable: a, transposed: false }], { lr: 0.1, weightDecay: 0.1 });
+  const o2 = new AdamW([{ name: 'w', variable: b, transposed: false }], { lr: 0.1, weightDecay: 0.1 });
+  for (let i = 0; i < 3; i++) {
+    const c = clipCoefficient(g.values(), 2);
+    close(c.totalNorm, 13, 1e-5);
+    o1.step(g, 0.1, c.coef);
+    const clipped = clipGradNorm(g, 2);
+    o2.step(clipped.grads, 0.1);
+    tf.dispose([...clipped.grads.values()]);
+  }
+  const x = a.dataSync();
+  const y = b.dataSync();
+  for (let i = 0; i < 3; i++) close(x[i], y[i], 1e-6);
+  assert.ok(Math.abs(x[2] - 2) > 0.1, 'the parameters moved');
+  tf.dispose([a, b, ...g.values()]);
+  o1.dispose();
+  o2.dispose();
 });
 
 test('freeze / train-only globs', () => {
