@@ -15,6 +15,7 @@
  * | xglm-pad3-bin | gelu_new, no embedding scaling, pad_token_id 3 (zeroes sinusoid row 3 = position 1), eos 5, d_model 46, single pytorch_model.bin with tied lm_head |
  * | xglm-fp16-headdim3 | gelu_new, d_model 21 (odd), 7 heads of 3, fp16 safetensors |
  * | xglm-bf16-binsharded-headdim1 | relu, no scaling, 12 heads of 1, bf16 pytorch_model-*.bin shards |
+ * | xglm-untied | tie_word_embeddings false: lm_head.weight is its own parameter (gradient and AdamW step too) |
  *
  * Three fixtures add cases the shared fixtures lack: loss and grad with generation
  * position_ids on a left-padded batch (fully masked query rows carry gradient: HF float64
@@ -47,6 +48,7 @@ const FIXTURES: Record<string, string[]> = {
   'xglm-pad3-bin': [...BASE, ...EXTRA],
   'xglm-fp16-headdim3': BASE,
   'xglm-bf16-binsharded-headdim1': BASE,
+  'xglm-untied': BASE,
 };
 
 for (const [name, expected] of Object.entries(FIXTURES)) {
@@ -75,6 +77,12 @@ test('stored dtypes are the ones the fixture names claim (bf16 / fp16 weights)',
   const st = (name: string, file: string) => SafetensorsFile.open(path.join(fixture(name), file)).info('model.embed_tokens.weight').dtype;
   assert.is(st('xglm-silu-bf16', 'model.safetensors'), 'BF16');
   assert.is(st('xglm-fp16-headdim3', 'model.safetensors'), 'F16');
+});
+
+test('xglm-untied: lm_head.weight is checked as its own parameter', async () => {
+  const cases = JSON.parse(fs.readFileSync(path.join(fixture('xglm-untied'), 'reference', 'cases.json'), 'utf8')) as { cases: { name: string; expect: Record<string, string> }[] };
+  const grad = cases.cases.find((c) => c.name === 'grad_train_no_dropout')!;
+  assert.ok('grad/lm_head.weight' in grad.expect && 'grad/model.embed_tokens.weight' in grad.expect);
 });
 
 test.run();

@@ -13,6 +13,7 @@ import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, defaultPositionIds } from '../../layers/sinusoidal-positions.js';
 import { XGLMDecoderBlock } from '../../layers/xglm-decoder-block.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
+import { Linear } from '../../layers/linear.js';
 import type { KeyValue } from '../../layers/attention.js';
 import { causalAttentionMask } from '../../layers/attention-mask.js';
 import { dropout } from '../../layers/dropout.js';
@@ -135,12 +136,19 @@ export interface XGLMForwardOutput {
 
 export class XGLMForCausalLM {
   readonly model: XGLMModel;
+  /** Only with tie_word_embeddings false: HF then keeps lm_head as its own Linear (no bias). */
+  readonly lmHead?: Linear;
 
   constructor(readonly config: XGLMConfig) {
-    if (!config.tieWordEmbeddings) {
-      throw new PolyglotError('config.json: field "tie_word_embeddings": expected true (XGLM checkpoints tie lm_head to embed_tokens), found false');
-    }
     this.model = new XGLMModel(config);
+    if (!config.tieWordEmbeddings) {
+      this.lmHead = new Linear({ inFeatures: config.dModel, outFeatures: config.vocabSize, hfName: 'lm_head', bias: false });
+    }
+  }
+
+  /** hidden [..., d] -> logits [..., vocab]: the tied embedding (HF default) or the untied lm_head. */
+  private project<T>(o: Ops<T>, hidden: T): T {
+    return this.lmHead ? this.lmHead.run(o, hidden) : this.model.embedTokens.project(o, hidden);
   }
 
   /**
@@ -161,9 +169,9 @@ export class XGLMForCausalLM {
     return lm;
   }
 
-  /** Parameters by HF name (the tied lm_head.weight is model.embed_tokens.weight). */
+  /** Parameters by HF name (a tied lm_head.weight is model.embed_tokens.weight, not listed again). */
   namedParameters(): HfParameter[] {
-    return this.model.hfParameters();
+    return [...this.model.hfParameters(), ...(this.lmHead?.hfParameters() ?? [])];
   }
 
   /** Ops-generic forward: logits = hidden E^T (tied lm_head, no bias). */
@@ -174,7 +182,7 @@ export class XGLMForCausalLM {
       const [b, t, d] = o.shape(hidden);
       head = o.slice(hidden, [0, typeof t === 'number' ? t - 1 : o.dimAdd(t, -1), 0], [b, 1, d]);
     }
-    return { logits: this.model.embedTokens.project(o, head), hidden, presents };
+    return { logits: this.project(o, head), hidden, presents };
   }
 
   /** Eager forward; the caller disposes the returned tensors. */
@@ -210,7 +218,7 @@ export class XGLMForCausalLM {
     const { hidden } = this.model.run(o, { inputIds, attentionMask: batch.attention_mask, positionIds: batch.position_ids, ...opts });
     const [b, t, d] = hidden.shape as number[];
     // Only positions 0..T-2 have a target: skip the last position's logits entirely.
-    const logits = this.model.embedTokens.project(o, tf.slice(hidden, [0, 0, 0], [b, t - 1, d]));
+    const logits = this.project(o, tf.slice(hidden, [0, 0, 0], [b, t - 1, d]));
     const targets = tf.reshape(tf.slice(labels, [0, 1], [b, t - 1]), [-1]);
     const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targets) as tf.Scalar;
     return { loss, components: { lm_loss: loss } };
@@ -218,5 +226,6 @@ export class XGLMForCausalLM {
 
   dispose(): void {
     this.model.dispose();
+    this.lmHead?.disposeParameters();
   }
 }

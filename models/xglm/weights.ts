@@ -2,7 +2,8 @@
  * Loads an HF XGLM checkpoint by state-dict name. Linear weights are transposed
  * [out, in] -> [in, out] once here. lm_head is tied: safetensors files omit
  * lm_head.weight; pytorch_model.bin keeps it sharing storage with the embedding, so it is
- * accepted when equal to model.embed_tokens.weight. Checkpoints of a bare XGLMModel (names
+ * accepted when equal to model.embed_tokens.weight. With tie_word_embeddings false, lm_head.weight
+ * is a parameter of its own (required). Checkpoints of a bare XGLMModel (names
  * without "model.") load too (HF base_model_prefix).
  */
 import { tf } from '../../core/tf.js';
@@ -70,7 +71,8 @@ export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource
       throw new PolyglotError(`${source}: tensor "${name}": expected shape ${shapeStr(want)}, found ${shapeStr(found)}`);
     }
   }
-  if (names.has('lm_head.weight')) {
+  // A tied lm_head (not a parameter of its own) may still be stored: it must equal the embedding.
+  if (names.has('lm_head.weight') && !expected.has('lm_head.weight')) {
     const embName = ckName('model.embed_tokens.weight');
     const head = tensors.meta('lm_head.weight');
     const emb = tensors.meta(embName);
