@@ -9,7 +9,9 @@
  * logit gaps >= 1e-3, batch-priority max-probability gaps >= 1e-4, same routing in both runs).
  * Cases: forward (config eval capacity) and forward_capacity_drop (fraction 0.25) with router
  * combine weights / top-1 indices of every sparse layer, HF loss, grad, grad_embedding,
- * adamw_step, loss_standard / grad_standard, generate_greedy (KV cache, per-step capacity).
+ * adamw_step, loss_standard / grad_standard, generate_greedy (KV cache, per-step capacity; inputs
+ * chosen so the output has an EOS, >= 3 distinct tokens and, where the config can drop, depends
+ * on the per-step capacity).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -81,9 +83,16 @@ for (const v of VARIANTS) {
   });
 }
 
-// The fixture discriminates: each routing flag, flipped in config.json, breaks the capacity-drop forward.
-for (const [key, value] of [['batch_prioritized_routing', false], ['normalize_router_prob_before_dropping', false], ['router_ignore_padding_tokens', false]] as const) {
-  test(`nllb-moe-all-sparse-bf16 with ${key}=${value}: forward_capacity_drop no longer matches`, async () => {
+// The fixture discriminates: each routing flag, flipped in config.json, breaks the capacity-drop
+// forward; a capacity that never drops (fraction 1) changes the greedy tokens.
+const MUTATIONS: [string, boolean | number, RegExp][] = [
+  ['batch_prioritized_routing', false, /^forward_capacity_drop$/],
+  ['normalize_router_prob_before_dropping', false, /^forward_capacity_drop$/],
+  ['router_ignore_padding_tokens', false, /^forward_capacity_drop$/],
+  ['moe_eval_capacity_token_fraction', 1, /^generate_greedy$/],
+];
+for (const [key, value, only] of MUTATIONS) {
+  test(`nllb-moe-all-sparse-bf16 with ${key}=${value}: ${only.source} no longer matches`, async () => {
     const src = fixture('nllb-moe-all-sparse-bf16');
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'nllb-unseen-'));
     try {
@@ -92,9 +101,9 @@ for (const [key, value] of [['batch_prioritized_routing', false], ['normalize_ro
       const cfg = JSON.parse(fs.readFileSync(cfgPath, 'utf8')) as Record<string, unknown>;
       cfg[key] = value;
       fs.writeFileSync(cfgPath, JSON.stringify(cfg));
-      const [r] = await verifyFixture(tmp, { filter: /^forward_capacity_drop$/ });
-      assert.is(r.case, 'forward_capacity_drop');
-      assert.is(r.status, 'fail');
+      const results = await verifyFixture(tmp, { filter: only });
+      assert.is(results.length, 1);
+      assert.is(results[0].status, 'fail');
     } finally {
       fs.rmSync(tmp, { recursive: true, force: true });
     }
