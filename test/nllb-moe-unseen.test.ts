@@ -62,10 +62,11 @@ const VARIANTS: Variant[] = [
     files: ['pytorch_model-00001-of-00002.bin', 'pytorch_model-00002-of-00002.bin', 'pytorch_model.bin.index.json'],
   },
   {
-    // 32 experts, capacity 2, d_model 16 with 16 encoder heads (head_dim 1) and 1 decoder head, silu.
-    dir: 'nllb-moe-e32-heads',
+    // 32 experts, capacity 2, d_model 16 with 16 encoder heads (head_dim 1) and 1 decoder head, silu;
+    // a single bf16 pytorch_model.bin (tied aliases sharing one storage).
+    dir: 'nllb-moe-e32-bf16bin',
     config: { num_experts: 32, expert_capacity: 2, d_model: 16, encoder_attention_heads: 16, decoder_attention_heads: 1, activation_function: 'silu', batch_prioritized_routing: true },
-    files: ['model.safetensors'],
+    files: ['pytorch_model.bin'],
   },
 ];
 
