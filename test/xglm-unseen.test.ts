@@ -16,6 +16,7 @@
  * | xglm-fp16-headdim3 | gelu_new, d_model 21 (odd), 7 heads of 3, fp16 safetensors |
  * | xglm-bf16-binsharded-headdim1 | relu, no scaling, 12 heads of 1, bf16 pytorch_model-*.bin shards |
  * | xglm-untied | tie_word_embeddings false: lm_head.weight is its own parameter (gradient and AdamW step too) |
+ * | xglm-genconfig | greedy case only: generation_config.json sets repetition_penalty 1.5 and no_repeat_ngram_size 2, which HF generate() applies although the case params omit them |
  *
  * Three fixtures add cases the shared fixtures lack: loss and grad with generation
  * position_ids on a left-padded batch (fully masked query rows carry gradient: HF float64
@@ -49,6 +50,7 @@ const FIXTURES: Record<string, string[]> = {
   'xglm-fp16-headdim3': BASE,
   'xglm-bf16-binsharded-headdim1': BASE,
   'xglm-untied': BASE,
+  'xglm-genconfig': ['generate_greedy_left_padded'],
 };
 
 for (const [name, expected] of Object.entries(FIXTURES)) {

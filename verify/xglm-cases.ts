@@ -2,6 +2,8 @@
  * XGLM case handlers: forward, incremental, generate_greedy, loss (this file) and
  * grad / adamw_step (train's shared handlers over a fresh model per case).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
@@ -10,6 +12,8 @@ import type { KeyValue } from '../layers/attention.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { generate } from '../generation/generate.js';
+import type { GenerateOptions } from '../generation/options.js';
+import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
 import { gradCase, adamwStepCase, hostToTensor } from './train-cases.js';
 import type { ActualOutput, CaseContext, CaseHandler, ModelCaseRunner } from './types.js';
 
@@ -115,6 +119,11 @@ export const xglmCaseRunner: ModelCaseRunner = {
       }
     };
 
+    // HF generate(do_sample=False) starts from model.generation_config: generation_config.json when
+    // the checkpoint has one (pad_token_id unset there -> the first eos id), else the model config
+    // (GenerationConfig.from_model_config). The case's params override; the kind forces greedy.
+    const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
+    const generationDefaults = readGenerationConfig(fixtureDir);
     const generateGreedy: CaseHandler = async (ctx) => {
       const lm = modelFor(ctx);
       const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
@@ -122,12 +131,28 @@ export const xglmCaseRunner: ModelCaseRunner = {
       const prompt = intRows(ids);
       const mask = maskT ? intRows(maskT) : prompt.map((r) => r.map(() => 1));
       tf.dispose(defined([ids, maskT]));
-      const maxNewTokens = Number(ctx.literal<number>('max_new_tokens') ?? 20);
-      const eos = ctx.literal<number | number[]>('eos_token_id') ?? lm.config.eosTokenId;
-      const pad = ctx.literal<number>('pad_token_id') ?? lm.config.padTokenId;
+      const base: GenerationDefaults = generationFile
+        ? generationDefaults
+        : { eosTokenId: lm.config.eosTokenId ?? undefined, padTokenId: lm.config.padTokenId };
+      const opts = withDefaults<GenerateOptions>(base, {
+        maxNewTokens: ctx.literal<number>('max_new_tokens'),
+        maxLength: ctx.literal<number>('max_length'),
+        minNewTokens: ctx.literal<number>('min_new_tokens'),
+        minLength: ctx.literal<number>('min_length'),
+        repetitionPenalty: ctx.literal<number>('repetition_penalty'),
+        noRepeatNgramSize: ctx.literal<number>('no_repeat_ngram_size'),
+        eosTokenId: ctx.literal<number | number[]>('eos_token_id'),
+        padTokenId: ctx.literal<number>('pad_token_id'),
+        doSample: false,
+        numBeams: 1,
+        numReturnSequences: 1,
+      });
+      delete (opts as GenerationDefaults).decoderStartTokenId;
+      // HF's default length limit is max_length 20 (prompt included).
+      if (opts.maxNewTokens === undefined && opts.maxLength === undefined) opts.maxLength = 20;
       const session = new XGLMDecoderSession(lm, mask);
       try {
-        const { sequences } = await generate(session, { inputIds: prompt }, { maxNewTokens, eosTokenId: eos, padTokenId: pad });
+        const { sequences } = await generate(session, { inputIds: prompt }, opts);
         const width = sequences[0].length;
         return { sequences: { data: sequences.flat(), shape: [sequences.length, width] } };
       } finally {
