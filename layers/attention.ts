@@ -103,6 +103,10 @@ export class Attention extends PolyglotLayer {
     let scores = o.matMul(q, key, false, true); // [B, H, Tq, Tk]
     if (input.mask !== undefined) {
       // HF: attn_weights + mask, then torch.max(., finfo.min): fully masked rows become uniform.
+      // Gradient: tfjs maximum gives dy to its first input on ties, so those rows pass the full
+      // gradient, as HF's float64 references do (there the clamp compares with a float32 -inf and
+      // never ties); HF run in float32 ties and passes half. It matters only when a fully masked
+      // row's output reaches the loss (left padding, 4.46 loss: the last pad predicts the first token).
       scores = o.maximum(o.add(scores, input.mask), o.scalar(FLOAT32_MIN));
     }
     const probs = dropout(o, o.softmax(scores), this.cfg.attentionDropout, input);
