@@ -94,7 +94,8 @@ export function renderPlot(series: Series[], width = 640, height = 400): Buffer 
     y1 += 0.5;
   }
   const pad = (y1 - y0) * 0.05;
-  y0 -= pad;
+  // losses are >= 0: no negative axis range
+  y0 = y0 >= 0 ? Math.max(0, y0 - pad) : y0 - pad;
   y1 += pad;
   const px = (x: number) => left + ((x - x0) / (x1 - x0)) * (width - left - right);
   const py = (y: number) => height - bottom - ((y - y0) / (y1 - y0)) * (height - top - bottom);
@@ -106,8 +107,9 @@ export function renderPlot(series: Series[], width = 640, height = 400): Buffer 
     c.text(4, py(yv) - 5, fmt(yv));
     const xv = x0 + ((x1 - x0) * i) / 4;
     c.line(px(xv), top, px(xv), height - bottom, grid);
-    const label = fmt(Math.round(xv));
-    c.text(px(xv) - label.length * 4, height - bottom + 8, label);
+    const label = String(Math.round(xv));
+    // centred under the tick, kept inside the picture
+    c.text(Math.min(px(xv) - label.length * 4, width - 2 - label.length * 8), height - bottom + 8, label);
   }
   c.line(left, top, left, height - bottom, axis);
   c.line(left, height - bottom, width - right, height - bottom, axis);
