@@ -114,6 +114,15 @@ function argmax(row: ArrayLike<number>, off: number, n: number, exclude = -1): n
   return best;
 }
 
+/**
+ * One-hot over the experts, [N, E] float. tfjs `oneHot` refuses depth 1, so one expert gives a
+ * column of ones (every index is 0 then, as HF's `one_hot(idx, num_classes=1)`).
+ */
+export function expertOneHot<T>(o: Ops<T>, indices: T, numExperts: number): T {
+  if (numExperts > 1) return o.oneHot(indices, numExperts);
+  return o.expandDims(o.add(o.mul(o.cast(indices, 'float32'), o.scalar(0)), o.scalar(1)), 1);
+}
+
 /** Uniform in (0, 1) from the Rng (avoids log(0) in Gumbel noise). */
 function openUniform(rng: Rng): number {
   let u = rng.uniform();
@@ -147,8 +156,10 @@ export function planRouting(probs: ArrayLike<number>, logits: ArrayLike<number>,
     } else {
       top2[t] = E > 1 ? argmax(logits, t * E, E, top1[t]) : 0;
     }
+    // With one expert HF's 2nd choice is expert 0 again (argmax of an all -inf row): a second
+    // assignment that takes a slot after all top-1s and adds its gate to the same column.
     m1[t] = 1;
-    m2[t] = E > 1 ? 1 : 0;
+    m2[t] = 1;
     if (opts.policy === 'random' && m2[t]) {
       const p2 = probs[t * E + top2[t]];
       m2[t] = 2 * p2 > opts.rng!.uniform() ? 1 : 0;
@@ -215,9 +226,12 @@ export function planRouting(probs: ArrayLike<number>, logits: ArrayLike<number>,
       usage[top1[t]]++;
     }
     if (keep2[t]) {
-      lists[top2[t]].push(t);
-      slots[top2[t]].push(2);
       usage[top2[t]]++;
+      // Same expert as the surviving top-1 (one expert only): HF runs it once with the summed gate.
+      if (!(keep1[t] && top2[t] === top1[t])) {
+        lists[top2[t]].push(t);
+        slots[top2[t]].push(2);
+      }
     }
   }
   return {
@@ -350,8 +364,8 @@ export class Top2Router extends PolyglotLayer {
         s1[t] = plan.keep1[t];
         s2[t] = plan.keep2[t];
       }
-      const oh1 = o.oneHot(o.constant(plan.top1, [N], 'int32'), E);
-      const oh2 = o.oneHot(o.constant(plan.top2, [N], 'int32'), E);
+      const oh1 = expertOneHot(o, o.constant(plan.top1, [N], 'int32'), E);
+      const oh2 = expertOneHot(o, o.constant(plan.top2, [N], 'int32'), E);
       const cw = combineWeights(o, probs, oh1, oh2, o.constant(s1, [N, 1]), o.constant(s2, [N, 1]), plan.normalizeBeforeDropping, plan.rawSecondGate);
       return { logits, probs, combineWeights: cw, top1Index: o.constant(plan.top1Index, [N], 'int32'), capacity, plan };
     }
@@ -366,10 +380,10 @@ export class Top2Router extends PolyglotLayer {
     const E = this.cfg.numExperts;
     const N = o.shape(x)[0];
     const top1 = o.argMax(probs, 1);
-    const oh1 = o.oneHot(top1, E);
+    const oh1 = expertOneHot(o, top1, E);
     // Top-2 = argmax of the logits with the top-1 column pushed to -inf (HF masked_fill).
     const top2 = o.argMax(o.sub(logits, o.mul(oh1, o.scalar(1e30))), 1);
-    const oh2 = E > 1 ? o.oneHot(top2, E) : o.mul(oh1, o.scalar(0));
+    const oh2 = E > 1 ? expertOneHot(o, top2, E) : oh1;
     let m1 = oh1;
     let m2 = oh2;
     if (!this.cfg.routerIgnorePaddingTokens && (opts.paddingTensor !== undefined || opts.paddingMask)) {

@@ -12,6 +12,7 @@
  */
 import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
+import { expertOneHot } from '../layers/router.js';
 
 export type MoeLossMode = 'standard' | 'hf';
 
@@ -36,7 +37,7 @@ export function hfLoadBalancingLoss<T>(o: Ops<T>, layers: RouterLossInput<T>[], 
   const N = o.shape(layers[0].combineWeights)[0];
   let counts: T | undefined;
   for (const l of layers) {
-    const c = o.sum(o.oneHot(l.top1Index, E), 0);
+    const c = o.sum(expertOneHot(o, l.top1Index, E), 0);
     counts = counts === undefined ? c : o.add(counts, c);
   }
   const nF = typeof N === 'number' ? o.scalar(N) : o.cast(N, 'float32');
@@ -53,7 +54,7 @@ export function standardRouterLosses<T>(o: Ops<T>, logits: T, tokenMask: T, numE
   const probs = o.softmax(logits);
   const m = o.expandDims(tokenMask, 1);
   const count = o.maximum(o.sum(tokenMask, 0), o.scalar(1));
-  const top1 = o.oneHot(o.argMax(probs, 1), E);
+  const top1 = expertOneHot(o, o.argMax(probs, 1), E);
   const f = o.div(o.sum(o.mul(top1, m), 0), count);
   const P = o.div(o.sum(o.mul(probs, m), 0), count);
   const aux = o.mul(o.scalar(E), o.sum(o.mul(f, P), 0));

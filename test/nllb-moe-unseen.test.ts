@@ -68,6 +68,14 @@ const VARIANTS: Variant[] = [
     config: { num_experts: 32, expert_capacity: 2, d_model: 16, encoder_attention_heads: 16, decoder_attention_heads: 1, activation_function: 'silu', batch_prioritized_routing: true },
     files: ['pytorch_model.bin'],
   },
+  {
+    // One expert: HF's 2nd choice is expert 0 again (argmax of an all -inf row); it takes a slot
+    // after all top-1s (eval fraction 1.5, training capacity 64 let it survive) and its gate adds
+    // to the same column; normalised before dropping (gates 0.5 + 0.5).
+    dir: 'nllb-moe-one-expert',
+    config: { num_experts: 1, expert_capacity: 64, moe_eval_capacity_token_fraction: 1.5, normalize_router_prob_before_dropping: true },
+    files: ['model.safetensors'],
+  },
 ];
 
 for (const v of VARIANTS) {
