@@ -103,12 +103,14 @@ test('causal mask: finfo.min where blocked (future keys or padding), 0 elsewhere
   assert.equal(z(m[0][0][1]), [M, 0, 0]);
 });
 
-test('activations: exact gelu, tanh gelu_new, relu, silu; unknown name is a PolyglotError', async () => {
+test('activations: every parameter-free HF ACT2FN name; unknown name is a PolyglotError', async () => {
   await useBackend('cpu');
   const x = tf.tensor1d([-1.5, 0.3, 2]);
   const get = (n: string) => tf.tidy(() => Array.from(applyActivation(o, checkActivationName(n), x).dataSync()));
   const erf = (v: number) => {
-    // Abramowitz-Stegun 7.1.26 is too coarse; use a series for |v| < 3.
+    // Abramowitz-Stegun 7.1.26 is too coarse; the Maclaurin series is exact in doubles up to |v| ~ 4,
+    // and past 5 erf is +-1 to 1e-12.
+    if (Math.abs(v) > 5) return Math.sign(v);
     let s = 0, term = v;
     for (let k = 0; k < 60; k++) { s += term / (2 * k + 1); term *= (-v * v) / (k + 1); }
     return (2 / Math.sqrt(Math.PI)) * s;
@@ -119,7 +121,22 @@ test('activations: exact gelu, tanh gelu_new, relu, silu; unknown name is a Poly
   close(get('gelu_new'), xs.map((v) => 0.5 * v * (1 + Math.tanh(Math.sqrt(2 / Math.PI) * (v + 0.044715 * v ** 3)))));
   close(get('relu'), [0, 0.3, 2]);
   close(get('silu'), xs.map((v) => v / (1 + Math.exp(-v))));
-  assert.throws(() => checkActivationName('gelu_fast', 'config.json: field "activation_function"'), (e: Error) => e instanceof PolyglotError && /config.json: field "activation_function": expected one of gelu, gelu_new, relu, silu, swish, found "gelu_fast"/.test(e.message));
+  // The rest of HF's ACT2FN (transformers/activations.py), formulas written out independently.
+  const sig = (v: number) => 1 / (1 + Math.exp(-v));
+  close(get('gelu_fast'), xs.map((v) => 0.5 * v * (1 + Math.tanh(v * 0.7978845608 * (1 + 0.044715 * v * v)))));
+  close(get('gelu_pytorch_tanh'), get('gelu_new'));
+  close(get('quick_gelu'), xs.map((v) => v * sig(1.702 * v)));
+  close(get('mish'), xs.map((v) => v * Math.tanh(Math.log1p(Math.exp(v)))));
+  close(get('laplace'), xs.map((v) => 0.5 * (1 + erf((v - 0.707107) / (0.282095 * Math.SQRT2)))));
+  close(get('leaky_relu'), [-0.015, 0.3, 2]);
+  close(get('relu2'), [0, 0.09, 4]);
+  close(get('tanh'), xs.map(Math.tanh));
+  close(get('linear'), xs);
+  const big = tf.tensor1d([-20, 3, 20]);
+  close(tf.tidy(() => Array.from(applyActivation(o, 'relu6', big).dataSync())), [0, 3, 6]);
+  close(tf.tidy(() => Array.from(applyActivation(o, 'gelu_10', big).dataSync())), [0, 0.5 * 3 * (1 + erf(3 / Math.SQRT2)), 10]);
+  big.dispose();
+  assert.throws(() => checkActivationName('gelu_magic', 'config.json: field "activation_function"'), (e: Error) => e instanceof PolyglotError && /config.json: field "activation_function": expected one of gelu, gelu_new, .*, found "gelu_magic"/.test(e.message));
   x.dispose();
 });
 

@@ -65,7 +65,7 @@ test('a field with a wrong type names config.json, the field, expected and found
   throwsExactly(() => parseXGLMConfig({ scale_embedding: 1 }, 'm/config.json'), 'm/config.json: field "scale_embedding": expected true or false, found number 1');
   throwsExactly(() => parseXGLMConfig({ dropout: 1.5 }, 'm/config.json'), 'm/config.json: field "dropout": expected a number in [0, 1], found number 1.5');
   throwsExactly(() => parseXGLMConfig({ pad_token_id: null }, 'm/config.json'), 'm/config.json: field "pad_token_id": expected a non-negative integer token id, found null');
-  throwsExactly(() => parseXGLMConfig({ activation_function: 'gelu_fast' }, 'm/config.json'), 'm/config.json: field "activation_function": expected one of gelu, gelu_new, relu, silu, swish, found "gelu_fast"');
+  throwsExactly(() => parseXGLMConfig({ activation_function: 'prelu' }, 'm/config.json'), 'm/config.json: field "activation_function": expected one of gelu, gelu_new, relu, silu, swish, gelu_python, gelu_pytorch_tanh, gelu_accurate, gelu_fast, quick_gelu, gelu_10, laplace, leaky_relu, linear, mish, relu2, relu6, sigmoid, tanh, found "prelu"');
   throwsExactly(() => parseXGLMConfig({ model_type: 'bart' }, 'm/config.json'), 'm/config.json: field "model_type": expected "xglm", found string "bart"');
   throwsExactly(() => parseXGLMConfig({ d_model: 30, attention_heads: 4 }, 'm/config.json'), 'm/config.json: field "d_model": expected a multiple of attention_heads (4), found 30');
   throwsExactly(() => parseXGLMConfig([], 'm/config.json'), 'm/config.json: expected a JSON object, found array []');
