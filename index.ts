@@ -87,3 +87,4 @@ export { causalAttentionMask, paddingAttentionMask } from './layers/attention-ma
 export { FeedForward } from './layers/feed-forward.js';
 export { XGLMDecoderBlock } from './layers/xglm-decoder-block.js';
 export { applyActivation, ACTIVATION_NAMES, type ActivationName } from './layers/activations.js';
+export { exportCheckpoint } from './train/export-checkpoint.js';

@@ -9,6 +9,8 @@ import { runTraining, type TrainRunOptions } from '../train/run-training.js';
 import { initModelDir } from '../train/init-model.js';
 import { syntheticSplit } from '../train/demo/synthetic-task.js';
 import { loadModel } from '../train/load-model.js';
+import { exportCheckpoint } from '../train/export-checkpoint.js';
+import { SafetensorsFile } from '../convert/safetensors.js';
 
 const base: Omit<TrainRunOptions, 'modelDir' | 'data' | 'outDir'> = {
   maxSteps: 12, lr: 3e-3, batchSize: 8, gradAccum: 1, warmupSteps: 2, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 1,
@@ -52,6 +54,13 @@ test('translation run (NLLB-MoE): eval loss, chrF/BLEU, MoE metrics in JSONL, ch
   assert.ok(fs.existsSync(r.summary.plotFile!));
   const re = loadModel(r.exportDir!);
   assert.is(re.arch, 'nllb-moe');
+  // polyglot export-hf: the last checkpoint exported alone equals the end-of-training export
+  const fromCk = exportCheckpoint(s.model, path.join(s.tmp, 'run'), path.join(s.tmp, 'from-ck'));
+  assert.is(fromCk.step, 12);
+  const a = SafetensorsFile.open(path.join(r.exportDir!, 'model.safetensors'));
+  const b = SafetensorsFile.open(path.join(fromCk.result.dir, 'model.safetensors'));
+  assert.equal(b.names().sort(), a.names().sort());
+  for (const n of a.names()) assert.equal(Array.from(b.read(n).data as Float32Array), Array.from(a.read(n).data as Float32Array), n);
   re.model.dispose();
   r.loaded.model.dispose();
   assert.is(tf.memory().numTensors, before, 'no tensor left behind by a whole run');

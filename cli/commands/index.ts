@@ -11,5 +11,6 @@ import { trainCommand } from './train.js';
 import { evalCommand } from './eval.js';
 import { initCommand } from './init.js';
 import { demoCommand } from './demo.js';
+import { exportHfCommand } from './export-hf.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never, exportHfCommand as never];
