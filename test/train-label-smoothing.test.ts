@@ -4,6 +4,10 @@ import { tf } from '../core/tf.js';
 import { eagerOps } from '../ops/eager.js';
 import { useBackend } from './helpers.js';
 import { crossEntropy } from '../losses/cross-entropy.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
+import { XGLMForCausalLM } from '../models/xglm/model.js';
+import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import { fixturePath } from './helpers.js';
 
 // Expected values from the definition of torch's label smoothing: cross-entropy against the
 // target distribution q = (1 - eps) * onehot(label) + eps / V, averaged over non-ignored rows.
@@ -38,5 +42,38 @@ for (const backend of ['cpu', 'wasm'] as const) {
     assert.throws(() => tf.tidy(() => crossEntropy(eagerOps, tf.tensor2d(logits), tf.tensor1d(labels, 'int32'), { labelSmoothing: 1.5 })), /label smoothing/);
   });
 }
+
+// Both models must apply the trainer's labelSmoothing to their LM loss, on the same targets as
+// without smoothing: the smoothed loss equals the reference formula on the model's own logits.
+test('XGLM and NLLB-MoE computeLoss apply labelSmoothing to the LM loss', async () => {
+  await useBackend('cpu');
+  const ids = [[2, 10, 360, 399, 16, 293], [2, 124, 364, 315, 1, 1]];
+  const labels = [[2, 10, 360, 399, 16, 293], [2, 124, 364, 315, -100, -100]];
+  const mask = [[1, 1, 1, 1, 1, 1], [1, 1, 1, 1, 0, 0]];
+  const xglm = XGLMForCausalLM.fromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')));
+  const batch = { input_ids: tf.tensor2d(ids, undefined, 'int32'), attention_mask: tf.tensor2d(mask, undefined, 'int32'), labels: tf.tensor2d(labels, undefined, 'int32') };
+  const logits = tf.tidy(() => xglm.forward({ inputIds: batch.input_ids, attentionMask: batch.attention_mask }).logits.arraySync() as number[][][]);
+  const shifted = logits.flatMap((row) => row.slice(0, -1));
+  const targets = labels.flatMap((row) => row.slice(1));
+  for (const eps of [0, 0.2]) {
+    const got = tf.tidy(() => xglm.computeLoss(batch, { training: false, labelSmoothing: eps }).loss.dataSync()[0]);
+    assert.ok(Math.abs(got - reference(shifted, targets, eps)) < 1e-4, `xglm eps ${eps}: ${got} vs ${reference(shifted, targets, eps)}`);
+  }
+  const nllb = nllbMoeFromCheckpoint(openCheckpoint(fixturePath('nllb-moe-tiny')));
+  const src = { input_ids: tf.tensor2d([[1047, 10, 360, 2], [1047, 124, 2, 1]], undefined, 'int32'), attention_mask: tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]], undefined, 'int32'), labels: tf.tensor2d([[1057, 10, 2], [1057, 2, -100]], undefined, 'int32') };
+  const nllbLogits = tf.tidy(() => {
+    const out = nllb.forward({ inputIds: src.input_ids, attentionMask: src.attention_mask, labels: src.labels });
+    return out.logits.arraySync() as number[][][];
+  });
+  const nllbTargets = (src.labels.arraySync() as number[][]).flat();
+  for (const eps of [0, 0.2]) {
+    const got = tf.tidy(() => nllb.computeLoss(src, { training: false, labelSmoothing: eps }).components.lm_loss.dataSync()[0]);
+    const want = reference(nllbLogits.flat(), nllbTargets, eps);
+    assert.ok(Math.abs(got - want) < 1e-4, `nllb eps ${eps}: ${got} vs ${want}`);
+  }
+  xglm.dispose();
+  tf.dispose(Object.values(batch));
+  tf.dispose(Object.values(src));
+});
 
 test.run();

@@ -26,7 +26,7 @@ export interface ComputeLossOptions {
   rng?: Rng;
   /**
    * torch CrossEntropyLoss(label_smoothing=eps) for the LM loss (losses/cross-entropy.ts
-   * `labelSmoothing`); a model that ignores it trains without smoothing.
+   * `labelSmoothing`); every model applies it to its LM loss.
    */
   labelSmoothing?: number;
 }
@@ -34,7 +34,7 @@ export interface ComputeLossOptions {
 export interface TrainableModel {
   namedParameters(): NamedParameter[];
   /** Scalar loss for a batch; called inside tf.tidy / tf.variableGrads. */
-  computeLoss(batch: Record<string, tf.Tensor>, opts: { training: boolean; rng?: Rng }): LossOutput;
+  computeLoss(batch: Record<string, tf.Tensor>, opts: ComputeLossOptions): LossOutput;
 }
 
 /** A parameter as the optimizer sees it: one tf.Variable, once (tied weights appear once). */

@@ -207,7 +207,11 @@ export class XGLMForCausalLM {
    * pre-shifted by the caller), ignore_index -100, mean over the non-ignored targets.
    * batch: input_ids, labels, optional attention_mask / position_ids. Call inside tf.tidy / variableGrads.
    */
-  computeLoss(batch: Record<string, tf.Tensor>, opts: RunOptions): { loss: tf.Scalar; components: Record<string, tf.Scalar> } {
+  /** Current HF causal-LM loss (labels not pre-shifted); `labelSmoothing` as torch's CrossEntropyLoss. */
+  computeLoss(
+    batch: Record<string, tf.Tensor>,
+    opts: RunOptions & { labelSmoothing?: number },
+  ): { loss: tf.Scalar; components: Record<string, tf.Scalar> } {
     const o = eagerOps;
     const inputIds = batch.input_ids;
     const labels = batch.labels;
@@ -215,12 +219,13 @@ export class XGLMForCausalLM {
     if (labels.shape.join() !== inputIds.shape.join()) {
       throw new PolyglotError(`XGLM loss batch: "labels" shape [${labels.shape}] must equal "input_ids" shape [${inputIds.shape}]`);
     }
-    const { hidden } = this.model.run(o, { inputIds, attentionMask: batch.attention_mask, positionIds: batch.position_ids, ...opts });
+    const { labelSmoothing, ...runOpts } = opts;
+    const { hidden } = this.model.run(o, { inputIds, attentionMask: batch.attention_mask, positionIds: batch.position_ids, ...runOpts });
     const [b, t, d] = hidden.shape as number[];
     // Only positions 0..T-2 have a target: skip the last position's logits entirely.
     const logits = this.project(o, tf.slice(hidden, [0, 0, 0], [b, t - 1, d]));
     const targets = tf.reshape(tf.slice(labels, [0, 1], [b, t - 1]), [-1]);
-    const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targets) as tf.Scalar;
+    const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targets, { labelSmoothing }) as tf.Scalar;
     return { loss, components: { lm_loss: loss } };
   }
 
