@@ -3,12 +3,16 @@
  * indices per sparse layer), loss in both MoE-loss modes, generate_greedy; grad / adamw_step
  * through the shared training handlers (verify/train-cases.ts) on a fresh model per case.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { HfCheckpoint } from '../convert/checkpoint.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
+import type { GenerateOptions } from '../generation/options.js';
+import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
@@ -52,6 +56,11 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       return m;
     };
     const params = (ctx: CaseContext) => ctx.spec.params ?? {};
+    // HF generate(do_sample=False) starts from model.generation_config: generation_config.json when
+    // the checkpoint has one, else GenerationConfig.from_model_config (config.json's eos / pad /
+    // decoder_start / forced_bos). The case's params override; the case kind forces greedy.
+    const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
+    const generationDefaults = readGenerationConfig(fixtureDir);
     const freshForTraining = (p: Record<string, unknown>) => {
       const m = nllbMoeFromCheckpoint(ck, overridesOf(p));
       m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
@@ -110,19 +119,38 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       generate_greedy: async (ctx) => {
         const p = params(ctx);
         const model = modelFor(p);
+        const c = model.config;
         const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
         const mask = ctx.spec.inputs.attention_mask !== undefined ? (hostToTensor(ctx.input('attention_mask')) as tf.Tensor2D) : undefined;
         const session = model.createSession(ids, mask);
         try {
-          const start = (p.decoder_start_token_id as number | undefined) ?? model.config.decoderStartTokenId;
-          const res = await generate(session, { inputIds: Array.from({ length: ids.shape[0] }, () => [start]) }, {
-            maxNewTokens: p.max_new_tokens as number,
-            forcedBosTokenId: (p.forced_bos_token_id as number | undefined) ?? model.config.forcedBosTokenId ?? undefined,
-            eosTokenId: (p.eos_token_id as number | undefined) ?? model.config.eosTokenId,
-            padTokenId: (p.pad_token_id as number | undefined) ?? model.config.padTokenId,
+          const base: GenerationDefaults = generationFile
+            ? generationDefaults
+            : { eosTokenId: c.eosTokenId, padTokenId: c.padTokenId, decoderStartTokenId: c.decoderStartTokenId, forcedBosTokenId: c.forcedBosTokenId ?? undefined };
+          const lit = <V>(k: string): V | undefined => (p[k] === undefined || p[k] === null ? undefined : (p[k] as V));
+          const opts = withDefaults<GenerationDefaults>(base, {
+            maxNewTokens: lit<number>('max_new_tokens'),
+            maxLength: lit<number>('max_length'),
+            minNewTokens: lit<number>('min_new_tokens'),
+            minLength: lit<number>('min_length'),
+            repetitionPenalty: lit<number>('repetition_penalty'),
+            noRepeatNgramSize: lit<number>('no_repeat_ngram_size'),
+            forcedBosTokenId: lit<number>('forced_bos_token_id'),
+            forcedEosTokenId: lit<number | number[]>('forced_eos_token_id'),
+            eosTokenId: lit<number | number[]>('eos_token_id'),
+            padTokenId: lit<number>('pad_token_id'),
+            decoderStartTokenId: lit<number>('decoder_start_token_id'),
+            doSample: false,
+            numBeams: 1,
+            numReturnSequences: 1,
           });
+          const start = opts.decoderStartTokenId ?? c.decoderStartTokenId;
+          delete opts.decoderStartTokenId;
+          // HF's default length limit: max_length 20, the decoder start token included.
+          if (opts.maxNewTokens === undefined && opts.maxLength === undefined) opts.maxLength = 20;
+          const res = await generate(session, { inputIds: Array.from({ length: ids.shape[0] }, () => [start]) }, opts as GenerateOptions);
           const len = Math.max(...res.sequences.map((s) => s.length));
-          const flat = res.sequences.flatMap((s) => [...s, ...new Array<number>(len - s.length).fill(model.config.padTokenId)]);
+          const flat = res.sequences.flatMap((s) => [...s, ...new Array<number>(len - s.length).fill(opts.padTokenId ?? c.padTokenId)]);
           return { sequences: { data: flat, shape: [res.sequences.length, len] } };
         } finally {
           session.dispose();
