@@ -13,6 +13,18 @@ export function withBackend<T>(y: Argv<T>): Argv<T & BackendArgs> {
     .option('quiet', { type: 'boolean', default: false, describe: 'less output' }) as unknown as Argv<T & BackendArgs>;
 }
 
+/**
+ * `--backend` on a command that does no tensor math (info, convert, tokenize): accepted so
+ * every command takes the same flag, and validated, but no backend is started.
+ */
+export function acceptBackend<T>(y: Argv<T>): Argv<T & { backend: BackendName }> {
+  return y.option('backend', {
+    choices: BACKEND_NAMES as BackendName[],
+    default: 'auto' as BackendName,
+    describe: 'compute backend (this command does no tensor math)',
+  }) as unknown as Argv<T & { backend: BackendName }>;
+}
+
 /** Activates the backend and says which one was chosen (on stderr, so stdout stays clean for --json). */
 export async function startBackend(args: BackendArgs): Promise<string> {
   const name = await selectBackend(args.backend);

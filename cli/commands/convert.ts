@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { acceptBackend } from '../common.js';
 import { convertCheckpoint, formatBytes, parseByteSize, type TorchFloatName } from '../../index.js';
 
 interface Args {
@@ -14,7 +15,7 @@ export const convertCommand: CommandModule<object, Args> = {
   command: 'convert <input>',
   describe: 'rewrite a checkpoint (pytorch_model.bin, sharded, safetensors) as a safetensors model directory, optionally in another float dtype',
   builder: (y) =>
-    y
+    acceptBackend(y)
       .positional('input', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
       .option('out', { type: 'string', demandOption: true, describe: 'output model directory (created atomically)' })
       .option('dtype', { choices: ['float32', 'float16', 'bfloat16'] as TorchFloatName[], describe: 'float dtype of the output (default: as stored)' })

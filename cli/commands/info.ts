@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { acceptBackend } from '../common.js';
 import { openCheckpoint, describeCheckpoint, formatCheckpointDescription } from '../../index.js';
 
 interface Args {
@@ -10,7 +11,7 @@ export const infoCommand: CommandModule<object, Args> = {
   command: 'info <model>',
   describe: 'describe a checkpoint: architecture, config summary, parameter count, dtypes, size on disk',
   builder: (y) =>
-    y
+    acceptBackend(y)
       .positional('model', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
       .option('json', { type: 'boolean', default: false, describe: 'print the description as JSON' }) as never,
   handler: async (args) => {

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { acceptBackend } from '../common.js';
 import { loadTokenizer, PolyglotError } from '../../index.js';
 
 interface Args {
@@ -16,7 +17,7 @@ export const tokenizeCommand: CommandModule<object, Args> = {
   command: 'tokenize <text>',
   describe: 'print the token ids and tokens of a text (the HF slow tokenizer of the model directory)',
   builder: (y) =>
-    y
+    acceptBackend(y)
       .positional('text', { type: 'string', demandOption: true, describe: 'text to tokenize' })
       .option('model', { type: 'string', demandOption: true, describe: 'model directory (sentencepiece.bpe.model + tokenizer_config.json)' })
       .option('src-lang', { type: 'string', describe: 'NLLB source language code (default: tokenizer_config.json src_lang, else eng_Latn)' })

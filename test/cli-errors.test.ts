@@ -1,0 +1,98 @@
+/**
+ * Bad input through the real `polyglot` binary: every case must end with exactly one
+ * stderr line naming the file / tensor / field, exit code 1, no stack trace, and no hang.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { packageRoot } from '../core/paths.js';
+import { fixturePath } from './helpers.js';
+import { torchZip } from './convert-torchfile.js';
+
+const cli = path.join(packageRoot(), 'dist', 'cli', 'polyglot.js');
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-errors-'));
+
+/** A copy of the xglm-tiny fixture whose files `edit` may change. */
+function modelCopy(name: string, edit: (dir: string) => void): string {
+  const dir = path.join(tmp, name);
+  fs.cpSync(fixturePath('xglm-tiny'), dir, { recursive: true });
+  fs.rmSync(path.join(dir, 'reference'), { recursive: true });
+  edit(dir);
+  return dir;
+}
+
+function runCli(args: string[]): { status: number | null; stderr: string; stdout: string } {
+  const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
+}
+
+function expectOneLineError(args: string[], pattern: RegExp): void {
+  const { status, stderr } = runCli(args);
+  assert.is(status, 1, `exit code (stderr: ${stderr})`);
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('backend: '));
+  assert.is(lines.length, 1, `one error line, found:\n${stderr}`);
+  assert.match(lines[0], /^polyglot: /);
+  assert.match(lines[0], pattern);
+  assert.not.match(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+}
+
+test('truncated safetensors file', () => {
+  const dir = modelCopy('truncated', (d) => {
+    const f = path.join(d, 'model.safetensors');
+    fs.writeFileSync(f, fs.readFileSync(f).subarray(0, 4000));
+  });
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /model\.safetensors: tensor "model\.embed_tokens\.weight": data_offsets .* run past the end/);
+});
+
+test('safetensors header length that lies (larger than the file)', () => {
+  const dir = modelCopy('lying-header', (d) => {
+    const f = path.join(d, 'model.safetensors');
+    const bytes = fs.readFileSync(f);
+    bytes.writeBigUInt64LE(BigInt(bytes.length) * 1000n, 0);
+    fs.writeFileSync(f, bytes);
+  });
+  expectOneLineError(['info', dir], /model\.safetensors: safetensors header length \d+ does not fit/);
+});
+
+test('pytorch_model.bin whose pickle names a forbidden global (nothing is executed)', () => {
+  const marker = path.join(tmp, 'pwned');
+  // protocol 2: GLOBAL os.system, the argument tuple, REDUCE: what a malicious checkpoint does.
+  const cmd = Buffer.from(`touch ${marker}`);
+  const pickle = Buffer.concat([
+    Buffer.from([0x80, 0x02]),
+    Buffer.from('cos\nsystem\n', 'latin1'),
+    Buffer.from([0x58]), Buffer.from(Uint32Array.of(cmd.length).buffer), cmd,
+    Buffer.from([0x85, 0x52, 0x2e]),
+  ]);
+  const dir = modelCopy('evil-bin', (d) => {
+    fs.rmSync(path.join(d, 'model.safetensors'));
+    fs.writeFileSync(path.join(d, 'pytorch_model.bin'), torchZip(pickle, {}));
+  });
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /pytorch_model\.bin: .*forbidden global os\.system/);
+  assert.not.ok(fs.existsSync(marker), 'the pickle ran nothing');
+});
+
+test('config.json field of the wrong type', () => {
+  const dir = modelCopy('bad-config', (d) => {
+    const f = path.join(d, 'config.json');
+    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('"attention_heads": 4', '"attention_heads": "four"'));
+  });
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /config\.json: field "attention_heads": expected a positive integer, found string "four"/);
+});
+
+test('a tensor the config needs is missing', () => {
+  const dir = modelCopy('missing-tensor', (d) => {
+    const f = path.join(d, 'config.json');
+    fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('"num_layers": 2', '"num_layers": 3'));
+  });
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /missing tensors "model\.layers\.2\.self_attn\.q_proj\.weight"/);
+});
+
+test('a directory that is not a model', () => {
+  expectOneLineError(['info', path.join(tmp, 'nothing-here')], /nothing-here: no such directory/);
+});
+
+test.run();
