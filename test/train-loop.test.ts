@@ -8,6 +8,8 @@ import { useBackend } from './helpers.js';
 import { Trainer, type TrainerConfig } from '../train/trainer.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { ToyLM, ToySource, toyEvalBatches } from './train-toy.js';
+import type { BatchSource, HostBatch } from '../train/batch.js';
+import type { LossOutput } from '../train/trainable.js';
 import { decodePng } from '../train/png.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-'));
@@ -87,6 +89,62 @@ test('stop + resume from a checkpoint ends with the same weights as an uninterru
   assert.is(resumed.losses.length, 17);
   assert.equal(resumed.losses, full.losses.slice(13));
   assert.equal(resumed.weights, full.weights);
+});
+
+/** Deterministic (no dropout) toy model, so split and whole batches see the same function. */
+class PlainToyLM extends ToyLM {
+  override computeLoss(batch: Record<string, tf.Tensor>): LossOutput {
+    return super.computeLoss(batch, { training: false });
+  }
+}
+
+/** Yields the given batches in turn. */
+class FixedSource implements BatchSource {
+  epoch = 0;
+  private i = 0;
+  constructor(private readonly batches: HostBatch[]) {}
+  next(): HostBatch {
+    return this.batches[this.i++ % this.batches.length];
+  }
+  state(): unknown {
+    return { i: this.i };
+  }
+  restore(s: unknown): void {
+    this.i = (s as { i: number }).i;
+  }
+}
+
+function hostBatch(ids: number[][], labels: number[][]): HostBatch {
+  const flat = (m: number[][]) => Int32Array.from(m.flat());
+  const shape = [ids.length, ids[0].length];
+  const targets = labels.reduce((n, row) => n + row.slice(1).filter((l) => l !== -100).length, 0);
+  return { arrays: { input_ids: { data: flat(ids), shape }, labels: { data: flat(labels), shape } }, tokens: ids.length * ids[0].length, targets };
+}
+
+test('gradient accumulation equals one step on the concatenated batch (HF >= 4.46 token weighting)', async () => {
+  await useBackend('cpu');
+  // micro-batch A has 3 targets, B has 10: a plain mean of micro-batch means would weight them equally.
+  const aIds = [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12]];
+  const aLabels = [[1, 2, 3, -100, -100, -100], [7, 8, -100, -100, -100, -100]];
+  const bIds = [[3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14]];
+  const bLabels = bIds.map((r) => r.slice());
+  const step = async (source: BatchSource, gradAccum: number) => {
+    const model = new PlainToyLM();
+    const tr = new Trainer(model, source, config(tmp(), { maxSteps: 1, gradAccum, evalEvery: 0, warmupSteps: 0, schedule: 'constant', lr: 0.1 }), {});
+    let loss = NaN;
+    (tr.hooks as { onRecord?: (r: Record<string, unknown>) => void }).onRecord = (r) => {
+      if (r.type === 'train') loss = r.loss as number;
+    };
+    await tr.run();
+    const weights = model.namedParameters().map((p) => Array.from(p.variable.read().dataSync()));
+    tr.dispose();
+    model.dispose();
+    return { loss, weights };
+  };
+  const split = await step(new FixedSource([hostBatch(aIds, aLabels), hostBatch(bIds, bLabels)]), 2);
+  const whole = await step(new FixedSource([hostBatch([...aIds, ...bIds], [...aLabels, ...bLabels])]), 1);
+  assert.ok(Math.abs(split.loss - whole.loss) < 1e-5, `loss ${split.loss} vs ${whole.loss}`);
+  split.weights.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - whole.weights[i][j]) < 1e-5, `param ${i}[${j}]: ${v} vs ${whole.weights[i][j]}`)));
 });
 
 test.run();

@@ -1,8 +1,7 @@
 /**
- * Gradient accumulation: sums micro-batch gradients (each already scaled by 1/k by the
- * caller, as HF Trainer divides the loss by gradient_accumulation_steps) in tf.Variables
- * that live across micro-batches, so the accumulated step equals the mean-of-micro-batch
- * losses step.
+ * Gradient accumulation: sums micro-batch gradients, each scaled by the caller (the trainer
+ * weights a micro-batch by its share of the step's target tokens, as HF Trainer >= 4.46 does),
+ * in tf.Variables that live across micro-batches.
  */
 import { tf } from '../core/tf.js';
 

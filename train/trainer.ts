@@ -256,15 +256,20 @@ export class Trainer {
       let tokens = 0;
       const comps: Record<string, number> = {};
       let grads: Map<string, tf.Tensor> = new Map();
-      for (let micro = 0; micro < cfg.gradAccum; micro++) {
-        const batch = this.data.next();
+      // HF Trainer >= 4.46 (num_items_in_batch): the accumulated loss is the summed token loss
+      // over all micro-batches divided by their total target count, so each micro-batch's mean
+      // loss (and gradient) is weighted by its share of the step's targets; the step then equals
+      // one step on the concatenated batch.
+      const micros = Array.from({ length: cfg.gradAccum }, () => this.data.next());
+      const totalTargets = micros.reduce((n, b) => n + b.targets, 0);
+      for (const batch of micros) {
+        const weight = totalTargets > 0 ? batch.targets / totalTargets : 1 / cfg.gradAccum;
         tokens += batch.tokens;
         const r = this.lossAndGrads(batch);
-        loss += r.loss / cfg.gradAccum;
-        for (const [k, v] of Object.entries(r.components)) comps[k] = (comps[k] ?? 0) + v / cfg.gradAccum;
+        loss += r.loss * weight;
+        for (const [k, v] of Object.entries(r.components)) comps[k] = (comps[k] ?? 0) + v * weight;
         if (acc) {
-          // HF Trainer divides each micro-batch loss by gradient_accumulation_steps.
-          acc.add(r.grads, 1 / cfg.gradAccum);
+          acc.add(r.grads, weight);
           tf.dispose([...r.grads.values()]);
         } else grads = r.grads;
       }
