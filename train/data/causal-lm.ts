@@ -7,11 +7,10 @@ import { PolyglotError } from '../../core/errors.js';
 import type { HostBatch } from '../batch.js';
 import type { FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
 import { collateBlocks, collateCausal, packDocuments } from './collate.js';
-import { LineCorpus } from './line-index.js';
+import type { LineCorpus } from './line-index.js';
 import { formatOf, textRecord, type TextFormat } from './records.js';
-import { ChunkedBatchSource, orderedBatches, type ChunkPlanner } from './sampler.js';
-import { allIndices, heldOutSplit } from './split.js';
-import type { CommonDataOptions, TrainingData } from './training-data.js';
+import type { ChunkPlanner } from './sampler.js';
+import { openTrainingData, type CommonDataOptions, type TrainingData } from './training-data.js';
 
 export interface CausalLmDataOptions extends CommonDataOptions {
   tokenizer: FairseqSpmTokenizer;
@@ -62,24 +61,5 @@ class CausalPlanner implements ChunkPlanner<number[]> {
 export async function causalLmData(o: CausalLmDataOptions): Promise<TrainingData<number[]>> {
   if (o.mode === 'pack' && !(Number.isInteger(o.blockSize) && o.blockSize! > 1)) throw new PolyglotError(`data: packing needs a block size > 1, found ${o.blockSize}`);
   if (o.maxLength !== undefined && !(Number.isInteger(o.maxLength) && o.maxLength > 1)) throw new PolyglotError(`data: max length must be an integer > 1, found ${o.maxLength}`);
-  const corpus = await LineCorpus.open(o.files);
-  if (corpus.size === 0) {
-    corpus.close();
-    throw new PolyglotError(`${o.files.join(', ')}: expected training examples (non-blank lines), found none`);
-  }
-  const evalCorpus = o.evalFiles?.length ? await LineCorpus.open(o.evalFiles) : undefined;
-  const split = evalCorpus ? { train: allIndices(corpus.size), eval: allIndices(evalCorpus.size) } : heldOutSplit(corpus.size, o.evalFraction ?? 0, o.seed);
-  const planner = new CausalPlanner(corpus, o);
-  const evalPlanner = evalCorpus ? new CausalPlanner(evalCorpus, o) : planner;
-  const train = new ChunkedBatchSource(split.train, planner, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle, bucketByLength: o.mode === 'pad' && o.bucketByLength !== false, chunkBatches: o.chunkBatches });
-  return {
-    train,
-    trainSize: split.train.length,
-    evalSize: split.eval.length,
-    evalBatches: split.eval.length ? () => orderedBatches(split.eval, evalPlanner, o.evalBatchSize ?? o.batchSize, { chunkBatches: o.chunkBatches }) : undefined,
-    close: () => {
-      corpus.close();
-      evalCorpus?.close();
-    },
-  };
+  return openTrainingData(o, (corpus, opts) => new CausalPlanner(corpus, opts), { bucketByLength: o.mode === 'pad' && o.bucketByLength !== false });
 }

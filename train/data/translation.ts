@@ -10,9 +10,8 @@ import type { NllbTokenizer } from '../../tokenizers/nllb.js';
 import { collateSeq2Seq, type Seq2SeqExample } from './collate.js';
 import { LineCorpus } from './line-index.js';
 import { translationRecord } from './records.js';
-import { ChunkedBatchSource, orderedBatches, type ChunkPlanner } from './sampler.js';
-import { allIndices, heldOutSplit } from './split.js';
-import type { CommonDataOptions, TrainingData } from './training-data.js';
+import type { ChunkPlanner } from './sampler.js';
+import { openTrainingData, type CommonDataOptions, type TrainingData } from './training-data.js';
 
 export interface TranslationDataOptions extends CommonDataOptions {
   tokenizer: NllbTokenizer;
@@ -74,26 +73,7 @@ export async function translationData(o: TranslationDataOptions): Promise<Traini
   for (const [k, v] of [['max source length', o.maxSourceLength], ['max target length', o.maxTargetLength]] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 3)) throw new PolyglotError(`data: ${k} must be an integer >= 3 (language code, a token, </s>), found ${v}`);
   }
-  const corpus = await LineCorpus.open(o.files);
-  if (corpus.size === 0) {
-    corpus.close();
-    throw new PolyglotError(`${o.files.join(', ')}: expected training examples (non-blank lines), found none`);
-  }
-  const evalCorpus = o.evalFiles?.length ? await LineCorpus.open(o.evalFiles) : undefined;
-  const split = evalCorpus ? { train: allIndices(corpus.size), eval: allIndices(evalCorpus.size) } : heldOutSplit(corpus.size, o.evalFraction ?? 0, o.seed);
-  const planner = new TranslationPlanner(corpus, o);
-  const evalPlanner = evalCorpus ? new TranslationPlanner(evalCorpus, o) : planner;
-  const train = new ChunkedBatchSource(split.train, planner, { batchSize: o.batchSize, seed: o.seed, shuffle: o.shuffle, bucketByLength: o.bucketByLength, chunkBatches: o.chunkBatches });
-  return {
-    train,
-    trainSize: split.train.length,
-    evalSize: split.eval.length,
-    evalBatches: split.eval.length ? () => orderedBatches(split.eval, evalPlanner, o.evalBatchSize ?? o.batchSize, { chunkBatches: o.chunkBatches }) : undefined,
-    close: () => {
-      corpus.close();
-      evalCorpus?.close();
-    },
-  };
+  return openTrainingData(o, (corpus, opts) => new TranslationPlanner(corpus, opts), { bucketByLength: o.bucketByLength });
 }
 
 /** The (src, tgt, languages) of held-out lines, for chrF / BLEU of generated translations. */
