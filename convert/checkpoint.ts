@@ -54,16 +54,26 @@ export function readJsonFile(file: string): unknown {
   }
 }
 
-/** A TensorSource over several safetensors files (one, or the shards of an index). */
-export class SafetensorsSource implements TensorSource {
-  private readonly byName = new Map<string, SafetensorsFile>();
+/** One weight file of a sharded checkpoint, as `ShardedSource` needs it. */
+export interface TensorShard {
+  readonly path: string;
+  names(): string[];
+  info(name: string): { dtype: SafetensorsDType; shape: number[] };
+  read(name: string): HostTensor;
+}
 
-  constructor(files: SafetensorsFile[], weightMap?: Record<string, string>, indexPath?: string) {
+/**
+ * A TensorSource over several weight files (one, or the shards of an HF `*.index.json`): each name
+ * in exactly one file, and the index's weight_map must agree with where it really is.
+ */
+export class ShardedSource<F extends TensorShard> implements TensorSource {
+  private readonly byName = new Map<string, F>();
+
+  constructor(files: F[], weightMap?: Record<string, string>, indexPath?: string) {
     for (const f of files) {
       for (const name of f.names()) {
-        if (this.byName.has(name)) {
-          throw new PolyglotError(`tensor "${name}" appears in both ${this.byName.get(name)!.path} and ${f.path}`);
-        }
+        const other = this.byName.get(name);
+        if (other) throw new PolyglotError(`tensor "${name}" appears in both ${other.path} and ${f.path}`);
         this.byName.set(name, f);
       }
     }
@@ -87,17 +97,21 @@ export class SafetensorsSource implements TensorSource {
   meta(name: string): TensorMeta {
     const f = this.file(name);
     const i = f.info(name);
-    return { name, dtype: i.dtype, shape: i.shape, file: f.path };
+    // A copy: callers must not be able to change the file's header.
+    return { name, dtype: i.dtype, shape: i.shape.slice(), file: f.path };
   }
   read(name: string): HostTensor {
     return this.file(name).read(name);
   }
-  private file(name: string): SafetensorsFile {
+  private file(name: string): F {
     const f = this.byName.get(name);
     if (!f) throw new PolyglotError(`checkpoint has no tensor named "${name}"`);
     return f;
   }
 }
+
+/** A TensorSource over several safetensors files (one, or the shards of an index). */
+export class SafetensorsSource extends ShardedSource<SafetensorsFile> {}
 
 /**
  * Opens a model directory. Layouts: model.safetensors; model.safetensors.index.json + shards.

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
-import type { TensorMeta, TensorSource } from './checkpoint.js';
+import { ShardedSource } from './checkpoint.js';
 import { decodeToFloat32, dtypeByteSize, type SafetensorsDType } from './dtypes.js';
 import type { HostTensor } from './safetensors.js';
 import { PyDict, PyGlobal, PyHostObject, PyTuple, describe, unpickle, type PyValue, type UnpickleHooks } from './pickle.js';
@@ -278,49 +278,16 @@ function rebuildTensor(args: PyValue[], file: string): PyHostObject {
 }
 
 /** A TensorSource over one .bin or the shards of pytorch_model.bin.index.json. */
-export class TorchBinSource implements TensorSource {
-  private readonly byName = new Map<string, TorchBinFile>();
+export class TorchBinSource extends ShardedSource<TorchBinFile> {
   private readonly aliasMap = new Map<string, string>();
 
   constructor(files: TorchBinFile[], weightMap?: Record<string, string>, indexPath?: string) {
-    for (const f of files) {
-      for (const name of f.names()) {
-        const other = this.byName.get(name);
-        if (other) throw new PolyglotError(`tensor "${name}" appears in both ${other.path} and ${f.path}`);
-        this.byName.set(name, f);
-      }
-      for (const [a, b] of f.aliases()) this.aliasMap.set(a, b);
-    }
-    if (weightMap) {
-      for (const [name, shard] of Object.entries(weightMap)) {
-        const f = this.byName.get(name);
-        if (!f) throw new PolyglotError(`${indexPath}: weight_map names "${name}" in ${shard}, but that shard has no such tensor`);
-        if (path.basename(f.path) !== shard) throw new PolyglotError(`${indexPath}: weight_map puts "${name}" in ${shard}, but it is in ${path.basename(f.path)}`);
-      }
-    }
+    super(files, weightMap, indexPath);
+    for (const f of files) for (const [a, b] of f.aliases()) this.aliasMap.set(a, b);
   }
 
-  names(): string[] {
-    return [...this.byName.keys()];
-  }
-  has(name: string): boolean {
-    return this.byName.has(name);
-  }
-  meta(name: string): TensorMeta {
-    const f = this.file(name);
-    const i = f.info(name);
-    return { name, dtype: i.dtype, shape: i.shape.slice(), file: f.path };
-  }
-  read(name: string): HostTensor {
-    return this.file(name).read(name);
-  }
   /** The earlier name this tensor shares its storage view with (tied weights), if any. */
   aliasOf(name: string): string | undefined {
     return this.aliasMap.get(name);
-  }
-  private file(name: string): TorchBinFile {
-    const f = this.byName.get(name);
-    if (!f) throw new PolyglotError(`checkpoint has no tensor named "${name}"`);
-    return f;
   }
 }
