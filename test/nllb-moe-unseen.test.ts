@@ -86,6 +86,13 @@ const VARIANTS: Variant[] = [
     files: ['model.safetensors', 'generation_config.json'],
     cases: ['forward', 'generate_greedy'],
   },
+  {
+    // tie_word_embeddings false: lm_head.weight is its own parameter (logits, its gradient, the
+    // shared embedding's gradient without the head part); encoder / decoder embeddings stay shared.
+    dir: 'nllb-moe-untied',
+    config: { tie_word_embeddings: false },
+    files: ['model.safetensors'],
+  },
 ];
 
 for (const v of VARIANTS) {

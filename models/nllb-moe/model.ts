@@ -17,6 +17,7 @@ import { causalAttentionMask, paddingAttentionMask } from '../../layers/attentio
 import { dropout } from '../../layers/dropout.js';
 import { layerDropSkips } from '../../layers/layer-drop.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
+import { Linear } from '../../layers/linear.js';
 import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinusoidal-positions.js';
 import { NllbMoeEncoderBlock, type MoeBlockConfig } from '../../layers/encoder-block.js';
@@ -292,14 +293,25 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   lastMoeMetrics: MoeLayerMetrics[] = [];
 
   constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
-    if (!config.tieWordEmbeddings) {
-      throw new PolyglotError('config.json: field "tie_word_embeddings": NLLB-MoE ties lm_head to model.shared; found false (untied heads are not supported)');
-    }
     this.model = new NllbMoeModel(config, build);
+    if (!config.tieWordEmbeddings) {
+      // HF keeps lm_head as its own Linear (no bias) then; encoder / decoder embed_tokens stay
+      // model.shared (NllbMoeModel shares that Parameter in its constructor).
+      this.lmHead = new Linear({ inFeatures: config.dModel, outFeatures: config.vocabSize, hfName: 'lm_head', bias: false });
+      build.parameterHook?.(this.lmHead.hfParameters());
+    }
+  }
+
+  /** Only with tie_word_embeddings false. */
+  readonly lmHead?: Linear;
+
+  /** hidden [..., d] -> logits [..., vocab]: the tied shared embedding (HF default) or the untied lm_head. */
+  project<T>(o: Ops<T>, hidden: T): T {
+    return this.lmHead ? this.lmHead.run(o, hidden) : this.model.shared.project(o, hidden);
   }
 
   namedParameters(): NamedParameter[] {
-    return this.model.hfParameters();
+    return [...this.model.hfParameters(), ...(this.lmHead?.hfParameters() ?? [])];
   }
 
   /** Generic forward (any Ops): logits from the tied head. */
@@ -313,7 +325,7 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   ): { logits: T; encoder: EncodeResult<T>; decoder: Omit<DecodeResult<T>, 'logits'> } {
     const encoder = this.model.encode(o, inputIds, attentionMask, opts);
     const decoder = this.model.decode(o, decoderInputIds, decoderAttentionMask, encoder.lastHiddenState, attentionMask, undefined, 0, opts);
-    const logits = this.model.shared.project(o, decoder.lastHiddenState);
+    const logits = this.project(o, decoder.lastHiddenState);
     return { logits, encoder, decoder };
   }
 
@@ -406,5 +418,6 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
 
   dispose(): void {
     this.model.dispose();
+    this.lmHead?.disposeParameters();
   }
 }

@@ -62,7 +62,7 @@ export class NllbMoeSession implements DecoderSession {
       });
       metrics = collectMetrics('decoder', d.routers);
       const last = tf.slice(d.lastHiddenState, [0, t - 1, 0], [this.rows, 1, -1]);
-      const lg = this.model.model.shared.project(eagerOps, last);
+      const lg = this.model.project(eagerOps, last);
       return { logits: tf.reshape(lg, [this.rows, -1]) as tf.Tensor2D, present: d.present.map((c) => [c.self.key, c.self.value, c.cross.key, c.cross.value]) };
     });
     this.disposeCache();

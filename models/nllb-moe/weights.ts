@@ -22,7 +22,9 @@ export function loadNllbMoeWeights(model: NllbMoeForConditionalGeneration, sourc
   for (const p of model.namedParameters()) {
     let name = p.name;
     if (name === 'model.shared.weight' && !source.has(name)) {
-      const alias = SHARED_ALIASES.find((n) => source.has(n));
+      // An untied lm_head (tie_word_embeddings false) is a parameter of its own, not an alias.
+      const aliases = model.lmHead ? SHARED_ALIASES.slice(0, 3) : SHARED_ALIASES;
+      const alias = aliases.find((n) => source.has(n));
       if (!alias) throw new PolyglotError(`${where}: no tensor "model.shared.weight" (nor its tied aliases ${SHARED_ALIASES.slice(1).join(', ')})`);
       name = alias;
     }
