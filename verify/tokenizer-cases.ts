@@ -8,6 +8,7 @@ import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
 import { tokenizerFromModel, type Tokenizer } from '../tokenizers/load.js';
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
+import { resultFromError, resultFromOutputs } from './results.js';
 import type { CaseResult, OutputComparison } from './types.js';
 
 /** One case of a tokenizer fixture's cases.json (see its README). */
@@ -116,18 +117,9 @@ export async function runTokenizerFixture(dir: string, filter?: RegExp): Promise
       if (c.tokenizer !== 'xglm' && c.tokenizer !== 'nllb') throw new PolyglotError(`${casesPath}: case "${c.name}": tokenizer must be "xglm" or "nllb", found ${JSON.stringify(c.tokenizer)}`);
       const actual = computeTokenizerCase(await get(c.tokenizer), c);
       const outputs = FIELDS.filter((f) => c[f] !== undefined).map((f) => compareField(f, actual[f], c[f]));
-      const ok = outputs.every((o) => o.ok);
-      results.push({
-        ...base,
-        status: ok ? 'pass' : 'fail',
-        maxAbsError: Math.max(0, ...outputs.map((o) => o.maxAbsError)),
-        maxRelError: Math.max(0, ...outputs.map((o) => o.maxRelError)),
-        outputs,
-        message: ok ? undefined : outputs.filter((o) => !o.ok).map((o) => o.message).join('; '),
-      });
+      results.push(resultFromOutputs(base, outputs));
     } catch (e) {
-      const message = e instanceof PolyglotError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
-      results.push({ ...base, status: 'fail', maxAbsError: NaN, maxRelError: NaN, outputs: [], message });
+      results.push(resultFromError(base, e));
     }
   }
   return results;

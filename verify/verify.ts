@@ -10,6 +10,7 @@ import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
 import { compareOutput } from './compare.js';
+import { resultFromError, resultFromOutputs } from './results.js';
 import type { CaseContext, CaseResult, CaseSpec, ModelCaseRunner } from './types.js';
 import { xglmCaseRunner } from './xglm-cases.js';
 import { nllbMoeCaseRunner } from './nllb-cases.js';
@@ -108,18 +109,9 @@ async function runCase(fixtureDir: string, spec: CaseSpec, refs: SafetensorsFile
         typeof ref === 'string' ? ctx.reference(ref) : { dtype: 'F32', shape: [], data: new Float32Array([Number(ref)]) };
       return compareOutput(key, a, refTensor, spec.rtol, spec.atol);
     });
-    const ok = outputs.every((o) => o.ok);
-    return {
-      ...base,
-      status: ok ? 'pass' : 'fail',
-      maxAbsError: Math.max(0, ...outputs.map((o) => o.maxAbsError)),
-      maxRelError: Math.max(0, ...outputs.map((o) => o.maxRelError)),
-      outputs,
-      message: ok ? undefined : outputs.filter((o) => !o.ok).map((o) => o.message).join('; '),
-    };
+    return resultFromOutputs(base, outputs);
   } catch (e) {
-    const message = e instanceof PolyglotError ? e.message : `${(e as Error).name}: ${(e as Error).message}`;
-    return { ...base, status: 'fail', maxAbsError: NaN, maxRelError: NaN, outputs: [], message };
+    return resultFromError(base, e);
   }
 }
 
