@@ -8,9 +8,9 @@ import type { Ops } from '../ops/ops.js';
 import { tf } from '../core/tf.js';
 import { PolyglotLayer } from './base.js';
 import { Attention } from './attention.js';
-import { dropout } from './dropout.js';
 import { LayerNorm } from './layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
+import { preNormResidual } from './residual.js';
 import type { RouterOutput } from './router.js';
 import type { ParameterHook, SparseMLPConfig } from './sparse-mlp.js';
 
@@ -55,11 +55,9 @@ export class NllbMoeEncoderBlock extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {
-    const attn = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { mask: input.mask, training: input.training, rng: input.rng });
-    let h = o.add(hidden, dropout(o, attn.output, this.cfg.dropout, input));
-    const ff = this.ffn.run(o, this.ffLayerNorm.run(o, h), input);
-    h = o.add(h, dropout(o, ff.output, this.cfg.activationDropout, input));
-    return { hidden: h, router: ff.router };
+    const attn = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { mask: input.mask, training: input.training, rng: input.rng }), this.cfg.dropout, input);
+    const ff = preNormResidual(o, attn.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.activationDropout, input);
+    return { hidden: ff.hidden, router: ff.result.router };
   }
 
 }

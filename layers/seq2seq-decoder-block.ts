@@ -9,9 +9,9 @@ import type { Ops } from '../ops/ops.js';
 import { tf } from '../core/tf.js';
 import { PolyglotLayer } from './base.js';
 import { Attention, type KeyValue } from './attention.js';
-import { dropout } from './dropout.js';
 import { LayerNorm } from './layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
+import { preNormResidual } from './residual.js';
 import type { RouterOutput } from './router.js';
 import type { MoeBlockConfig } from './encoder-block.js';
 import type { ParameterHook } from './sparse-mlp.js';
@@ -72,18 +72,17 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
 
   run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {
     const opts = { training: input.training, rng: input.rng };
-    const self = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { ...opts, mask: input.selfMask, past: input.pastSelf });
-    let h = o.add(hidden, dropout(o, self.output, this.cfg.dropout, input));
-    const cross = this.crossAttention.run(o, this.crossAttentionLayerNorm.run(o, h), {
-      ...opts,
-      mask: input.crossMask,
-      keyValueStates: input.encoderHidden,
-      past: input.pastCross,
-    });
-    h = o.add(h, dropout(o, cross.output, this.cfg.dropout, input));
-    const ff = this.ffn.run(o, this.ffLayerNorm.run(o, h), input);
-    h = o.add(h, dropout(o, ff.output, this.cfg.activationDropout, input));
-    return { hidden: h, presentSelf: self.present, presentCross: cross.present, router: ff.router };
+    const self = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { ...opts, mask: input.selfMask, past: input.pastSelf }), this.cfg.dropout, input);
+    const cross = preNormResidual(
+      o,
+      self.hidden,
+      this.crossAttentionLayerNorm,
+      (x) => this.crossAttention.run(o, x, { ...opts, mask: input.crossMask, keyValueStates: input.encoderHidden, past: input.pastCross }),
+      this.cfg.dropout,
+      input,
+    );
+    const ff = preNormResidual(o, cross.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.activationDropout, input);
+    return { hidden: ff.hidden, presentSelf: self.result.present, presentCross: cross.result.present, router: ff.result.router };
   }
 }
 tf.serialization.registerClass(NllbMoeDecoderBlock);

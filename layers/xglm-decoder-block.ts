@@ -10,7 +10,7 @@ import { PolyglotLayer, type RunOptions } from './base.js';
 import { Attention, type KeyValue } from './attention.js';
 import { LayerNorm } from './layer-norm.js';
 import { FeedForward } from './feed-forward.js';
-import { dropout } from './dropout.js';
+import { preNormResidual } from './residual.js';
 
 export interface XGLMDecoderBlockConfig {
   dim: number;
@@ -52,11 +52,10 @@ export class XGLMDecoderBlock extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, hidden: T, input: DecoderBlockInput<T>): { hidden: T; present: KeyValue<T> } {
-    const attn = this.selfAttn.run(o, this.selfAttnLayerNorm.run(o, hidden), { mask: input.mask, past: input.past, training: input.training, rng: input.rng });
-    let h = o.add(hidden, dropout(o, attn.output, this.cfg.dropout, input));
-    const ff = this.ffn.run(o, this.finalLayerNorm.run(o, h), input);
-    h = o.add(h, dropout(o, ff, this.cfg.dropout, input));
-    return { hidden: h, present: attn.present };
+    const attn = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { mask: input.mask, past: input.past, training: input.training, rng: input.rng }), this.cfg.dropout, input);
+    // XGLM's FFN output is dropped out with config.dropout (activation_dropout is inside the FFN).
+    const ff = preNormResidual(o, attn.hidden, this.finalLayerNorm, (x) => ({ output: this.ffn.run(o, x, input) }), this.cfg.dropout, input);
+    return { hidden: ff.hidden, present: attn.result.present };
   }
 
   override getConfig(): tf.serialization.ConfigDict {
