@@ -8,6 +8,7 @@ import { planShards, writeHfModelDir } from '../convert/hf-writer.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
+import { throwsExactly } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hfw-'));
 const config = { model_type: 'xglm', d_model: 2, num_layers: 1, torch_dtype: 'float32', architectures: ['XGLMForCausalLM'] };
@@ -16,16 +17,6 @@ const tensors = () => [
   { name: 'model.layer_norm.weight', shape: [2], data: new Float32Array([1.5, 1 + 3 * 2 ** -8]) },
   { name: 'model.layers.0.fc1.weight', shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) },
 ];
-function throwsExactly(fn: () => unknown, msg: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    assert.is((e as Error).message, msg);
-    return;
-  }
-  assert.unreachable(`expected to throw: ${msg}`);
-}
 const leftovers = (): string[] => fs.readdirSync(tmp).filter((f) => f.startsWith('.'));
 
 test('float32 single file: config with torch_dtype, exact values, format metadata, extra files', () => {
@@ -137,7 +128,6 @@ test('a failure half-way leaves neither the output nor a temp directory (and kee
   assert.ok(fs.existsSync(path.join(old, 'sentencepiece.bpe.model')), 'old directory untouched');
   assert.equal(leftovers(), []);
 });
-
 
 test('input validation: duplicates, wrong element counts, reserved extra names, dtype', () => {
   const out = path.join(tmp, 'never');

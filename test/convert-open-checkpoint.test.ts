@@ -3,25 +3,13 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { PolyglotError } from '../core/errors.js';
 import { hubCacheDir, openCheckpoint, resolveHubSnapshot } from '../convert/open-checkpoint.js';
-import { fixturePath } from './helpers.js';
+import { fixturePath, throwsExactly } from './helpers.js';
 import { f32Bytes, stateDictPickle, torchZip } from './convert-torchfile.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'openck-'));
 const xglmConfig = fs.readFileSync(fixturePath('xglm-tiny', 'config.json'), 'utf8');
 
-function throwsExactly(fn: () => unknown, msg: string | RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    if (typeof msg === 'string') assert.is((e as Error).message, msg);
-    else assert.match((e as Error).message, msg);
-    return;
-  }
-  assert.unreachable(`expected to throw: ${msg}`);
-}
 function dir(name: string, files: Record<string, string | Uint8Array>): string {
   const d = path.join(tmp, name);
   fs.mkdirSync(d, { recursive: true });

@@ -9,7 +9,7 @@ import { TorchBinFile, TorchBinSource } from '../convert/torch-bin.js';
 import { ZipArchive } from '../convert/zip.js';
 import { PyDict, PyGlobal, PyList, PyTuple, unpickle, type UnpickleHooks } from '../convert/pickle.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import { fixturePath } from './helpers.js';
+import { fixturePath, throwsExactly } from './helpers.js';
 import { PickleBuilder, f32Bytes, makeZip, stateDictPickle, torchZip, type FakeTensor } from './convert-torchfile.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'tbin-'));
@@ -18,18 +18,6 @@ function write(bytes: Uint8Array, name = `t${n++}.bin`): string {
   const p = path.join(tmp, name);
   fs.writeFileSync(p, bytes);
   return p;
-}
-function throwsExactly(fn: () => unknown, msg: string | RegExp): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    if (typeof msg === 'string') assert.is((e as Error).message, msg);
-    else assert.match((e as Error).message, msg);
-    assert.not.match((e as Error).message, /\n/);
-    return;
-  }
-  assert.unreachable(`expected to throw: ${msg}`);
 }
 const arr = (x: ArrayLike<number | bigint>): (number | bigint)[] => Array.from(x as ArrayLike<number>);
 

@@ -8,21 +8,9 @@ import { SafetensorsFile } from '../convert/safetensors.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
 import { decodeToFloat32, floatToBf16Bits, floatToHalfBits, halfToFloat } from '../convert/dtypes.js';
 import { openSafetensorsDir } from '../convert/checkpoint.js';
-import { fixturePath } from './helpers.js';
+import { fixturePath, throwsExactly } from './helpers.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'st-'));
-
-/** Asserts fn throws a PolyglotError whose message is exactly `msg`. */
-function throwsExactly(fn: () => unknown, msg: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    assert.is((e as Error).message, msg);
-    return;
-  }
-  assert.unreachable(`expected to throw: ${msg}`);
-}
 
 /** A raw safetensors file: header text as given (length field overridable), then data. */
 function rawFile(name: string, header: string, data: Uint8Array, lengthField?: bigint): string {

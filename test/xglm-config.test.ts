@@ -2,25 +2,13 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
-import { PolyglotError } from '../core/errors.js';
 import { parseXGLMConfig, withConfigOverrides, XGLM_DEFAULTS } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { loadXGLMWeights } from '../models/xglm/weights.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { TensorMeta, TensorSource } from '../convert/checkpoint.js';
 import type { HostTensor } from '../convert/safetensors.js';
-import { fixturePath, useBackend } from './helpers.js';
-
-function throwsExactly(fn: () => unknown, msg: string): void {
-  try {
-    fn();
-  } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    assert.is((e as Error).message, msg);
-    return;
-  }
-  assert.unreachable(`expected to throw: ${msg}`);
-}
+import { fixturePath, useBackend, throwsExactly } from './helpers.js';
 
 test('defaults are HF XGLMConfig() (xglm-564M) with tied embeddings', () => {
   const c = parseXGLMConfig({});
