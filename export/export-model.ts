@@ -87,7 +87,7 @@ function dimNamesFor(folder: string): (e: SignatureEntry) => string[] {
 function notes(m: ExportableModel): string[] {
   const c = m.model.config;
   const common = [
-    `Positions come from a sinusoidal table of ${c.maxPositionEmbeddings} + 2 rows: sequences (past + new tokens) must stay within max_position_embeddings = ${c.maxPositionEmbeddings}.`,
+    `Sinusoidal positions are computed inside the graph from the position ids (HF's float32 formula), so sequences may run past max_position_embeddings = ${c.maxPositionEmbeddings} as in Hugging Face, where the table grows.`,
     'Outputs at padding positions are meaningless (as in Hugging Face); compare / sample only real positions.',
   ];
   if (m.type === 'xglm') {

@@ -56,7 +56,8 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
   }
   const pastLength = past ? g.shape(past[0].self.key)[2] : 0;
   const dec = lm.model.decode(g, ids, decoderMask, encoderHidden, encoderMask, past, pastLength, opts);
-  g.output('logits', lm.model.shared.project(g, dec.lastHiddenState));
+  // lm.project: the tied embedding, or the separate lm_head of a tie_word_embeddings=false model.
+  g.output('logits', lm.project(g, dec.lastHiddenState));
   dec.present.forEach((p, i) => {
     g.output(`present.${i}.decoder.key`, p.self.key);
     g.output(`present.${i}.decoder.value`, p.self.value);

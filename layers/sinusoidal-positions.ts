@@ -80,9 +80,29 @@ export class SinusoidalPositions {
     return o.weight(this.cfg.name, this.tableTensor);
   }
 
-  /** Table rows for row ids [...] (int32) -> [..., dim]. */
+  /**
+   * Table rows for row ids [...] (int32) -> [..., dim]. Exported graphs compute the rows from
+   * the ids with the table's own float32 formula instead of embedding a fixed table, so they
+   * accept any length (HF grows its table) and carry no (max_positions x d) constant.
+   */
   lookupRows<T>(o: Ops<T>, rowIds: T): T {
-    return o.gather(this.table(o), rowIds, 0);
+    if (o.kind === 'eager') return o.gather(this.table(o), rowIds, 0);
+    const { dim, paddingIdx } = this.cfg;
+    const half = Math.floor(dim / 2);
+    const f = Math.fround;
+    const negEmb = f(-Math.log(10000) / (half - 1));
+    const freqs = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(i * negEmb))));
+    const ids = o.dtype(rowIds) === 'int32' ? rowIds : o.cast(rowIds, 'int32');
+    const r = o.expandDims(o.cast(ids, 'float32'), o.rank(ids)); // [..., 1]
+    const angles = o.mul(r, o.constant(freqs, [half])); // float32 r * f_i, as torch computes the table
+    const parts = [o.sin(angles), o.cos(angles)];
+    if (dim % 2 === 1) parts.push(o.mul(r, o.scalar(0))); // HF's zero column for odd d_model
+    let rows = o.concat(parts, o.rank(ids));
+    if (paddingIdx !== null) {
+      // the padding row is all zeros
+      rows = o.mul(rows, o.expandDims(o.cast(o.notEqual(ids, o.scalar(paddingIdx, 'int32')), 'float32'), o.rank(ids)));
+    }
+    return rows;
   }
 
   /** XGLM: rows for position ids (0-based) -> position_ids + offset. */
