@@ -12,10 +12,9 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
 import { exportGraphModels } from '../export/export-model.js';
-import { packageRoot } from '../core/paths.js';
+import { projectFixturePath } from './helpers.js';
 import { loadStockGraphModel } from './export-stock-loader.js';
 
-const fixtures = path.join(packageRoot(), 'test', 'fixtures');
 const out = fs.mkdtempSync(path.join(os.tmpdir(), 'polyglot-export-unseen-'));
 
 interface Case {
@@ -27,7 +26,7 @@ interface Case {
 }
 
 function fixture(name: string): { dir: string; ref: SafetensorsFile; cases: Map<string, Case> } {
-  const dir = path.join(fixtures, name);
+  const dir = projectFixturePath(name);
   const ref = SafetensorsFile.open(path.join(dir, 'reference', 'tensors.safetensors'));
   const cases = JSON.parse(fs.readFileSync(path.join(dir, 'reference', 'cases.json'), 'utf8')).cases as Case[];
   return { dir, ref, cases: new Map(cases.map((c) => [c.name, c])) };

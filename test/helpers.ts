@@ -1,10 +1,16 @@
 /** Shared test plumbing: fixture paths, backend set-up, error assertions. */
 import * as assert from 'uvu/assert';
 import { PolyglotError } from '../core/errors.js';
-import { fixturePath } from '../core/paths.js';
+import * as path from 'node:path';
+import { fixturePath, packageRoot } from '../core/paths.js';
 import { selectBackend, type BackendName } from '../backend/select.js';
 
 export { fixturePath };
+
+/** The project's own fixtures (test/fixtures/NAME), from sources or from dist/test alike. */
+export function projectFixturePath(name: string): string {
+  return path.join(packageRoot(), 'test', 'fixtures', name);
+}
 
 /** Switches the backend for a test file; tests name wasm or cpu explicitly. */
 export async function useBackend(name: BackendName): Promise<string> {

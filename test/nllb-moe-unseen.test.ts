@@ -16,17 +16,15 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { verifyFixture } from '../verify/verify.js';
-import { useBackend } from './helpers.js';
+import { useBackend, projectFixturePath } from './helpers.js';
 
 await useBackend('cpu');
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const fixture = (name: string) => path.join(here, 'fixtures', name);
+const fixture = projectFixturePath;
 
 const CASES = ['forward', 'forward_capacity_drop', 'loss', 'grad', 'grad_embedding', 'adamw_step', 'loss_standard', 'grad_standard', 'generate_greedy'];
 

@@ -26,18 +26,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { verifyFixture } from '../verify/verify.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import { useBackend } from './helpers.js';
+import { useBackend, projectFixturePath } from './helpers.js';
 
 await useBackend('cpu');
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const fixture = (name: string) => path.join(here, 'fixtures', name);
+const fixture = projectFixturePath;
 
 const BASE = ['forward_right_padded', 'forward_left_padded_generation_positions', 'forward_left_padded_default_positions', 'incremental_kv_cache', 'generate_greedy_left_padded', 'loss_right_padded', 'grad_train_no_dropout', 'adamw_step'];
 const EXTRA = ['loss_left_padded_positions', 'grad_left_padded_positions', 'forward_no_mask', 'forward_train_no_dropout', 'incremental_left_padded', 'incremental_left_padded_positions', 'generate_greedy_eos_list'];
