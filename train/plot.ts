@@ -1,7 +1,7 @@
 /**
  * The loss-curve picture written at the end of training: train loss (blue, smoothed
- * where dense) and eval loss (orange, dots joined) against the step, with axis ticks
- * labelled in a built-in 3x5 pixel font (digits only), as a PNG via train/png.ts.
+ * where dense) and eval loss (orange, dots joined) against the step, with axis ticks,
+ * an axis title and a legend in a built-in 3x5 pixel font, as a PNG via train/png.ts.
  */
 import * as fs from 'node:fs';
 import { encodePng } from './png.js';
@@ -11,6 +11,8 @@ export interface Series {
   color: [number, number, number];
   /** Draw a 2-pixel marker at every point. */
   markers?: boolean;
+  /** Legend text (lowercase letters, digits, spaces); unlabelled series get no legend entry. */
+  label?: string;
 }
 
 const FONT: Record<string, string[]> = {
@@ -27,6 +29,18 @@ const FONT: Record<string, string[]> = {
   '.': ['000', '000', '000', '000', '010'],
   '-': ['000', '000', '111', '000', '000'],
   'e': ['000', '111', '111', '100', '111'],
+  // lowercase letters for the legend and the axis title
+  'a': ['000', '110', '011', '101', '111'],
+  'd': ['001', '001', '111', '101', '111'],
+  'i': ['010', '000', '010', '010', '010'],
+  'l': ['010', '010', '010', '010', '011'],
+  'n': ['000', '110', '101', '101', '101'],
+  'o': ['000', '111', '101', '101', '111'],
+  'p': ['000', '111', '101', '111', '100'],
+  'r': ['000', '101', '110', '100', '100'],
+  's': ['000', '011', '110', '011', '110'],
+  't': ['010', '111', '010', '010', '011'],
+  'v': ['000', '101', '101', '101', '010'],
 };
 
 class Canvas {
@@ -113,11 +127,21 @@ export function renderPlot(series: Series[], width = 640, height = 400): Buffer 
   }
   c.line(left, top, left, height - bottom, axis);
   c.line(left, height - bottom, width - right, height - bottom, axis);
+  c.text((left + width - right) / 2 - 16, height - 12, 'step');
   for (const s of series) {
     const p = s.points.filter(([x, y]) => Number.isFinite(x) && Number.isFinite(y));
     for (let i = 1; i < p.length; i++) c.line(px(p[i - 1][0]), py(p[i - 1][1]), px(p[i][0]), py(p[i][1]), s.color, 2);
     if (s.markers) for (const [x, y] of p) for (let a = -2; a <= 2; a++) for (let b = -2; b <= 2; b++) c.set(px(x) + a, py(y) + b, s.color);
   }
+  // legend, top right: a colour swatch and the label of each labelled series
+  const labelled = series.filter((s) => s.label);
+  const longest = Math.max(0, ...labelled.map((s) => s.label!.length));
+  labelled.forEach((s, i) => {
+    const x = width - right - 12 - longest * 8 - 26;
+    const y = top + 10 + i * 16;
+    for (let d = -1; d <= 1; d++) c.line(x, y + 4 + d, x + 18, y + 4 + d, s.color);
+    c.text(x + 26, y, s.label!);
+  });
   return encodePng(width, height, c.rgb);
 }
 
@@ -137,8 +161,8 @@ export function smooth(points: [number, number][], window = 9): [number, number]
 export function writeLossPlot(file: string, train: [number, number][], evalLoss: [number, number][]): void {
   const series: Series[] = [
     { points: train, color: [170, 200, 235] },
-    { points: smooth(train, Math.max(1, Math.round(train.length / 40)) | 1), color: [31, 119, 180] },
-    { points: evalLoss, color: [255, 127, 14], markers: true },
+    { points: smooth(train, Math.max(1, Math.round(train.length / 40)) | 1), color: [31, 119, 180], label: 'train loss' },
+    { points: evalLoss, color: [255, 127, 14], markers: true, label: 'dev loss' },
   ];
   fs.writeFileSync(file, renderPlot(series));
 }
