@@ -50,6 +50,14 @@ test('translation run (NLLB-MoE): eval loss, chrF/BLEU, MoE metrics in JSONL, ch
   const lines = fs.readFileSync(r.summary.metricsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
   const step1 = lines.find((l) => l.type === 'train' && l.step === 1);
   assert.ok('moe/encoder.1/dropped_token_fraction' in step1 && 'lm_loss' in step1 && 'grad_norm' in step1 && 'tokens_per_s' in step1);
+  // expert usage histogram per sparse layer: one count per expert, and fairseq's unused-expert count agrees with it
+  const experts = (JSON.parse(fs.readFileSync(path.join(s.model, 'config.json'), 'utf8')) as { num_experts: number }).num_experts;
+  for (const side of ['encoder', 'decoder']) {
+    const usage = step1[`moe/${side}.1/expert_usage`] as number[];
+    assert.is(usage.length, experts);
+    assert.ok(usage.every((n) => Number.isInteger(n) && n >= 0) && usage.reduce((a, b) => a + b, 0) > 0, `${side} usage ${usage}`);
+    assert.is(step1[`moe/${side}.1/unused_experts`], usage.filter((n) => n === 0).length);
+  }
   assert.ok(fs.existsSync(path.join(s.tmp, 'run', 'checkpoints', 'checkpoint-0000012', 'trainer_state.json')));
   assert.ok(fs.existsSync(r.summary.plotFile!));
   const re = loadModel(r.exportDir!);

@@ -18,6 +18,8 @@ export interface LossOutput {
   loss: tf.Scalar;
   /** Named scalar parts (lm_loss, aux/z losses, ...) and metrics; logged by the trainer. */
   components: Record<string, tf.Scalar>;
+  /** Host-side count vectors (e.g. MoE expert usage per sparse layer); summed over a step's micro-batches and logged. */
+  histograms?: Record<string, number[]>;
 }
 
 /** What the trainer passes to computeLoss. */

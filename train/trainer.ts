@@ -139,14 +139,16 @@ export class Trainer {
   }
 
   /** Loss and gradients of one micro-batch; components are read to host numbers. */
-  private lossAndGrads(batch: HostBatch): { loss: number; components: Record<string, number>; grads: Map<string, tf.Tensor> } {
+  private lossAndGrads(batch: HostBatch): { loss: number; components: Record<string, number>; histograms: Record<string, number[]>; grads: Map<string, tf.Tensor> } {
     const inputs = batchTensors(batch);
     const kept: Record<string, tf.Scalar> = {};
+    let histograms: Record<string, number[]> = {};
     const opts: ComputeLossOpts = { training: true, rng: this.rng, labelSmoothing: this.cfg.labelSmoothing };
     try {
       const { value, grads } = tf.variableGrads(() => {
         const out = this.model.computeLoss(inputs, opts);
         for (const [k, c] of Object.entries(out.components)) kept[k] = tf.keep(c);
+        histograms = out.histograms ?? {};
         return out.loss;
       }, this.trainable.map((p) => p.variable));
       const loss = value.dataSync()[0];
@@ -159,7 +161,7 @@ export class Trainer {
         const g = grads[p.variable.name];
         if (g) byName.set(p.name, g);
       }
-      return { loss, components, grads: byName };
+      return { loss, components, histograms, grads: byName };
     } finally {
       tf.dispose([...new Set(Object.values(kept))].filter((t) => !t.isDisposed));
       tf.dispose(Object.values(inputs));
@@ -255,6 +257,7 @@ export class Trainer {
       let loss = 0;
       let tokens = 0;
       const comps: Record<string, number> = {};
+      const histograms: Record<string, number[]> = {};
       let grads: Map<string, tf.Tensor> = new Map();
       // HF Trainer >= 4.46 (num_items_in_batch): the accumulated loss is the summed token loss
       // over all micro-batches divided by their total target count, so each micro-batch's mean
@@ -268,6 +271,7 @@ export class Trainer {
         const r = this.lossAndGrads(batch);
         loss += r.loss * weight;
         for (const [k, v] of Object.entries(r.components)) comps[k] = (comps[k] ?? 0) + v * weight;
+        for (const [k, counts] of Object.entries(r.histograms)) histograms[k] = counts.map((n, i) => n + (histograms[k]?.[i] ?? 0));
         if (acc) {
           acc.add(r.grads, weight);
           tf.dispose([...r.grads.values()]);
@@ -298,6 +302,7 @@ export class Trainer {
         epoch: this.data.epoch,
         loss,
         ...comps,
+        ...histograms,
         lr,
         grad_norm: gradNorm,
         tokens,

@@ -363,7 +363,9 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   /**
    * TrainableModel: batch {input_ids, attention_mask?, labels, decoder_input_ids?, decoder_attention_mask?}.
    * Call inside tf.tidy / tf.variableGrads. Components: lm_loss, the MoE loss parts, and per
-   * sparse layer `moe/<side>.<layer>/dropped_token_fraction` and `.../router_entropy`.
+   * sparse layer `moe/<side>.<layer>/dropped_token_fraction`, `.../dropped_assignment_fraction`,
+   * `.../router_entropy`, `.../unused_experts`; histograms: `.../expert_usage` (surviving
+   * assignments per expert).
    */
   computeLoss(batch: Record<string, tf.Tensor>, opts: LossOptions): LossOutput {
     const labels = batch.labels;
@@ -402,13 +404,18 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       outputRouterLogits: opts.outputRouterLogits ?? this.lossDefaults.outputRouterLogits ?? this.config.outputRouterLogits,
     });
     const components: Record<string, tf.Scalar> = {};
+    const histograms: Record<string, number[]> = {};
     for (const [k, v] of Object.entries(res.components)) components[k] = v as tf.Scalar;
     for (const m of out.moeMetrics) {
-      components[`moe/${m.side}.${m.layer}/dropped_token_fraction`] = tf.scalar(m.droppedTokenFraction);
-      components[`moe/${m.side}.${m.layer}/dropped_assignment_fraction`] = tf.scalar(m.droppedAssignmentFraction);
-      components[`moe/${m.side}.${m.layer}/router_entropy`] = tf.scalar(m.routerEntropy);
+      const key = `moe/${m.side}.${m.layer}`;
+      components[`${key}/dropped_token_fraction`] = tf.scalar(m.droppedTokenFraction);
+      components[`${key}/dropped_assignment_fraction`] = tf.scalar(m.droppedAssignmentFraction);
+      components[`${key}/router_entropy`] = tf.scalar(m.routerEntropy);
+      // fairseq's unused_expert count: experts that received no surviving assignment in this batch
+      components[`${key}/unused_experts`] = tf.scalar(m.expertUsage.filter((n) => n === 0).length);
+      histograms[`${key}/expert_usage`] = Array.from(m.expertUsage);
     }
-    return { loss: res.loss as tf.Scalar, components };
+    return { loss: res.loss as tf.Scalar, components, histograms };
   }
 
   /** A generation session: the encoder runs now, `step` decodes with self + cross caches. */
