@@ -1,6 +1,7 @@
 /** Shared test plumbing: fixture paths, backend set-up, error assertions. */
 import * as assert from 'uvu/assert';
 import { PolyglotError } from '../core/errors.js';
+import { tf } from '../core/tf.js';
 import * as path from 'node:path';
 import { fixturePath, packageRoot } from '../core/paths.js';
 import { selectBackend, type BackendName } from '../backend/select.js';
@@ -10,6 +11,38 @@ export { fixturePath };
 /** The project's own fixtures (test/fixtures/NAME), from sources or from dist/test alike. */
 export function projectFixturePath(name: string): string {
   return path.join(packageRoot(), 'test', 'fixtures', name);
+}
+
+/** Plain copies of a function's output tensors, computed on one backend. */
+export interface HostOutput {
+  values: number[];
+  shape: number[];
+  dtype: string;
+}
+
+/** Runs `fn` on `backend` (inputs built there) and returns plain copies of its outputs. */
+export async function outputsOn(backend: 'wasm' | 'cpu', fn: () => tf.Tensor[]): Promise<HostOutput[]> {
+  await selectBackend(backend);
+  const outs = tf.tidy(fn);
+  const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice(), dtype: t.dtype }));
+  tf.dispose(outs);
+  return res;
+}
+
+/**
+ * Runs `cpuFn` on cpu and `fn` on wasm, asserting that the wasm run leaks neither tensors nor
+ * wasm data buffers (which also catches intermediates a kernel forgot to free).
+ */
+export async function cpuThenWasm(what: string, fn: () => tf.Tensor[], cpuFn = fn): Promise<{ expected: HostOutput[]; actual: HostOutput[] }> {
+  const expected = await outputsOn('cpu', cpuFn);
+  await selectBackend('wasm');
+  const before = tf.memory().numTensors;
+  const buffers = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
+  const buffersBefore = buffers();
+  const actual = await outputsOn('wasm', fn);
+  assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
+  assert.is(buffers(), buffersBefore, `${what}: wasm buffers leaked`);
+  return { expected, actual };
 }
 
 /** Switches the backend for a test file; tests name wasm or cpu explicitly. */

@@ -8,30 +8,14 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { eagerOps as o } from '../ops/eager.js';
-import { useBackend } from './helpers.js';
+import { useBackend, cpuThenWasm } from './helpers.js';
 
 await useBackend('wasm');
 
 type T = tf.Tensor;
-type Out = { values: number[]; shape: number[]; dtype: string };
-
-async function on(backend: 'wasm' | 'cpu', fn: () => T[]): Promise<Out[]> {
-  await useBackend(backend); // (selectBackend keeps the cpu backend's Node banner quiet)
-  const outs = tf.tidy(fn);
-  const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice(), dtype: t.dtype }));
-  tf.dispose(outs);
-  return res;
-}
 
 async function same(what: string, fn: () => T[], tol = 1e-5): Promise<void> {
-  const expected = await on('cpu', fn);
-  await tf.setBackend('wasm');
-  const before = tf.memory().numTensors;
-  const buffers = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-  const buffersBefore = buffers();
-  const actual = await on('wasm', fn);
-  assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
-  assert.is(buffers(), buffersBefore, `${what}: wasm buffers leaked`);
+  const { expected, actual } = await cpuThenWasm(what, fn);
   assert.is(actual.length, expected.length, `${what}: outputs`);
   for (let i = 0; i < expected.length; i++) {
     const [a, e] = [actual[i], expected[i]];

@@ -6,27 +6,17 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
-import { useBackend } from './helpers.js';
+import { useBackend, cpuThenWasm, outputsOn, type HostOutput } from './helpers.js';
 import { lastMatMulPath, setBatchedStrategy, type MatMulPath } from '../backend/wasm-batch-matmul.js';
 
 await useBackend('wasm'); // imports the wasm package and registers our kernels
 
-type Out = { values: number[]; shape: number[] };
-
-/** Runs fn on a backend with inputs built there; returns plain copies of the outputs. */
-async function on(backend: 'wasm' | 'cpu', fn: () => tf.Tensor[]): Promise<Out[]> {
-  await useBackend(backend); // (selectBackend keeps the cpu backend's Node banner quiet)
-  const outs = tf.tidy(fn);
-  const res = outs.map((t) => ({ values: Array.from(t.dataSync()), shape: t.shape.slice() }));
-  tf.dispose(outs);
-  return res;
-}
 
 function randn(rng: Rng, n: number): number[] {
   return Array.from({ length: n }, () => rng.normal());
 }
 
-function close(actual: Out[], expected: Out[], tol: number, what: string): void {
+function close(actual: HostOutput[], expected: HostOutput[], tol: number, what: string): void {
   assert.is(actual.length, expected.length, `${what}: output count`);
   for (let i = 0; i < actual.length; i++) {
     assert.equal(actual[i].shape, expected[i].shape, `${what}: output ${i} shape`);
@@ -41,15 +31,7 @@ function close(actual: Out[], expected: Out[], tol: number, what: string): void 
 }
 
 async function compare(fn: () => tf.Tensor[], tol: number, what: string, cpuFn = fn): Promise<void> {
-  const expected = await on('cpu', cpuFn);
-  await tf.setBackend('wasm');
-  const before = tf.memory().numTensors;
-  // wasm data buffers: also catches intermediate buffers a kernel forgot to free
-  const buffers = (): number => (tf.backend() as unknown as { numDataIds(): number }).numDataIds();
-  const buffersBefore = buffers();
-  const actual = await on('wasm', fn);
-  assert.is(tf.memory().numTensors, before, `${what}: tensors leaked`);
-  assert.is(buffers(), buffersBefore, `${what}: wasm buffers leaked`);
+  const { expected, actual } = await cpuThenWasm(what, fn, cpuFn);
   close(actual, expected, tol, what);
 }
 
@@ -60,7 +42,7 @@ test('UnsortedSegmentSum: forward, out-of-range ids dropped, float and int32', a
   await compare(() => [tf.unsortedSegmentSum(tf.tensor(x, [7, 3, 5]), tf.tensor1d(ids, 'int32'), 6)], 1e-6, 'uss float');
   await compare(() => [tf.unsortedSegmentSum(tf.tensor([1, 2, 3, 4, 5, 6], [3, 2], 'int32'), tf.tensor1d([2, 2, 0], 'int32'), 3)], 0, 'uss int');
   // exact values, independent of cpu
-  const [r] = await on('wasm', () => [tf.unsortedSegmentSum(tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]), tf.tensor1d([2, 2, 0], 'int32'), 3)]);
+  const [r] = await outputsOn('wasm', () => [tf.unsortedSegmentSum(tf.tensor([1, 2, 3, 4, 5, 6], [3, 2]), tf.tensor1d([2, 2, 0], 'int32'), 3)]);
   assert.equal(r.values, [5, 6, 0, 0, 4, 6]);
 });
 
@@ -82,7 +64,7 @@ test('embedding gather gradient on wasm equals cpu (repeated ids, axis 0 and 1)'
 });
 
 test('OneHot float32 returns real floats (stock wasm returned int bit patterns)', async () => {
-  const [r] = await on('wasm', () => [tf.oneHot(tf.tensor1d([1, 0, 3, -1], 'int32'), 3, 1, 0, 'float32')]);
+  const [r] = await outputsOn('wasm', () => [tf.oneHot(tf.tensor1d([1, 0, 3, -1], 'int32'), 3, 1, 0, 'float32')]);
   assert.equal(r.values, [0, 1, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0]);
   await compare(() => [tf.oneHot(tf.tensor([2, 0, 1, 2], [2, 2], 'int32'), 4, 5, -2, 'float32')], 0, 'onehot on/off');
   await compare(() => [tf.oneHot(tf.tensor1d([2, 0], 'int32'), 3)], 0, 'onehot int32 default');
@@ -193,7 +175,7 @@ test('Cumsum with negative axes (stock wasm read out of bounds), exclusive and r
     const run = (ax: number) => (): tf.Tensor[] => [tf.cumsum(tf.tensor(x, [2, 3, 4]), ax), tf.cumsum(tf.tensor(x, [2, 3, 4]), ax, true, true)];
     await compare(run(axis), 1e-6, `cumsum axis ${axis}`, run((axis + 3) % 3));
   }
-  const [r] = await on('wasm', () => [tf.cumsum(tf.tensor2d([1, 2, 3, 4], [2, 2]), -1)]);
+  const [r] = await outputsOn('wasm', () => [tf.cumsum(tf.tensor2d([1, 2, 3, 4], [2, 2]), -1)]);
   assert.equal(r.values, [1, 3, 3, 7]);
 });
 
