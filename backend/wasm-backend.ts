@@ -83,3 +83,18 @@ export function initialisedWasmBackend(): WasmBackend | undefined {
   const b = registry['wasm'];
   return b === undefined ? undefined : asWasmBackend(b);
 }
+
+/**
+ * Replaces the registered wasm kernel `kernelName` by `kernelFunc`, keeping the stock kernel's
+ * setupFunc (our kernels call into the stock C++ entry points it binds), and returns the stock
+ * kernel. If the wasm backend is already initialised, the setup runs on it now (tfjs runs
+ * setupFuncs only when a backend initialises).
+ */
+export function overrideWasmKernel(kernelName: string, kernelFunc: tf.KernelFunc, initialised: WasmBackend | undefined): tf.KernelConfig {
+  const original = tf.getKernel(kernelName, 'wasm');
+  if (original === undefined) throw new Error(`wasm ${kernelName} kernel is not registered: import @tensorflow/tfjs-backend-wasm first`);
+  tf.unregisterKernel(kernelName, 'wasm');
+  tf.registerKernel({ kernelName, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc });
+  if (initialised !== undefined && original.setupFunc) original.setupFunc(initialised as unknown as tf.KernelBackend);
+  return original;
+}

@@ -17,7 +17,7 @@
  * a whole tensor we pass its real id (repeated products with one weight pack it once).
  */
 import { tf } from '../core/tf.js';
-import { asWasmBackend, makeView, offsetOf, releaseView, type WasmBackend } from './wasm-backend.js';
+import { asWasmBackend, makeView, offsetOf, releaseView, type WasmBackend, overrideWasmKernel } from './wasm-backend.js';
 import { transposeLast2 } from './wasm-transpose.js';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
@@ -264,21 +264,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
  */
 export function registerBatchMatMulOverride(initialised: WasmBackend | undefined): void {
   if (stock !== undefined) return;
-  const original = tf.getKernel(tf.BatchMatMul, 'wasm');
-  if (original === undefined) {
-    throw new Error('wasm BatchMatMul kernel is not registered: import @tensorflow/tfjs-backend-wasm first');
-  }
-  stock = original;
-  tf.unregisterKernel(tf.BatchMatMul, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.BatchMatMul,
-    backendName: 'wasm',
-    setupFunc: original.setupFunc,
-    kernelFunc: batchMatMul as unknown as tf.KernelFunc,
-  });
-  if (initialised !== undefined && original.setupFunc) {
-    original.setupFunc(initialised as unknown as tf.KernelBackend);
-  }
+  stock = overrideWasmKernel(tf.BatchMatMul, batchMatMul as unknown as tf.KernelFunc, initialised);
 }
 
 /** The stock kernel, for benchmarks comparing against it. */

@@ -6,7 +6,7 @@
  * setup) with `axis + rank` for negative axes, so a stray negative axis is right on wasm.
  */
 import { tf } from '../core/tf.js';
-import type { WasmBackend } from './wasm-backend.js';
+import { overrideWasmKernel, type WasmBackend } from './wasm-backend.js';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -21,10 +21,5 @@ function cumsum(args: KernelArgs): tf.TensorInfo {
 
 export function registerCumsumFix(initialised: WasmBackend | undefined): void {
   if (stock !== undefined) return;
-  const original = tf.getKernel(tf.Cumsum, 'wasm');
-  if (original === undefined) throw new Error('wasm Cumsum kernel is not registered: import @tensorflow/tfjs-backend-wasm first');
-  stock = original;
-  tf.unregisterKernel(tf.Cumsum, 'wasm');
-  tf.registerKernel({ kernelName: tf.Cumsum, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc: cumsum as unknown as tf.KernelFunc });
-  if (initialised !== undefined && original.setupFunc) original.setupFunc(initialised as unknown as tf.KernelBackend);
+  stock = overrideWasmKernel(tf.Cumsum, cumsum as unknown as tf.KernelFunc, initialised);
 }

@@ -12,7 +12,7 @@
  * data and NaN payloads are moved bit-exactly.
  */
 import { tf } from '../core/tf.js';
-import { asWasmBackend, offsetOf, type WasmBackend } from './wasm-backend.js';
+import { asWasmBackend, offsetOf, type WasmBackend, overrideWasmKernel } from './wasm-backend.js';
 
 /** Below this many elements per matrix the stock kernel is used. */
 export const TILED_TRANSPOSE_MIN = 1 << 17;
@@ -105,12 +105,7 @@ function transpose(args: KernelArgs): tf.TensorInfo {
 /** Registers the Transpose kernel above for wasm, keeping the stock one's setup. */
 export function registerTransposeOverride(initialised: WasmBackend | undefined): void {
   if (stock !== undefined) return;
-  const original = tf.getKernel(tf.Transpose, 'wasm');
-  if (original === undefined) throw new Error('wasm Transpose kernel is not registered: import @tensorflow/tfjs-backend-wasm first');
-  stock = original;
-  tf.unregisterKernel(tf.Transpose, 'wasm');
-  tf.registerKernel({ kernelName: tf.Transpose, backendName: 'wasm', setupFunc: original.setupFunc, kernelFunc: transpose as unknown as tf.KernelFunc });
-  if (initialised !== undefined && original.setupFunc) original.setupFunc(initialised as unknown as tf.KernelBackend);
+  stock = overrideWasmKernel(tf.Transpose, transpose as unknown as tf.KernelFunc, initialised);
 }
 
 /** Benchmarks: the stock kernel's function. */
