@@ -39,3 +39,33 @@ export function compareOutput(key: string, actual: ActualOutput, ref: HostTensor
   }
   return { key, maxAbsError: maxAbs, maxRelError: maxRel, ok, message: ok ? undefined : `${key}: ${mismatches} element(s) out of tolerance` };
 }
+
+/** Exact comparison of literal values (token ids, tokens, decoded text): reports the first difference. */
+export function compareExact(key: string, actual: unknown, expected: unknown): OutputComparison {
+  if (typeof expected === 'string') {
+    if (actual === expected) return { key, maxAbsError: 0, maxRelError: 0, ok: true };
+    let i = 0;
+    const a = String(actual);
+    while (i < a.length && i < expected.length && a[i] === expected[i]) i++;
+    return { key, maxAbsError: Infinity, maxRelError: Infinity, ok: false, message: `${key}: differs at character ${i}: expected ${JSON.stringify(expected.slice(i, i + 20))}, found ${JSON.stringify(a.slice(i, i + 20))}` };
+  }
+  const e = expected as (number | string)[];
+  const a = actual as (number | string)[];
+  let first = -1;
+  let maxAbs = 0;
+  for (let i = 0; i < Math.max(a.length, e.length); i++) {
+    if (a[i] !== e[i]) {
+      if (first < 0) first = i;
+      maxAbs = typeof e[i] === 'number' && typeof a[i] === 'number' ? Math.max(maxAbs, Math.abs((a[i] as number) - (e[i] as number))) : Infinity;
+    }
+  }
+  if (a.length !== e.length) maxAbs = Infinity;
+  if (first < 0) return { key, maxAbsError: 0, maxRelError: 0, ok: true };
+  return {
+    key,
+    maxAbsError: maxAbs,
+    maxRelError: maxAbs,
+    ok: false,
+    message: `${key}: ${a.length !== e.length ? `length ${a.length}, expected ${e.length}; ` : ''}first difference at ${first}: expected ${JSON.stringify(e[first])}, found ${JSON.stringify(a[first])}`,
+  };
+}

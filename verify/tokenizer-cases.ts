@@ -9,7 +9,8 @@ import { readJsonFile } from '../convert/checkpoint.js';
 import { tokenizerFromModel, type Tokenizer } from '../tokenizers/load.js';
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
 import { resultFromError, resultFromOutputs } from './results.js';
-import type { CaseResult, OutputComparison } from './types.js';
+import { compareExact } from './compare.js';
+import type { CaseResult } from './types.js';
 
 /** One case of a tokenizer fixture's cases.json (see its README). */
 export interface TokenizerCase {
@@ -61,35 +62,6 @@ export function computeTokenizerCase(tok: Tokenizer, c: TokenizerCase): Record<s
 
 const FIELDS = ['input_ids', 'tokens', 'pieces', 'pieces_pair', 'decoded', 'decoded_skip_special', 'decoded_no_cleanup', 'decoded_skip_special_no_cleanup'] as const;
 
-function compareField(key: string, actual: unknown, expected: unknown): OutputComparison {
-  if (typeof expected === 'string') {
-    if (actual === expected) return { key, maxAbsError: 0, maxRelError: 0, ok: true };
-    let i = 0;
-    const a = String(actual);
-    while (i < a.length && i < expected.length && a[i] === expected[i]) i++;
-    return { key, maxAbsError: Infinity, maxRelError: Infinity, ok: false, message: `${key}: differs at character ${i}: expected ${JSON.stringify(expected.slice(i, i + 20))}, found ${JSON.stringify(a.slice(i, i + 20))}` };
-  }
-  const e = expected as (number | string)[];
-  const a = actual as (number | string)[];
-  let first = -1;
-  let maxAbs = 0;
-  for (let i = 0; i < Math.max(a.length, e.length); i++) {
-    if (a[i] !== e[i]) {
-      if (first < 0) first = i;
-      maxAbs = typeof e[i] === 'number' && typeof a[i] === 'number' ? Math.max(maxAbs, Math.abs((a[i] as number) - (e[i] as number))) : Infinity;
-    }
-  }
-  if (a.length !== e.length) maxAbs = Infinity;
-  if (first < 0) return { key, maxAbsError: 0, maxRelError: 0, ok: true };
-  return {
-    key,
-    maxAbsError: maxAbs,
-    maxRelError: maxAbs,
-    ok: false,
-    message: `${key}: ${a.length !== e.length ? `length ${a.length}, expected ${e.length}; ` : ''}first difference at ${first}: expected ${JSON.stringify(e[first])}, found ${JSON.stringify(a[first])}`,
-  };
-}
-
 /** Runs a tokenizer fixture (DIR/cases.json + DIR/sentencepiece.bpe.model): exact ids, tokens, pieces, decodes. */
 export async function runTokenizerFixture(dir: string, filter?: RegExp): Promise<CaseResult[]> {
   const casesPath = path.join(dir, 'cases.json');
@@ -116,7 +88,7 @@ export async function runTokenizerFixture(dir: string, filter?: RegExp): Promise
     try {
       if (c.tokenizer !== 'xglm' && c.tokenizer !== 'nllb') throw new PolyglotError(`${casesPath}: case "${c.name}": tokenizer must be "xglm" or "nllb", found ${JSON.stringify(c.tokenizer)}`);
       const actual = computeTokenizerCase(await get(c.tokenizer), c);
-      const outputs = FIELDS.filter((f) => c[f] !== undefined).map((f) => compareField(f, actual[f], c[f]));
+      const outputs = FIELDS.filter((f) => c[f] !== undefined).map((f) => compareExact(f, actual[f], c[f]));
       results.push(resultFromOutputs(base, outputs));
     } catch (e) {
       results.push(resultFromError(base, e));

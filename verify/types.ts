@@ -57,7 +57,12 @@ export interface CaseContext {
 }
 
 /** Computes the case's outputs (keys of spec.expect), or returns 'unsupported' with a reason. */
-export type CaseHandler = (ctx: CaseContext) => Promise<Record<string, ActualOutput> | { unsupported: string }>;
+/** A computed value compared exactly with a literal expectation (token ids, tokens, decoded text). */
+export interface LiteralOutput {
+  literal: number[] | string[] | string;
+}
+
+export type CaseHandler = (ctx: CaseContext) => Promise<Record<string, ActualOutput | LiteralOutput> | { unsupported: string }>;
 
 /** A model family's handlers, by case kind. */
 export interface ModelCaseRunner {

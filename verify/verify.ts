@@ -9,9 +9,10 @@ import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
-import { compareOutput } from './compare.js';
+import { compareExact, compareOutput } from './compare.js';
 import { resultFromError, resultFromOutputs } from './results.js';
-import type { CaseContext, CaseResult, CaseSpec, ModelCaseRunner } from './types.js';
+import type { ActualOutput, CaseContext, CaseResult, CaseSpec, LiteralOutput, ModelCaseRunner } from './types.js';
+import { tokenizeCase } from './tokenize-case.js';
 import { xglmCaseRunner } from './xglm-cases.js';
 import { nllbMoeCaseRunner } from './nllb-cases.js';
 import { runTokenizerFixture } from './tokenizer-cases.js';
@@ -47,7 +48,8 @@ export async function verifyFixture(dir: string, opts: VerifyOptions = {}): Prom
   const cases = (readJsonFile(casesPath) as { cases?: CaseSpec[] }).cases;
   if (!Array.isArray(cases)) throw new PolyglotError(`${casesPath}: expected {"cases": [...]}`);
   const refs = SafetensorsFile.open(path.join(abs, 'reference', 'tensors.safetensors'));
-  const handlers = await runner.prepare(abs);
+  // tokenize cases (FORMAT.md) may stand in any model fixture: one handler for every family
+  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs)) };
   const results: CaseResult[] = [];
   try {
     for (const spec of cases) {
@@ -101,18 +103,34 @@ async function runCase(fixtureDir: string, spec: CaseSpec, refs: SafetensorsFile
     if ('unsupported' in out && typeof out.unsupported === 'string') {
       return { ...base, status: 'unsupported', maxAbsError: NaN, maxRelError: NaN, outputs: [], message: out.unsupported };
     }
-    const actual = out as Record<string, import('./types.js').ActualOutput>;
+    const actual = out as Record<string, ActualOutput | LiteralOutput>;
     const outputs = Object.entries(spec.expect).map(([key, ref]) => {
       const a = actual[key];
       if (!a) return { key, maxAbsError: Infinity, maxRelError: Infinity, ok: false, message: `${key}: not computed` };
-      const refTensor: HostTensor =
-        typeof ref === 'string' ? ctx.reference(ref) : { dtype: 'F32', shape: [], data: new Float32Array([Number(ref)]) };
-      return compareOutput(key, a, refTensor, spec.rtol, spec.atol);
+      const namesTensor = typeof ref === 'string' && refs.has(ref);
+      if ('literal' in a) {
+        // exact: against the named tensor's values, or the literal JSON value itself
+        const expected = namesTensor ? Array.from(ctx.reference(ref as string).data as ArrayLike<number | bigint>, Number) : ref;
+        return compareExact(key, a.literal, expected);
+      }
+      return compareOutput(key, a, namesTensor || typeof ref === 'string' ? ctx.reference(ref as string) : literalTensor(key, ref), spec.rtol, spec.atol);
     });
     return resultFromOutputs(base, outputs);
   } catch (e) {
     return resultFromError(base, e);
   }
+}
+
+/** A literal expectation (a number or a nested list of numbers) as a host tensor. */
+function literalTensor(key: string, value: unknown): HostTensor {
+  const shape: number[] = [];
+  for (let v = value; Array.isArray(v); v = v[0]) shape.push(v.length);
+  const flat = (Array.isArray(value) ? value.flat(Infinity) : [value]) as unknown[];
+  if (!flat.every((x) => typeof x === 'number')) {
+    throw new PolyglotError(`expect "${key}": a literal must be a number or a list of numbers, found ${JSON.stringify(value).slice(0, 60)}`);
+  }
+  const ints = flat.every((x) => Number.isInteger(x));
+  return { dtype: ints ? 'I32' : 'F32', shape, data: ints ? Int32Array.from(flat as number[]) : Float32Array.from(flat as number[]) };
 }
 
 /** The human-readable table of `polyglot verify`. */
