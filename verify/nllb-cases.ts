@@ -14,7 +14,8 @@ import { generate } from '../generation/generate.js';
 import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
-import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import type { DecoderCache, NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { eagerOps } from '../ops/eager.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
 import type { ActualOutput, CaseContext, ModelCaseRunner } from './types.js';
 import { adamwStepCase, gradCase, hostToTensor } from './train-cases.js';
@@ -93,6 +94,41 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
             });
           }
         });
+        return out;
+      },
+
+      // FORMAT.md `incremental` for seq2seq: the encoder once, the first prompt_length decoder
+      // tokens in one call, then one token at a time with the self/cross caches (position ids
+      // and eval capacity per call, as HF); logits of every step must equal the full forward.
+      incremental: async (ctx) => {
+        const model = modelFor(params(ctx));
+        const inputs = ['input_ids', 'attention_mask', 'decoder_input_ids', 'decoder_attention_mask'] as const;
+        const host = Object.fromEntries(inputs.filter((k) => ctx.spec.inputs[k] !== undefined).map((k) => [k, ctx.input(k)]));
+        if (!host.decoder_input_ids) throw new PolyglotError(`case "${ctx.spec.name}": an NLLB-MoE incremental case needs decoder_input_ids`);
+        const [b, total] = host.decoder_input_ids.shape;
+        const prompt = Number(ctx.literal<number>('prompt_length') ?? 1);
+        if (!(Number.isInteger(prompt) && prompt >= 1 && prompt <= total)) {
+          throw new PolyglotError(`case "${ctx.spec.name}": params.prompt_length must be an integer in [1, ${total}], found ${prompt}`);
+        }
+        const logits = tf.tidy(() => {
+          const o = eagerOps;
+          const t = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, hostToTensor(v)]));
+          const opts = { training: false };
+          const enc = model.model.encode(o, t.input_ids, t.attention_mask, opts);
+          const steps: tf.Tensor[] = [];
+          let past: DecoderCache<tf.Tensor>[] | undefined;
+          for (let start = 0; start < total; start = start === 0 ? prompt : start + 1) {
+            const len = start === 0 ? prompt : 1;
+            const ids = tf.slice(t.decoder_input_ids, [0, start], [b, len]);
+            const mask = t.decoder_attention_mask ? tf.slice(t.decoder_attention_mask, [0, 0], [b, start + len]) : undefined;
+            const r = model.model.decode(o, ids, mask, enc.lastHiddenState, t.attention_mask, past, start, opts);
+            steps.push(model.project(o, r.lastHiddenState));
+            past = r.present;
+          }
+          return tf.concat(steps, 1);
+        });
+        const out = { logits: actual(logits, host.decoder_attention_mask) };
+        logits.dispose();
         return out;
       },
 
