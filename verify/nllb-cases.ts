@@ -29,6 +29,22 @@ function actual(t: tf.Tensor, positionMask?: HostTensor): ActualOutput {
   return out;
 }
 
+const SEQ2SEQ_INPUTS = ['input_ids', 'attention_mask', 'decoder_input_ids', 'decoder_attention_mask'] as const;
+type Seq2SeqInput = (typeof SEQ2SEQ_INPUTS)[number];
+
+type Seq2SeqInputs<V> = { input_ids: V } & Partial<Record<Seq2SeqInput, V>>;
+
+/** The encoder / decoder inputs a case gives, as host tensors (input_ids is required). */
+function seq2seqInputs(ctx: CaseContext): Seq2SeqInputs<HostTensor> {
+  const given = SEQ2SEQ_INPUTS.filter((k) => k === 'input_ids' || ctx.spec.inputs[k] !== undefined);
+  return Object.fromEntries(given.map((k) => [k, ctx.input(k)])) as Seq2SeqInputs<HostTensor>;
+}
+
+/** The same inputs as tensors (call inside tf.tidy). */
+function toTensors(host: Seq2SeqInputs<HostTensor>): Seq2SeqInputs<tf.Tensor> {
+  return Object.fromEntries(Object.entries(host).map(([k, v]) => [k, hostToTensor(v)])) as Seq2SeqInputs<tf.Tensor>;
+}
+
 function overridesOf(params: Record<string, unknown>): Record<string, unknown> {
   const o = { ...((params.config_overrides as Record<string, unknown> | undefined) ?? {}) };
   if (typeof params.training_expert_capacity === 'number') o.expert_capacity = params.training_expert_capacity;
@@ -71,11 +87,10 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
     return {
       forward: async (ctx) => {
         const model = modelFor(params(ctx));
-        const inputs = ['input_ids', 'attention_mask', 'decoder_input_ids', 'decoder_attention_mask'] as const;
-        const host = Object.fromEntries(inputs.filter((k) => ctx.spec.inputs[k] !== undefined).map((k) => [k, ctx.input(k)]));
+        const host = seq2seqInputs(ctx);
         const out: Record<string, ActualOutput> = {};
         tf.tidy(() => {
-          const t = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, hostToTensor(v)]));
+          const t = toTensors(host);
           const r = model.forward({
             inputIds: t.input_ids,
             attentionMask: t.attention_mask,
@@ -102,24 +117,25 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       // and eval capacity per call, as HF); logits of every step must equal the full forward.
       incremental: async (ctx) => {
         const model = modelFor(params(ctx));
-        const inputs = ['input_ids', 'attention_mask', 'decoder_input_ids', 'decoder_attention_mask'] as const;
-        const host = Object.fromEntries(inputs.filter((k) => ctx.spec.inputs[k] !== undefined).map((k) => [k, ctx.input(k)]));
-        if (!host.decoder_input_ids) throw new PolyglotError(`case "${ctx.spec.name}": an NLLB-MoE incremental case needs decoder_input_ids`);
-        const [b, total] = host.decoder_input_ids.shape;
+        const host = seq2seqInputs(ctx);
+        const decoderIds = host.decoder_input_ids;
+        if (!decoderIds) throw new PolyglotError(`case "${ctx.spec.name}": an NLLB-MoE incremental case needs decoder_input_ids`);
+        const [b, total] = decoderIds.shape;
         const prompt = Number(ctx.literal<number>('prompt_length') ?? 1);
         if (!(Number.isInteger(prompt) && prompt >= 1 && prompt <= total)) {
           throw new PolyglotError(`case "${ctx.spec.name}": params.prompt_length must be an integer in [1, ${total}], found ${prompt}`);
         }
         const logits = tf.tidy(() => {
           const o = eagerOps;
-          const t = Object.fromEntries(Object.entries(host).map(([k, v]) => [k, hostToTensor(v)]));
+          const t = toTensors(host);
+          const decoderInputIds = hostToTensor(decoderIds);
           const opts = { training: false };
           const enc = model.model.encode(o, t.input_ids, t.attention_mask, opts);
           const steps: tf.Tensor[] = [];
           let past: DecoderCache<tf.Tensor>[] | undefined;
           for (let start = 0; start < total; start = start === 0 ? prompt : start + 1) {
             const len = start === 0 ? prompt : 1;
-            const ids = tf.slice(t.decoder_input_ids, [0, start], [b, len]);
+            const ids = tf.slice(decoderInputIds, [0, start], [b, len]);
             const mask = t.decoder_attention_mask ? tf.slice(t.decoder_attention_mask, [0, 0], [b, start + len]) : undefined;
             const r = model.model.decode(o, ids, mask, enc.lastHiddenState, t.attention_mask, past, start, opts);
             steps.push(model.project(o, r.lastHiddenState));
