@@ -16,14 +16,19 @@ import type { Dim, Ops } from '../ops/ops.js';
 export const POSITION_OFFSET = 2;
 
 /** The HF table as host float32 data, [numRows, dim]. */
+/** f_i for i < dim // 2 as torch computes them: exp(arange(half).float() * -emb), emb = ln(10000)/(half-1) in float32. */
+export function sinusoidalFrequencies(dim: number): Float32Array {
+  const f = Math.fround;
+  const half = Math.floor(dim / 2);
+  const negEmb = f(-Math.log(10000) / (half - 1));
+  return Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(i * negEmb))));
+}
+
 export function sinusoidalTable(numRows: number, dim: number, paddingIdx: number | null): Float32Array {
   const f = Math.fround;
   const half = Math.floor(dim / 2);
   const out = new Float32Array(numRows * dim);
-  // torch: exp(arange(half).float() * -emb), emb = ln(10000)/(half-1) (a python double rounded to float32).
-  const negEmb = f(-Math.log(10000) / (half - 1));
-  const freqs = new Float32Array(half);
-  for (let i = 0; i < half; i++) freqs[i] = f(Math.exp(f(i * negEmb)));
+  const freqs = sinusoidalFrequencies(dim);
   for (let r = 0; r < numRows; r++) {
     if (r === paddingIdx) continue;
     const base = r * dim;
@@ -88,13 +93,10 @@ export class SinusoidalPositions {
   lookupRows<T>(o: Ops<T>, rowIds: T): T {
     if (o.kind === 'eager') return o.gather(this.table(o), rowIds, 0);
     const { dim, paddingIdx } = this.cfg;
-    const half = Math.floor(dim / 2);
-    const f = Math.fround;
-    const negEmb = f(-Math.log(10000) / (half - 1));
-    const freqs = Float32Array.from({ length: half }, (_, i) => f(Math.exp(f(i * negEmb))));
+    const freqs = sinusoidalFrequencies(dim);
     const ids = o.dtype(rowIds) === 'int32' ? rowIds : o.cast(rowIds, 'int32');
     const r = o.expandDims(o.cast(ids, 'float32'), o.rank(ids)); // [..., 1]
-    const angles = o.mul(r, o.constant(freqs, [half])); // float32 r * f_i, as torch computes the table
+    const angles = o.mul(r, o.constant(freqs, [freqs.length])); // float32 r * f_i, as torch computes the table
     const parts = [o.sin(angles), o.cos(angles)];
     if (dim % 2 === 1) parts.push(o.mul(r, o.scalar(0))); // HF's zero column for odd d_model
     let rows = o.concat(parts, o.rank(ids));
