@@ -7,10 +7,17 @@ export interface BackendArgs {
   quiet?: boolean;
 }
 
+/** The `--backend` option, one definition for every command. */
+function backendOption<T>(y: Argv<T>, describe: string): Argv<T & { backend: BackendName }> {
+  return y.option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe }) as unknown as Argv<
+    T & { backend: BackendName }
+  >;
+}
+
 export function withBackend<T>(y: Argv<T>): Argv<T & BackendArgs> {
-  return y
-    .option('backend', { choices: BACKEND_NAMES as BackendName[], default: 'auto' as BackendName, describe: 'compute backend' })
-    .option('quiet', { type: 'boolean', default: false, describe: 'less output' }) as unknown as Argv<T & BackendArgs>;
+  return backendOption(y, 'compute backend').option('quiet', { type: 'boolean', default: false, describe: 'less output' }) as unknown as Argv<
+    T & BackendArgs
+  >;
 }
 
 /**
@@ -18,11 +25,7 @@ export function withBackend<T>(y: Argv<T>): Argv<T & BackendArgs> {
  * every command takes the same flag, and validated, but no backend is started.
  */
 export function acceptBackend<T>(y: Argv<T>): Argv<T & { backend: BackendName }> {
-  return y.option('backend', {
-    choices: BACKEND_NAMES as BackendName[],
-    default: 'auto' as BackendName,
-    describe: 'compute backend (this command does no tensor math)',
-  }) as unknown as Argv<T & { backend: BackendName }>;
+  return backendOption(y, 'compute backend (this command does no tensor math)');
 }
 
 /** Activates the backend and says which one was chosen (on stderr, so stdout stays clean for --json). */
