@@ -88,3 +88,9 @@ export { FeedForward } from './layers/feed-forward.js';
 export { XGLMDecoderBlock } from './layers/xglm-decoder-block.js';
 export { applyActivation, ACTIVATION_NAMES, type ActivationName } from './layers/activations.js';
 export { exportCheckpoint } from './train/export-checkpoint.js';
+// LoRA adapters (peft format), docs/LORA.md
+export { LoraAdapter } from './layers/lora.js';
+export { LoraModel, linearModules, type LoraSettings } from './train/lora/lora-model.js';
+export { DEFAULT_LORA_TARGETS, peftTargetModules, type PeftTargetModules } from './train/lora/targets.js';
+export { startLoraRun, type LoraTrainOptions, type LoraRun } from './train/lora/lora-run.js';
+export { loadPeftAdapter, writePeftAdapter, readPeftConfig, peftConfigJson, peftTaskType, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapterConfig } from './convert/peft-adapter.js';

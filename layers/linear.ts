@@ -12,22 +12,43 @@ export interface LinearConfig {
   bias?: boolean;
 }
 
+/**
+ * An extra path added to a Linear's output, computed from the same input (LoRA adapters,
+ * layers/lora.ts). Kept outside the layer's parameters: the base model's HF state dict,
+ * loading and export do not see it.
+ */
+export interface LinearAdapter {
+  delta<T>(o: Ops<T>, x: T): T;
+}
+
+/** Linear layers by their kernel variable, so tools that list a model's parameters by HF name
+ * (LoRA target matching) can reach the module behind `<module>.weight`. */
+const linearByKernel = new WeakMap<tf.LayerVariable, Linear>();
+
+export function linearOfKernel(kernel: tf.LayerVariable): Linear | undefined {
+  return linearByKernel.get(kernel);
+}
+
 export class Linear extends PolyglotLayer {
   static className = 'PolyglotLinear';
   readonly cfg: Required<LinearConfig>;
   readonly kernel: tf.LayerVariable;
   readonly bias?: tf.LayerVariable;
+  /** Set by LoRA: its output is added to this layer's (after the bias). */
+  adapter?: LinearAdapter;
 
   constructor(cfg: LinearConfig) {
     super({});
     this.cfg = { bias: true, ...cfg };
     this.kernel = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.inFeatures, cfg.outFeatures], true);
     if (this.cfg.bias) this.bias = this.addHfWeight(`${cfg.hfName}.bias`, [cfg.outFeatures], false);
+    linearByKernel.set(this.kernel, this);
   }
 
   run<T>(o: Ops<T>, x: T): T {
     const y = o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
-    return this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
+    const base = this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
+    return this.adapter ? o.add(base, this.adapter.delta(o, x)) : base;
   }
 
   override call(inputs: tf.Tensor | tf.Tensor[]): tf.Tensor {

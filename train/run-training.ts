@@ -20,6 +20,7 @@ import { Trainer, type TrainerConfig, type TrainSummary, type EvalResult } from 
 import type { ScheduleName } from './schedules.js';
 import { scoreTranslations, type DevPair } from './translate-eval.js';
 import { exportHfModel } from './export-hf.js';
+import { startLoraRun, type LoraTrainOptions, type LoraRun } from './lora/lora-run.js';
 
 export type Task = 'causal-lm' | 'translation';
 
@@ -72,12 +73,16 @@ export interface TrainRunOptions {
   /** Called after each evaluation (the demo prints examples). */
   onEval?: (step: number, ev: EvalResult) => void;
   onRecord?: (r: Record<string, unknown>) => void;
+  /** Train LoRA adapters on a frozen base; the result is a peft adapter directory (default <out>/adapter). */
+  lora?: LoraTrainOptions;
 }
 
 export interface TrainRunResult {
   summary: TrainSummary;
   exportDir?: string;
   loaded: LoadedModel;
+  /** With --lora: the adapters (still attached to loaded.model). */
+  lora?: LoraRun;
   trainSize: number;
   evalSize: number;
   /** Latest dev translations (translation task). */
@@ -138,7 +143,9 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     timeBudgetSeconds: o.timeBudgetSeconds,
     printEval: o.printEval,
   };
-  const trainer = new Trainer(loaded.model, data.train, cfg, {
+  const lora = o.lora ? startLoraRun(loaded.model, o.lora, { seed: o.seed, trainOnly: o.trainOnly, freeze: o.freeze, baseModel: o.modelDir, modelType: loaded.ck.config.model_type }) : undefined;
+  if (lora) Object.assign(cfg, lora.trainerConfig);
+  const trainer = new Trainer(lora?.model ?? loaded.model, data.train, cfg, {
     evalBatches: data.evalBatches,
     onRecord: o.onRecord,
     extraEval:
@@ -172,9 +179,10 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   let exportDir: string | undefined;
   if (o.exportDir !== false && !summary.interrupted) {
-    exportDir = path.resolve(o.exportDir ?? path.join(o.outDir, 'model'));
-    exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true });
+    exportDir = path.resolve(o.exportDir ?? path.join(o.outDir, lora ? 'adapter' : 'model'));
+    if (lora) lora.save(exportDir, trainer.trainable.filter((p) => !lora.model.adapters.has(p.name.replace(/\.lora_[AB]\.weight$/, ''))).map((p) => p.name));
+    else exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true });
   }
   trainer.dispose();
-  return { summary, exportDir, loaded, trainSize: data.trainSize, evalSize: data.evalSize, samples };
+  return { summary, exportDir, loaded, lora, trainSize: data.trainSize, evalSize: data.evalSize, samples };
 }

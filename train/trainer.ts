@@ -56,6 +56,10 @@ export interface TrainerConfig {
   timeBudgetSeconds?: number;
   /** With progress: also print each evaluation on stderr (default true). */
   printEval?: boolean;
+  /** Replaces the --train-only/--freeze selection of trained parameters (LoRA: the adapters). */
+  selectTrainable?: () => (name: string) => boolean;
+  /** Checkpoints hold only the trained parameters (LoRA: the frozen base is not copied; resume reloads it from the model). */
+  checkpointTrainedOnly?: boolean;
 }
 
 export type { EvalResult };
@@ -110,7 +114,7 @@ export class Trainer {
     if (!(cfg.gradAccum >= 1) || !Number.isInteger(cfg.gradAccum)) throw new PolyglotError(`--grad-accum: expected an integer >= 1, found ${cfg.gradAccum}`);
     if (!(cfg.lr > 0)) throw new PolyglotError(`--lr: expected a positive learning rate, found ${cfg.lr}`);
     this.params = distinctParameters(model);
-    const trains = trainablePredicate(this.params.map((p) => p.name), { trainOnly: cfg.trainOnly, freeze: cfg.freeze });
+    const trains = cfg.selectTrainable ? cfg.selectTrainable() : trainablePredicate(this.params.map((p) => p.name), { trainOnly: cfg.trainOnly, freeze: cfg.freeze });
     this.trainable = this.params.filter((p) => trains(p.name));
     this.optimizer = new AdamW(this.trainable, {
       lr: cfg.lr,
@@ -186,7 +190,7 @@ export class Trainer {
   }
 
   private async saveNow(): Promise<string> {
-    const weights = this.params.map((p) => ({ name: p.name, shape: p.variable.shape.slice(), data: p.variable.dataSync().slice() as Float32Array }));
+    const weights = this.checkpointed().map((p) => ({ name: p.name, shape: p.variable.shape.slice(), data: p.variable.dataSync().slice() as Float32Array }));
     const state = {
       rng: this.rng.state(),
       data: this.data.state(),
@@ -198,10 +202,15 @@ export class Trainer {
     return saveCheckpoint(checkpointsRoot(this.cfg.outDir), { step: this.step, weights, optimizer: await this.optimizer.state(), state }, this.cfg.keep);
   }
 
+  /** The parameters a checkpoint holds. */
+  private checkpointed(): TrainParam[] {
+    return this.cfg.checkpointTrainedOnly ? this.trainable : this.params;
+  }
+
   /** Restores weights, optimizer moments, step, RNG and data position from a checkpoint. */
   restore(dir: string): void {
     const ck = loadCheckpoint(resolveCheckpoint(dir));
-    const byName = new Map(this.params.map((p) => [p.name, p]));
+    const byName = new Map(this.checkpointed().map((p) => [p.name, p]));
     for (const w of ck.weights) {
       const p = byName.get(w.name);
       if (!p) throw new PolyglotError(`${dir}: checkpoint has parameter "${w.name}", which this model does not have`);
@@ -210,8 +219,8 @@ export class Trainer {
       }
       tf.tidy(() => p.variable.assign(tf.tensor(w.data, w.shape, 'float32')));
     }
-    if (ck.weights.length !== this.params.length) {
-      throw new PolyglotError(`${dir}: checkpoint has ${ck.weights.length} parameters, the model ${this.params.length}`);
+    if (ck.weights.length !== this.checkpointed().length) {
+      throw new PolyglotError(`${dir}: checkpoint has ${ck.weights.length} parameters, the model ${this.checkpointed().length}`);
     }
     this.optimizer.loadState(ck.optimizer);
     this.step = ck.step;

@@ -1,8 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { runTraining, parseScheduleName, formatEval, PolyglotError, type Task } from '../../index.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { loraFromArgs, loraOptions, type LoraArgs } from '../lora-options.js';
 
-export interface TrainArgs extends BackendArgs {
+export interface TrainArgs extends BackendArgs, LoraArgs {
   model: string;
   data: string[];
   out: string;
@@ -148,6 +149,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
     configOverrides: configOverrides(args.dropout, args.set),
     exportDir: args.export ? args['export-dir'] : false,
     progress: args.progress && !args.quiet,
+    lora: loraFromArgs(args),
   });
   const s = r.summary;
   const last = s.evals[s.evals.length - 1];
@@ -156,7 +158,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
   if (s.checkpoint) process.stdout.write(`checkpoint: ${s.checkpoint}\n`);
   process.stdout.write(`metrics: ${s.metricsFile}\n`);
   if (s.plotFile) process.stdout.write(`loss curve: ${s.plotFile}\n`);
-  if (r.exportDir) process.stdout.write(`model: ${r.exportDir}\n`);
+  if (r.exportDir) process.stdout.write(`${r.lora ? 'adapter' : 'model'}: ${r.exportDir}\n`);
 }
 
 export const trainCommand: CommandModule<object, TrainArgs> = {
@@ -164,7 +166,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'fine-tune an XGLM (causal LM) or NLLB-MoE (translation) model',
   builder: (y) =>
     trainOptions(
-      withBackend(y)
+      loraOptions(withBackend(y))
         .option('model', { type: 'string', demandOption: true, describe: 'HF model directory (or hub id in the local cache)' })
         .option('data', { type: 'string', array: true, demandOption: true, describe: 'training file(s): text / JSONL lines (causal-lm) or JSONL {src, tgt, src_lang, tgt_lang} (translation)' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: metrics.jsonl, loss.png, checkpoints/, model/' }),

@@ -1,0 +1,120 @@
+/**
+ * A model with LoRA adapters on some of its Linear layers (peft's LoraModel): the base stays as
+ * it is (its variables are never copied), each target Linear gets a LoraAdapter (layers/lora.ts)
+ * whose output its forward adds. Attaching changes every forward of the base model (generation,
+ * evaluation, verify) until `detach()` or `merge()`.
+ *
+ * As a TrainableModel it lists the base parameters followed by the adapters' (`<module>.lora_A.weight`,
+ * `<module>.lora_B.weight`); `trainablePredicate()` selects the adapters (plus `--train-only` matches).
+ */
+import { PolyglotError } from '../../core/errors.js';
+import { Rng } from '../../core/random.js';
+import { LoraAdapter } from '../../layers/lora.js';
+import { linearOfKernel, type Linear } from '../../layers/linear.js';
+import { globToRegExp } from '../freeze.js';
+import type { ComputeLossOptions, LossOutput, NamedParameter, TrainableModel } from '../trainable.js';
+import { selectTargets, type PeftTargetModules } from './targets.js';
+
+export interface LoraSettings {
+  r: number;
+  alpha: number;
+  dropout: number;
+  targetModules: PeftTargetModules;
+  /** peft use_rslora: scaling alpha / sqrt(r) instead of alpha / r. */
+  useRslora?: boolean;
+}
+
+export function checkLoraSettings(s: LoraSettings, where: string): void {
+  if (!(Number.isInteger(s.r) && s.r >= 1)) throw new PolyglotError(`${where}: r: expected an integer >= 1, found ${s.r}`);
+  if (!(typeof s.alpha === 'number' && Number.isFinite(s.alpha))) throw new PolyglotError(`${where}: lora_alpha: expected a number, found ${s.alpha}`);
+  if (!(s.dropout >= 0 && s.dropout < 1)) throw new PolyglotError(`${where}: lora_dropout: expected a probability in [0, 1), found ${s.dropout}`);
+}
+
+/** The Linear modules of a model by HF module path (the name of `<module>.weight` without `.weight`). */
+export function linearModules(model: Pick<TrainableModel, 'namedParameters'>): Map<string, Linear> {
+  const out = new Map<string, Linear>();
+  for (const p of model.namedParameters()) {
+    const lin = p.name.endsWith('.weight') ? linearOfKernel(p.variable) : undefined;
+    if (lin && lin.kernel === p.variable) out.set(p.name.slice(0, -'.weight'.length), lin);
+  }
+  return out;
+}
+
+export class LoraModel<M extends TrainableModel = TrainableModel> implements TrainableModel {
+  readonly adapters = new Map<string, { adapter: LoraAdapter; linear: Linear }>();
+  readonly scaling: number;
+  private attached = true;
+
+  /** Adds fresh adapters (peft init, A drawn from `seed`) to the target modules of `base`. */
+  constructor(
+    readonly base: M,
+    readonly settings: LoraSettings,
+    seed: number,
+    where = '--lora-targets',
+  ) {
+    checkLoraSettings(settings, where);
+    this.scaling = settings.useRslora ? settings.alpha / Math.sqrt(settings.r) : settings.alpha / settings.r;
+    const linears = linearModules(base);
+    const chosen = selectTargets(settings.targetModules, [...linears.keys()], where);
+    const rng = new Rng(seed);
+    for (const module of chosen) {
+      const linear = linears.get(module)!;
+      if (linear.adapter) throw new PolyglotError(`${where}: ${module} already has an adapter`);
+      const adapter = new LoraAdapter({ module, inFeatures: linear.cfg.inFeatures, outFeatures: linear.cfg.outFeatures, r: settings.r, scaling: this.scaling, dropout: settings.dropout });
+      adapter.initPeft(rng);
+      linear.adapter = adapter;
+      this.adapters.set(module, { adapter, linear });
+    }
+  }
+
+  adapterParameters(): NamedParameter[] {
+    return [...this.adapters.values()].flatMap(({ adapter }) => adapter.hfParameters());
+  }
+
+  namedParameters(): NamedParameter[] {
+    return [...this.base.namedParameters(), ...(this.attached ? this.adapterParameters() : [])];
+  }
+
+  /**
+   * "Does this parameter train?": every adapter parameter, plus base parameters matching a
+   * `--train-only` glob (peft modules_to_save); `--freeze` globs exclude either.
+   */
+  trainablePredicate(o: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean {
+    const adapterNames = new Set(this.adapterParameters().map((p) => p.name));
+    const baseNames = this.base.namedParameters().map((p) => p.name);
+    const only = (o.trainOnly ?? []).map((g) => [g, globToRegExp(g)] as const);
+    const frozen = (o.freeze ?? []).map((g) => [g, globToRegExp(g)] as const);
+    for (const [g, re] of only) if (!baseNames.some((n) => re.test(n))) throw new PolyglotError(`--train-only "${g}": matches no parameter of the base model (names look like "${baseNames[0] ?? ''}")`);
+    for (const [g, re] of frozen) if (![...adapterNames, ...baseNames].some((n) => re.test(n))) throw new PolyglotError(`--freeze "${g}": matches no parameter`);
+    const pred = (name: string) => (adapterNames.has(name) || only.some(([, re]) => re.test(name))) && !frozen.some(([, re]) => re.test(name));
+    if (![...adapterNames].some(pred)) throw new PolyglotError('--freeze: no LoRA parameter is left to train');
+    return pred;
+  }
+
+  computeLoss(batch: Parameters<TrainableModel['computeLoss']>[0], opts: ComputeLossOptions): LossOutput {
+    const context = { training: opts.training, rng: opts.rng };
+    for (const { adapter } of this.adapters.values()) adapter.context = context;
+    try {
+      return this.base.computeLoss(batch, opts);
+    } finally {
+      for (const { adapter } of this.adapters.values()) adapter.context = { training: false };
+    }
+  }
+
+  /** Removes the adapters from the base model and frees them. */
+  detach(): void {
+    if (!this.attached) return;
+    for (const { adapter, linear } of this.adapters.values()) {
+      if (linear.adapter === adapter) linear.adapter = undefined;
+      adapter.disposeParameters();
+    }
+    this.attached = false;
+  }
+
+  /** Folds W + scaling * B A into each target Linear, then detaches: the base becomes the merged model. */
+  merge(): M {
+    for (const { adapter, linear } of this.adapters.values()) adapter.mergeInto(linear);
+    this.detach();
+    return this.base;
+  }
+}
