@@ -1,11 +1,12 @@
 import type { CommandModule } from 'yargs';
-import { loadModel, loadTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
+import { loadPeftAdapter, loadModel, loadTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
+import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 
-interface EvalArgs extends BackendArgs {
+interface EvalArgs extends BackendArgs, AdapterArgs {
   model: string;
   data: string[];
   'batch-size': number;
@@ -19,7 +20,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
   builder: (y) =>
-    withBackend(y)
+    adapterOption(withBackend(y))
       .option('model', { type: 'string', demandOption: true, describe: 'HF model directory' })
       .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
       .option('batch-size', { type: 'number', default: 8 })
@@ -30,6 +31,14 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   handler: async (args) => {
     await startBackend(args);
     const loaded = loadModel(args.model, { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    if (args.adapter) {
+      try {
+        loadPeftAdapter(loaded.model, args.adapter);
+      } catch (e) {
+        loaded.model.dispose();
+        throw e;
+      }
+    }
     const tok = await loadTokenizer(loaded.ck.dir);
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
     let data: TrainingData;

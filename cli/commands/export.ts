@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
-import { exportGraphModels, EXPORT_FORMATS, parseQuantizeMode, QUANTIZE_MODES, type ExportFormat } from '../../index.js';
+import { adapterOption, type AdapterArgs } from '../lora-options.js';
+import { withMergedModelDir, exportGraphModels, EXPORT_FORMATS, parseQuantizeMode, QUANTIZE_MODES, type ExportFormat } from '../../index.js';
 
-interface Args extends BackendArgs {
+interface Args extends BackendArgs, AdapterArgs {
   dir: string;
   out: string;
   format: ExportFormat;
@@ -14,7 +15,7 @@ export const exportCommand: CommandModule<object, Args> = {
   command: 'export <dir>',
   describe: 'export a checkpoint as TensorFlow.js graph models (stock tf.loadGraphModel), with tokenizer files and a README',
   builder: (y) =>
-    withBackend(y)
+    adapterOption(withBackend(y))
       .positional('dir', { type: 'string', demandOption: true, describe: 'model directory or Hugging Face model id in the local cache' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder (must not exist unless --force)' })
       .option('format', { choices: EXPORT_FORMATS as unknown as string[], default: 'graph', describe: 'export format' })
@@ -23,7 +24,9 @@ export const exportCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
-    const r = await exportGraphModels(args.dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), force: args.force, log });
+    const exportDir = (dir: string) => exportGraphModels(dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), force: args.force, log });
+    // --adapter: the graphs get the merged weights W + (alpha/r) B A (no adapter ops in the graph).
+    const r = args.adapter ? await withMergedModelDir(args.dir, args.adapter, exportDir) : await exportDir(args.dir);
     for (const g of r.graphs) process.stdout.write(`${g.folder}\t${(g.bytes / 1e6).toFixed(2)} MB to load\n`);
     process.stdout.write(`exported ${r.modelType} to ${r.out} (${(r.totalBytes / 1e6).toFixed(2)} MB on disk, shared weights counted once; copied ${r.copied.join(', ') || 'nothing'})\n`);
   },

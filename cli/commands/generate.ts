@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
+import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
-import { generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
+import { loadPeftAdapter, generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
 /** The decoding options shared by `generate` and `translate` (HF generate() arguments). */
 export interface DecodingArgs {
@@ -59,7 +60,7 @@ export function decodingOptions(a: DecodingArgs): GenerateOptions {
   };
 }
 
-interface Args extends BackendArgs, DecodingArgs {
+interface Args extends BackendArgs, DecodingArgs, AdapterArgs {
   model: string;
   prompt: string[];
   json: boolean;
@@ -69,7 +70,7 @@ export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
   describe: 'continue text prompts with an XGLM model (streams tokens for a single prompt)',
   builder: (y) =>
-    withDecoding(withBackend(y), 20)
+    withDecoding(adapterOption(withBackend(y)), 20)
       .option('model', { type: 'string', demandOption: true, describe: 'XGLM model directory or Hugging Face model id in the local cache' })
       .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
@@ -78,6 +79,7 @@ export const generateCommand: CommandModule<object, Args> = {
     const prompts = args.prompt.map(String);
     const { model, tokenizer, generationConfig } = await loadTextGenerator(args.model);
     try {
+      if (args.adapter) loadPeftAdapter(model, args.adapter);
       const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
       let onToken: GenerateOptions['onToken'];

@@ -1,8 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
+import { withMergedModelDir } from '../../index.js';
+import { adapterOption, type AdapterArgs } from '../lora-options.js';
 
-interface Args extends BackendArgs {
+interface Args extends BackendArgs, AdapterArgs {
   dir: string;
   json: boolean;
   filter?: string;
@@ -12,16 +14,20 @@ export const verifyCommand: CommandModule<object, Args> = {
   command: 'verify <dir>',
   describe: 'run every reference case of a fixture (model or tokenizer) and compare within tolerance',
   builder: (y) =>
-    withBackend(y)
+    adapterOption(withBackend(y))
       .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case' })
       .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' }) as never,
   handler: async (args) => {
     await startBackend({ ...args, quiet: args.quiet || args.json });
-    const results = await verifyFixture(args.dir, {
-      filter: args.filter ? new RegExp(args.filter) : undefined,
-      onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
-    });
+    const run = (dir: string) =>
+      verifyFixture(dir, {
+        filter: args.filter ? new RegExp(args.filter) : undefined,
+        onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
+      });
+    // With an adapter: the fixture's model with the adapter merged in (equal to the unmerged model up to
+    // float rounding), checked against the fixture's references (e.g. saved from a peft model).
+    const results = args.adapter ? await withMergedModelDir(args.dir, args.adapter, run, ['reference', 'cases.json']) : await run(args.dir);
     if (args.json) {
       process.stdout.write(JSON.stringify(results.map((r) => ({ fixture: r.fixture, case: r.case, kind: r.kind, status: r.status, max_abs_error: r.maxAbsError, max_rel_error: r.maxRelError, rtol: r.rtol, atol: r.atol, message: r.message })), null, 1) + '\n');
     } else {
