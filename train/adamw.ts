@@ -13,7 +13,7 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import type { TrainParam } from './trainable.js';
+import type { TrainParam } from '../core/trainable.js';
 
 export interface AdamWOptions {
   lr: number;

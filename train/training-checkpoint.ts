@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import type { AdamWState } from '../train/adamw.js';
+import type { AdamWState } from './adamw.js';
 import { fsyncDir, writeAll, writeFileAtomic } from '../convert/atomic.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
 
