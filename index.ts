@@ -93,5 +93,5 @@ export { LoraAdapter } from './layers/lora.js';
 export { LoraModel, linearModules, type LoraSettings } from './train/lora/lora-model.js';
 export { DEFAULT_LORA_TARGETS, peftTargetModules, type PeftTargetModules } from './train/lora/targets.js';
 export { startLoraRun, type LoraTrainOptions, type LoraRun } from './train/lora/lora-run.js';
-export { loadPeftAdapter, writePeftAdapter, readPeftConfig, peftConfigJson, peftTaskType, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapterConfig } from './convert/peft-adapter.js';
+export { loadPeftAdapter, writePeftAdapter, readPeftConfig, peftConfigJson, peftTaskType, ADAPTER_CONFIG, ADAPTER_WEIGHTS, type PeftAdapterConfig } from './train/lora/peft-adapter.js';
 export { mergeAdapterToDir, withMergedModelDir } from './train/lora/merge.js';

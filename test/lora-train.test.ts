@@ -7,9 +7,9 @@ import { tf } from '../core/tf.js';
 import { fixturePath, useBackend } from './helpers.js';
 import { runTraining, type TrainRunOptions } from '../train/run-training.js';
 import { loadModel } from '../train/load-model.js';
-import { loadPeftAdapter } from '../convert/peft-adapter.js';
+import { loadPeftAdapter } from '../train/lora/peft-adapter.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import type { TrainableModel } from '../train/trainable.js';
+import type { TrainableModel } from '../core/trainable.js';
 
 const opts: Omit<TrainRunOptions, 'modelDir' | 'data' | 'outDir'> = {
   maxSteps: 8, lr: 5e-3, batchSize: 4, gradAccum: 1, warmupSteps: 1, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 1,

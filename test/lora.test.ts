@@ -10,9 +10,9 @@ import { fixturePath, useBackend } from './helpers.js';
 import { loadModel } from '../train/load-model.js';
 import { LoraModel, linearModules } from '../train/lora/lora-model.js';
 import { peftTargetModules } from '../train/lora/targets.js';
-import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loadPeftAdapter, writePeftAdapter } from '../convert/peft-adapter.js';
+import { ADAPTER_CONFIG, ADAPTER_WEIGHTS, loadPeftAdapter, writePeftAdapter } from '../train/lora/peft-adapter.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import type { TrainableModel } from '../train/trainable.js';
+import type { TrainableModel } from '../core/trainable.js';
 
 const xglmBatch = () => {
   const ids = tf.tensor2d([[0, 5, 17, 230, 44, 9, 2, 1], [0, 99, 8, 7, 6, 500, 31, 2]], undefined, 'int32');

@@ -12,7 +12,7 @@ import { Rng } from '../../core/random.js';
 import { LoraAdapter } from '../../layers/lora.js';
 import { linearOfKernel, type Linear } from '../../layers/linear.js';
 import { globToRegExp } from '../freeze.js';
-import type { ComputeLossOptions, LossOutput, NamedParameter, TrainableModel } from '../trainable.js';
+import type { ComputeLossOptions, LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { selectTargets, type PeftTargetModules } from './targets.js';
 
 export interface LoraSettings {

@@ -5,9 +5,9 @@
  */
 import { LoraModel } from './lora-model.js';
 import { DEFAULT_LORA_TARGETS, peftTargetModules } from './targets.js';
-import { peftTaskType, writePeftAdapter } from '../../convert/peft-adapter.js';
+import { peftTaskType, writePeftAdapter } from './peft-adapter.js';
 import type { TrainerConfig } from '../trainer.js';
-import type { TrainableModel } from '../trainable.js';
+import type { TrainableModel } from '../../core/trainable.js';
 
 export interface LoraTrainOptions {
   r: number;

@@ -9,7 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadModel } from '../load-model.js';
 import { exportHfModel } from '../export-hf.js';
-import { loadPeftAdapter } from '../../convert/peft-adapter.js';
+import { loadPeftAdapter } from './peft-adapter.js';
 import type { HfWriteResult } from '../../convert/hf-writer.js';
 
 export function mergeAdapterToDir(modelDir: string, adapterDir: string, outDir: string, overwrite = false): HfWriteResult & { merged: number } {

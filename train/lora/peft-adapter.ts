@@ -9,14 +9,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { tf } from '../core/tf.js';
-import { PolyglotError } from '../core/errors.js';
-import { writeAll, writeFileAtomic } from './atomic.js';
-import { writeSafetensors } from './safetensors-writer.js';
-import { SafetensorsFile } from './safetensors.js';
-import { LoraModel, type LoraSettings } from '../train/lora/lora-model.js';
-import type { PeftTargetModules } from '../train/lora/targets.js';
-import type { NamedParameter, TrainableModel } from '../train/trainable.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import { writeAll, writeFileAtomic } from '../../convert/atomic.js';
+import { writeSafetensors } from '../../convert/safetensors-writer.js';
+import { SafetensorsFile } from '../../convert/safetensors.js';
+import { LoraModel, type LoraSettings } from './lora-model.js';
+import type { PeftTargetModules } from './targets.js';
+import type { NamedParameter, TrainableModel } from '../../core/trainable.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
