@@ -5,6 +5,7 @@
  */
 import type { tf } from './tf.js';
 import type { Rng } from './random.js';
+import type { GradientCheckpointing } from './gradient-checkpointing.js';
 
 export interface NamedParameter {
   /** Hugging Face state-dict name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
@@ -31,6 +32,12 @@ export interface ComputeLossOptions {
    * `labelSmoothing`); every model applies it to its LM loss.
    */
   labelSmoothing?: number;
+  /** Set by the trainer with --gradient-checkpointing: models recompute their blocks in backward. */
+  gradientCheckpointing?: GradientCheckpointing;
+  /** The variables being trained (set by the trainer): a frozen output table gets no gradient computed. */
+  trained?: GradientCheckpointing['trained'];
+  /** Tied-head loss in chunks of this many tokens (default: chunks only when [tokens, vocab] exceeds 64 MB). */
+  logitsChunkRows?: number;
 }
 
 export interface TrainableModel {

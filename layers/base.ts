@@ -5,6 +5,7 @@
  */
 import { tf } from '../core/tf.js';
 import type { Rng } from '../core/random.js';
+import type { GradientCheckpointing } from '../core/gradient-checkpointing.js';
 import { PolyglotError } from '../core/errors.js';
 
 /** One parameter, by its HF name; `transposed` = stored [in, out] while HF stores [out, in]. */
@@ -18,6 +19,8 @@ export interface HfParameter {
 export interface RunOptions {
   training: boolean;
   rng?: Rng;
+  /** Recompute blocks in backward instead of keeping their activations (layers/checkpoint.ts). */
+  gradientCheckpointing?: GradientCheckpointing;
 }
 
 export type InitName = 'zeros' | 'ones';

@@ -6,9 +6,9 @@
  * Stored in the tfjs layout like Linear kernels: A as [in, r], B as [r, out] (both transposed from peft's).
  */
 import { tf } from '../core/tf.js';
-import type { Rng } from '../core/random.js';
+import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
-import { PolyglotLayer, type RunOptions } from './base.js';
+import { PolyglotLayer } from './base.js';
 import { dropout } from './dropout.js';
 import type { Linear, LinearAdapter } from './linear.js';
 
@@ -20,14 +20,25 @@ export interface LoraAdapterConfig {
   r: number;
   scaling: number;
   dropout: number;
+  /** Position among the model's adapters: offsets the dropout seed so adapters draw different masks. */
+  index: number;
+}
+
+/**
+ * Dropout mode of the current forward. Masks come from `seed` + the adapter's index, not from a
+ * running Rng, so recomputing a block in backward (gradient checkpointing) draws the same masks.
+ */
+export interface LoraDropoutContext {
+  training: boolean;
+  seed?: number;
 }
 
 export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
   static className = 'PolyglotLoraAdapter';
   readonly a: tf.LayerVariable;
   readonly b: tf.LayerVariable;
-  /** Dropout mode and randomness of the current forward (set by the LoRA model around computeLoss). */
-  context: RunOptions = { training: false };
+  /** Set by the LoRA model around computeLoss. */
+  context: LoraDropoutContext = { training: false };
 
   constructor(readonly cfg: LoraAdapterConfig) {
     super({});
@@ -46,7 +57,8 @@ export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
 
   delta<T>(o: Ops<T>, x: T): T {
     const { module } = this.cfg;
-    const h = dropout(o, x, this.cfg.dropout, this.context);
+    const { training, seed } = this.context;
+    const h = training && seed !== undefined ? dropout(o, x, this.cfg.dropout, { training, rng: new Rng(seed + 7919 * this.cfg.index) }) : x;
     const low = o.matMul(h, o.weight(`${module}.lora_A.weight`, this.a.read()));
     return o.mul(o.matMul(low, o.weight(`${module}.lora_B.weight`, this.b.read())), o.scalar(this.cfg.scaling));
   }

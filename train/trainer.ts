@@ -58,6 +58,8 @@ export interface TrainerConfig {
   printEval?: boolean;
   /** Replaces the --train-only/--freeze selection of trained parameters (LoRA: the adapters). */
   selectTrainable?: () => (name: string) => boolean;
+  /** Recompute each block in backward instead of keeping its activations (models that support it). */
+  gradientCheckpointing?: boolean;
   /** Checkpoints hold only the trained parameters (LoRA: the frozen base is not copied; resume reloads it from the model). */
   checkpointTrainedOnly?: boolean;
 }
@@ -148,6 +150,8 @@ export class Trainer {
     const kept: Record<string, tf.Scalar> = {};
     let histograms: Record<string, number[]> = {};
     const opts: ComputeLossOpts = { training: true, rng: this.rng, labelSmoothing: this.cfg.labelSmoothing };
+    opts.trained = this.trainable.map((p) => ({ name: p.name, variable: p.variable }));
+    if (this.cfg.gradientCheckpointing) opts.gradientCheckpointing = { trained: opts.trained };
     try {
       const { value, grads } = tf.variableGrads(() => {
         const out = this.model.computeLoss(inputs, opts);

@@ -18,7 +18,10 @@ import type { KeyValue } from '../../layers/attention.js';
 import { causalAttentionMask } from '../../layers/attention-mask.js';
 import { dropout } from '../../layers/dropout.js';
 import { layerDropSkips } from '../../layers/layer-drop.js';
+import { checkpointed, trainedVariablesOf } from '../../layers/checkpoint.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
+import { chunkedTiedCrossEntropy, LOGITS_CHUNK_ELEMENTS } from '../../losses/chunked-cross-entropy.js';
+import type { ComputeLossOptions } from '../../core/trainable.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import { parseXGLMConfig, withConfigOverrides, type XGLMConfig } from './config.js';
 import { checkpointInitialValues, checkXGLMCheckpoint } from './weights.js';
@@ -97,6 +100,15 @@ export class XGLMModel {
     let complete = true;
     this.layers.forEach((layer, i) => {
       if (layerDropSkips(this.config.layerdrop, input)) {
+        complete = false;
+        return;
+      }
+      const policy = input.gradientCheckpointing;
+      if (policy && o.kind === 'eager' && !input.past) {
+        // Training with --gradient-checkpointing: keep only this block's input; no keys/values are returned.
+        const run = (xs: tf.Tensor[], consts: tf.Tensor[], rng: Rng | undefined) =>
+          layer.run(eagerOps, xs[0], { mask: consts[0], training: input.training, rng }).hidden;
+        h = checkpointed(run, [h as unknown as tf.Tensor], mask === undefined ? [] : [mask as unknown as tf.Tensor], trainedVariablesOf(policy, layer.cfg.hfName), input.rng) as unknown as T;
         complete = false;
         return;
       }
@@ -210,7 +222,7 @@ export class XGLMForCausalLM {
   /** Current HF causal-LM loss (labels not pre-shifted); `labelSmoothing` as torch's CrossEntropyLoss. */
   computeLoss(
     batch: Record<string, tf.Tensor>,
-    opts: RunOptions & { labelSmoothing?: number },
+    opts: RunOptions & Pick<ComputeLossOptions, 'labelSmoothing' | 'trained' | 'logitsChunkRows'>,
   ): { loss: tf.Scalar; components: Record<string, tf.Scalar> } {
     const o = eagerOps;
     const inputIds = batch.input_ids;
@@ -219,13 +231,20 @@ export class XGLMForCausalLM {
     if (labels.shape.join() !== inputIds.shape.join()) {
       throw new PolyglotError(`XGLM loss batch: "labels" shape [${labels.shape}] must equal "input_ids" shape [${inputIds.shape}]`);
     }
-    const { labelSmoothing, ...runOpts } = opts;
+    const { labelSmoothing, trained, logitsChunkRows, ...runOpts } = opts;
     const { hidden } = this.model.run(o, { inputIds, attentionMask: batch.attention_mask, positionIds: batch.position_ids, ...runOpts });
     const [b, t, d] = hidden.shape as number[];
     // Only positions 0..T-2 have a target: skip the last position's logits entirely.
+    const targetsFlat = tf.reshape(tf.slice(labels, [0, 1], [b, t - 1]), [-1]) as tf.Tensor1D;
+    if (!this.lmHead && (logitsChunkRows !== undefined || b * (t - 1) * this.config.vocabSize > LOGITS_CHUNK_ELEMENTS)) {
+      const table = this.model.embedTokens.embeddings.read();
+      const h2 = tf.reshape(tf.slice(hidden, [0, 0, 0], [b, t - 1, d]), [-1, d]) as tf.Tensor2D;
+      const tableNeedsGrad = trained ? trained.some((p) => p.variable === table) : true;
+      const loss = chunkedTiedCrossEntropy(h2, table as tf.Tensor2D, tf.cast(targetsFlat, 'int32') as tf.Tensor1D, { labelSmoothing, tableNeedsGrad, chunkRows: logitsChunkRows });
+      return { loss, components: { lm_loss: loss } };
+    }
     const logits = this.project(o, tf.slice(hidden, [0, 0, 0], [b, t - 1, d]));
-    const targets = tf.reshape(tf.slice(labels, [0, 1], [b, t - 1]), [-1]);
-    const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targets, { labelSmoothing }) as tf.Scalar;
+    const loss = crossEntropy(o, tf.reshape(logits, [-1, this.config.vocabSize]), targetsFlat, { labelSmoothing }) as tf.Scalar;
     return { loss, components: { lm_loss: loss } };
   }
 

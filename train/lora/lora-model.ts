@@ -57,10 +57,10 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
     const linears = linearModules(base);
     const chosen = selectTargets(settings.targetModules, [...linears.keys()], where);
     const rng = new Rng(seed);
-    for (const module of chosen) {
+    for (const [index, module] of chosen.entries()) {
       const linear = linears.get(module)!;
       if (linear.adapter) throw new PolyglotError(`${where}: ${module} already has an adapter`);
-      const adapter = new LoraAdapter({ module, inFeatures: linear.cfg.inFeatures, outFeatures: linear.cfg.outFeatures, r: settings.r, scaling: this.scaling, dropout: settings.dropout });
+      const adapter = new LoraAdapter({ module, inFeatures: linear.cfg.inFeatures, outFeatures: linear.cfg.outFeatures, r: settings.r, scaling: this.scaling, dropout: settings.dropout, index });
       adapter.initPeft(rng);
       linear.adapter = adapter;
       this.adapters.set(module, { adapter, linear });
@@ -92,7 +92,9 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
   }
 
   computeLoss(batch: Parameters<TrainableModel['computeLoss']>[0], opts: ComputeLossOptions): LossOutput {
-    const context = { training: opts.training, rng: opts.rng };
+    // One seed per forward from the trainer's Rng (only when dropout is on, so p = 0 runs draw nothing extra).
+    const seed = opts.training && this.settings.dropout > 0 && opts.rng ? opts.rng.nextSeed() : undefined;
+    const context = { training: opts.training, seed };
     for (const { adapter } of this.adapters.values()) adapter.context = context;
     try {
       return this.base.computeLoss(batch, opts);
