@@ -20,6 +20,9 @@ import { Trainer, type TrainerConfig, type TrainSummary, type EvalResult } from 
 import type { ScheduleName } from './schedules.js';
 import { scoreTranslations, type DevPair } from './translate-eval.js';
 import { exportHfModel } from './export-hf.js';
+import { tf } from '../core/tf.js';
+import { checkFits, WASM_HEAP_BYTES, type ShapeForMemory } from './memory-plan.js';
+import { distinctParameters } from '../core/trainable.js';
 import { startLoraRun, type LoraTrainOptions, type LoraRun } from './lora/lora-run.js';
 
 export type Task = 'causal-lm' | 'translation';
@@ -73,6 +76,10 @@ export interface TrainRunOptions {
   /** Called after each evaluation (the demo prints examples). */
   onEval?: (step: number, ev: EvalResult) => void;
   onRecord?: (r: Record<string, unknown>) => void;
+  /** Recompute each block in backward (XGLM) instead of keeping its activations. */
+  gradientCheckpointing?: boolean;
+  /** Skip the wasm-heap estimate (train/memory-plan.ts) that refuses runs which cannot fit. */
+  skipMemoryCheck?: boolean;
   /** Train LoRA adapters on a frozen base; the result is a peft adapter directory (default <out>/adapter). */
   lora?: LoraTrainOptions;
 }
@@ -145,6 +152,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   };
   const lora = o.lora ? startLoraRun(loaded.model, o.lora, { seed: o.seed, trainOnly: o.trainOnly, freeze: o.freeze, baseModel: o.modelDir, modelType: loaded.ck.config.model_type }) : undefined;
   if (lora) Object.assign(cfg, lora.trainerConfig);
+  cfg.gradientCheckpointing = o.gradientCheckpointing;
   const trainer = new Trainer(lora?.model ?? loaded.model, data.train, cfg, {
     evalBatches: data.evalBatches,
     onRecord: o.onRecord,
@@ -158,6 +166,19 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
           }
         : undefined,
   });
+  if (!o.skipMemoryCheck && tf.getBackend() === 'wasm') {
+    const shape = memoryShape(loaded);
+    const length = task === 'translation' ? Math.max(o.maxSourceLength ?? 128, o.maxTargetLength ?? 128) : o.maxLength;
+    const trained = trainer.trainable.reduce((n, p) => n + p.variable.size, 0);
+    const loraTrained = 2 * (shape.encoderLayers + shape.decoderLayers) * 8 * 2 * shape.dModel;
+    try {
+      checkFits(shape, { batch: o.batchSize, length, trained, gradientCheckpointing: !!o.gradientCheckpointing, chunkedLogits: loaded.arch === 'xglm' && !loaded.model.lmHead }, { limit: WASM_HEAP_BYTES, lora: !!lora, loraTrained, canCheckpoint: loaded.arch === 'xglm' });
+    } catch (e) {
+      trainer.dispose();
+      data.close();
+      throw e;
+    }
+  }
   const origEval = trainer.evaluate.bind(trainer);
   trainer.evaluate = async () => {
     const ev = await origEval();
@@ -185,4 +206,14 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   }
   trainer.dispose();
   return { summary, exportDir, loaded, lora, trainSize: data.trainSize, evalSize: data.evalSize, samples };
+}
+
+/** The shapes the memory plan needs, from the loaded model's config. */
+export function memoryShape(loaded: LoadedModel): ShapeForMemory {
+  const parameters = distinctParameters(loaded.model).reduce((n, p) => n + p.variable.size, 0);
+  const c = loaded.ck.config as Record<string, number>;
+  if (loaded.arch === 'xglm') {
+    return { encoderLayers: c.num_layers, decoderLayers: 0, crossAttention: false, dModel: c.d_model, ffnDim: c.ffn_dim, heads: c.attention_heads, vocab: c.vocab_size, parameters };
+  }
+  return { encoderLayers: c.encoder_layers, decoderLayers: c.decoder_layers, crossAttention: true, dModel: c.d_model, ffnDim: Math.max(c.encoder_ffn_dim, c.decoder_ffn_dim), heads: c.encoder_attention_heads, vocab: c.vocab_size, parameters };
 }

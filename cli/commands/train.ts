@@ -150,6 +150,8 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
     exportDir: args.export ? args['export-dir'] : false,
     progress: args.progress && !args.quiet,
     lora: loraFromArgs(args),
+    gradientCheckpointing: args['gradient-checkpointing'],
+    skipMemoryCheck: !args['memory-check'],
   });
   const s = r.summary;
   const last = s.evals[s.evals.length - 1];
