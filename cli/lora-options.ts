@@ -21,7 +21,7 @@ export function loraOptions<T>(y: Argv<T>): Argv<T & LoraArgs> {
     .option('lora-dropout', { type: 'number', default: 0.05, describe: 'dropout on the adapters\' input' })
     .option('lora-targets', { type: 'string', array: true, describe: 'Linear modules to adapt: names (peft suffix rule, default q_proj v_proj) or globs, e.g. "*.ffn.experts.**"' })
     .option('lora-rslora', { type: 'boolean', default: false, describe: 'rank-stabilised scaling alpha / sqrt(r) (peft use_rslora)' })
-    .option('gradient-checkpointing', { type: 'boolean', default: false, describe: 'recompute each block in backward instead of keeping its activations (XGLM)' })
+    .option('gradient-checkpointing', { type: 'boolean', default: false, describe: 'recompute each dense block in backward instead of keeping its activations' })
     .option('memory-check', { type: 'boolean', default: true, describe: 'on wasm, refuse a run whose estimated step does not fit the 4 GiB heap (--no-memory-check: try anyway)' }) as unknown as Argv<T & LoraArgs>;
 }
 

@@ -76,7 +76,7 @@ export interface TrainRunOptions {
   /** Called after each evaluation (the demo prints examples). */
   onEval?: (step: number, ev: EvalResult) => void;
   onRecord?: (r: Record<string, unknown>) => void;
-  /** Recompute each block in backward (XGLM) instead of keeping its activations. */
+  /** Recompute each dense block in backward instead of keeping its activations. */
   gradientCheckpointing?: boolean;
   /** Skip the wasm-heap estimate (train/memory-plan.ts) that refuses runs which cannot fit. */
   skipMemoryCheck?: boolean;
@@ -172,7 +172,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
     const trained = trainer.trainable.reduce((n, p) => n + p.variable.size, 0);
     const loraTrained = 2 * (shape.encoderLayers + shape.decoderLayers) * 8 * 2 * shape.dModel;
     try {
-      checkFits(shape, { batch: o.batchSize, length, trained, gradientCheckpointing: !!o.gradientCheckpointing, chunkedLogits: loaded.arch === 'xglm' && !loaded.model.lmHead }, { limit: WASM_HEAP_BYTES, lora: !!lora, loraTrained, canCheckpoint: loaded.arch === 'xglm' });
+      checkFits(shape, { batch: o.batchSize, length, trained, gradientCheckpointing: !!o.gradientCheckpointing, chunkedLogits: !loaded.model.lmHead }, { limit: WASM_HEAP_BYTES, lora: !!lora, loraTrained, canCheckpoint: true });
     } catch (e) {
       trainer.dispose();
       data.close();

@@ -28,6 +28,10 @@ import type { RouterOutput } from '../../layers/moe/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
+import { chunkedTiedCrossEntropy, LOGITS_CHUNK_ELEMENTS } from '../../losses/chunked-cross-entropy.js';
+import { checkpointed, trainedVariablesOf } from '../../layers/checkpoint.js';
+import type { GradientCheckpointing } from '../../core/gradient-checkpointing.js';
+import type { ComputeLossOptions } from '../../core/trainable.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
 
@@ -41,7 +45,13 @@ export interface NllbMoeRunOptions {
   expertOutputMasking?: ExpertOutputMaskingMode;
   /** Apply the random 2nd-expert policies in eval too (HF behaviour). */
   hfRandomRoutingInEval?: boolean;
+  skipLogits?: boolean;
+  /** Recompute dense blocks in backward instead of keeping their activations (layers/checkpoint.ts). */
+  gradientCheckpointing?: GradientCheckpointing;
 }
+
+/** A mask list for checkpointed blocks: defined ones only, read back by position. */
+const defined = (ts: (tf.Tensor | undefined)[]) => ts.filter((t): t is tf.Tensor => t !== undefined);
 
 export interface DecoderCache<T> {
   self: KeyValue<T>;
@@ -160,6 +170,14 @@ export class NllbMoeModel {
         routers.push(undefined);
         continue;
       }
+      const policy = opts.gradientCheckpointing;
+      if (policy && o.kind === 'eager' && !layer.cfg.isSparse) {
+        // Dense block, training with --gradient-checkpointing: keep only its input.
+        const run = (xs: tf.Tensor[], consts: tf.Tensor[], rng: Rng | undefined) => layer.run(eagerOps, xs[0], { ...opts, rng, mask: consts[0] }).hidden;
+        h = checkpointed(run, [h as unknown as tf.Tensor], defined([mask as unknown as tf.Tensor | undefined]), trainedVariablesOf(policy, layer.cfg.hfName), opts.rng) as unknown as T;
+        routers.push(undefined);
+        continue;
+      }
       const r = layer.run(o, h, { ...opts, mask, ...routerPad });
       h = r.hidden;
       routers.push(r.router);
@@ -202,6 +220,17 @@ export class NllbMoeModel {
       if (layerDropSkips(this.config.decoderLayerdrop, opts)) {
         routers.push(undefined);
         if (p) present.push(p);
+        return;
+      }
+      const policy = opts.gradientCheckpointing;
+      if (policy && o.kind === 'eager' && !layer.cfg.isSparse && !p && encoderHidden !== undefined) {
+        // Dense block, training with --gradient-checkpointing: keep only its inputs (no caches are returned).
+        const hasSelf = selfMask !== undefined;
+        const run = (xs: tf.Tensor[], consts: tf.Tensor[], rng: Rng | undefined) =>
+          layer.run(eagerOps, xs[0], { ...opts, rng, encoderHidden: xs[1], selfMask: hasSelf ? consts[0] : undefined, crossMask: consts[hasSelf ? 1 : 0] }).hidden;
+        const consts = defined([selfMask as unknown as tf.Tensor | undefined, crossMask as unknown as tf.Tensor | undefined]);
+        h = checkpointed(run, [h as unknown as tf.Tensor, encoderHidden as unknown as tf.Tensor], consts, trainedVariablesOf(policy, layer.cfg.hfName), opts.rng) as unknown as T;
+        routers.push(undefined);
         return;
       }
       const r = layer.run(o, h, {
@@ -256,6 +285,8 @@ export interface NllbMoeForwardInput extends Partial<NllbMoeRunOptions> {
   decoderAttentionMask?: tf.Tensor;
   /** Used for decoder_input_ids = shift_tokens_right(labels) when decoderInputIds is absent. */
   labels?: tf.Tensor;
+  /** computeLoss with a chunked head: no logits are computed (the output's `logits` is then undefined). */
+  skipLogits?: boolean;
 }
 
 export interface NllbMoeForwardOutput {
@@ -282,6 +313,9 @@ export interface LossOptions {
   hfRandomRoutingInEval?: boolean;
   /** torch CrossEntropyLoss(label_smoothing) for lm_loss (trainer option). */
   labelSmoothing?: number;
+  gradientCheckpointing?: GradientCheckpointing;
+  trained?: ComputeLossOptions['trained'];
+  logitsChunkRows?: number;
 }
 
 export class NllbMoeForConditionalGeneration implements TrainableModel {
@@ -324,7 +358,7 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   ): { logits: T; encoder: EncodeResult<T>; decoder: Omit<DecodeResult<T>, 'logits'> } {
     const encoder = this.model.encode(o, inputIds, attentionMask, opts);
     const decoder = this.model.decode(o, decoderInputIds, decoderAttentionMask, encoder.lastHiddenState, attentionMask, undefined, 0, opts);
-    const logits = this.project(o, decoder.lastHiddenState);
+    const logits = opts.skipLogits ? (undefined as unknown as T) : this.project(o, decoder.lastHiddenState);
     return { logits, encoder, decoder };
   }
 
@@ -335,6 +369,8 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       rng: input.rng,
       expertOutputMasking: input.expertOutputMasking,
       hfRandomRoutingInEval: input.hfRandomRoutingInEval,
+      gradientCheckpointing: input.gradientCheckpointing,
+      skipLogits: input.skipLogits,
     };
     const ids = tf.cast(input.inputIds, 'int32');
     let dec: tf.Tensor;
@@ -370,7 +406,11 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
     const labels = batch.labels;
     if (!labels) throw new PolyglotError('NLLB-MoE computeLoss: the batch has no "labels"');
     if (!batch.input_ids) throw new PolyglotError('NLLB-MoE computeLoss: the batch has no "input_ids"');
+    // Tied head over a big vocabulary: the loss in chunks, never the [tokens, vocab] logits.
+    const chunked = !this.lmHead && (opts.logitsChunkRows !== undefined || labels.size * this.config.vocabSize > LOGITS_CHUNK_ELEMENTS);
     const out = this.forward({
+      skipLogits: chunked,
+      gradientCheckpointing: opts.gradientCheckpointing,
       inputIds: batch.input_ids,
       attentionMask: batch.attention_mask,
       decoderInputIds: batch.decoder_input_ids,
@@ -382,7 +422,13 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       hfRandomRoutingInEval: opts.hfRandomRoutingInEval,
     });
     const o = eagerOps;
-    const lm = lmCrossEntropy(o, out.logits, labels, opts.labelSmoothing ?? 0);
+    let lm: tf.Tensor;
+    if (chunked) {
+      const table = this.model.shared.embeddings.read();
+      const tableNeedsGrad = opts.trained ? opts.trained.some((p) => p.variable === table) : true;
+      const hidden = tf.reshape(out.decoderLastHiddenState, [-1, this.config.dModel]) as tf.Tensor2D;
+      lm = chunkedTiedCrossEntropy(hidden, table as tf.Tensor2D, tf.reshape(tf.cast(labels, 'int32'), [-1]) as tf.Tensor1D, { labelSmoothing: opts.labelSmoothing, tableNeedsGrad, chunkRows: opts.logitsChunkRows });
+    } else lm = lmCrossEntropy(o, out.logits, labels, opts.labelSmoothing ?? 0);
     const layers = (rs: (RouterOutput<tf.Tensor> | undefined)[]): RouterLossInput<tf.Tensor>[] =>
       rs.filter((r): r is RouterOutput<tf.Tensor> => r !== undefined);
     const encMask = batch.attention_mask
