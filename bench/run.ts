@@ -16,12 +16,14 @@ import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
+import { loraBench } from './lora.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
   moeBench,
   xglmBench,
   trainBench,
+  loraBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
