@@ -1,5 +1,5 @@
 /**
- * A LoRA adapter on one Linear (peft tuners/lora/layer.py, docs/LORA.md):
+ * A LoRA adapter on one Linear (peft tuners/lora/layer.py; docs/LORA.md):
  *   y = W x + b + scaling * B(A(dropout(x))),  scaling = lora_alpha / r (rsLoRA: lora_alpha / sqrt(r)).
  * A (peft `lora_A.weight`, [r, in]) starts Kaiming-uniform with a = sqrt(5), i.e. U(-1/sqrt(in), 1/sqrt(in));
  * B (`lora_B.weight`, [out, r]) starts at zero, so a fresh adapter leaves the model's output unchanged.
