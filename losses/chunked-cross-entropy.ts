@@ -19,6 +19,14 @@ export interface ChunkedCrossEntropyOptions {
   chunkRows?: number;
 }
 
+/**
+ * [c, d] x [V, d]^T as (table hidden^T)^T: the big table is the left, non-transposed operand
+ * (a transposed right operand makes the wasm matmul copy the whole [V, d] table per call).
+ */
+function chunkLogits(hc: tf.Tensor2D, table: tf.Tensor2D): tf.Tensor2D {
+  return tf.tidy(() => tf.transpose(tf.matMul(table, hc, false, true)) as tf.Tensor2D);
+}
+
 /** hidden [N, d], table [V, d] (logits = hidden table^T), labels [N] int32 -> mean loss over labels != -100. */
 export function chunkedTiedCrossEntropy(hidden: tf.Tensor2D, table: tf.Tensor2D, labels: tf.Tensor1D, o: ChunkedCrossEntropyOptions): tf.Scalar {
   const [n] = hidden.shape;
@@ -43,7 +51,7 @@ export function chunkedTiedCrossEntropy(hidden: tf.Tensor2D, table: tf.Tensor2D,
     for (const c of chunks) {
       const next = tf.tidy(() => {
         const { safe, valid } = chunkLabels(c);
-        const logits = tf.matMul(tf.slice(h, [c.start, 0], [c.size, -1]), e, false, true);
+        const logits = chunkLogits(tf.slice(h, [c.start, 0], [c.size, -1]), e);
         const logp = tf.logSoftmax(logits);
         const picked = tf.sum(tf.mul(logp, tf.oneHot(safe, v)), 1);
         let perRow = tf.mul(tf.neg(picked), 1 - eps);
@@ -66,7 +74,7 @@ export function chunkedTiedCrossEntropy(hidden: tf.Tensor2D, table: tf.Tensor2D,
           tf.tidy(() => {
             const { safe, valid } = chunkLabels(c);
             const hc = tf.slice(hs, [c.start, 0], [c.size, -1]);
-            const p = tf.softmax(tf.matMul(hc, es, false, true));
+            const p = tf.softmax(chunkLogits(hc, es));
             // d/dz of (1-eps)(-log p_y) + eps/V sum_j(-log p_j) = p - (1-eps) onehot - eps/V
             let dz = tf.sub(p, tf.mul(tf.oneHot(safe, v), 1 - eps));
             if (eps > 0) dz = tf.sub(dz, eps / v);

@@ -7,6 +7,8 @@ import { fixturePath, useBackend } from './helpers.js';
 import { loadModel } from '../train/load-model.js';
 import { LoraModel } from '../train/lora/lora-model.js';
 import type { ComputeLossOptions } from '../core/trainable.js';
+import { PolyglotError } from '../core/errors.js';
+import { checkFits, formatMemoryPlan, planTrainingMemory, WASM_HEAP_BYTES } from '../train/memory-plan.js';
 
 const batch = () => {
   const ids = tf.tensor2d([[0, 5, 17, 230, 44, 9, 2, 1], [0, 99, 8, 7, 6, 500, 31, 2]], undefined, 'int32');
@@ -104,6 +106,23 @@ test('NLLB-MoE: chunked head + checkpointed dense blocks give the same loss and 
   assert.ok(maxRel(lean.g, plain.g) < 1e-4, `grads rel err ${maxRel(lean.g, plain.g)}`);
   lora.detach();
   n.model.dispose();
+});
+
+test('memory plan: XGLM-564M full fine-tune is refused on wasm with what fits; its LoRA step fits', () => {
+  const shape = { encoderLayers: 24, decoderLayers: 0, crossAttention: false, dModel: 1024, ffnDim: 4096, heads: 16, vocab: 256008, parameters: 564_463_616 };
+  const step = { batch: 4, length: 128, trained: 564_463_616, gradientCheckpointing: false, chunkedLogits: true };
+  let msg = '';
+  try {
+    checkFits(shape, step, { limit: WASM_HEAP_BYTES, lora: false, loraTrained: 1_572_864, canCheckpoint: true });
+  } catch (e) {
+    assert.instance(e, PolyglotError);
+    msg = (e as Error).message;
+  }
+  assert.match(msg, /^training step needs about 8\.\d\d GiB \(weights 2\.10 GiB, gradients 2\.10 GiB, optimizer 4\.21 GiB, /);
+  assert.match(msg, /would fit: --lora --gradient-checkpointing; or --backend tensorflow/);
+  assert.not.match(msg, /\n/);
+  const lora = planTrainingMemory(shape, { ...step, trained: 1_572_864, gradientCheckpointing: true });
+  assert.ok(lora.total < WASM_HEAP_BYTES && lora.gradients === 1_572_864 * 4 && lora.optimizer === 1_572_864 * 8, formatMemoryPlan(lora));
 });
 
 test.run();
