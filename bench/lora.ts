@@ -25,43 +25,12 @@ import { Trainer } from '../train/trainer.js';
 import { LoraModel } from '../train/lora/lora-model.js';
 import { planTrainingMemory, formatMemoryPlan, WASM_HEAP_BYTES, type ShapeForMemory } from '../train/memory-plan.js';
 import { asWasmBackend } from '../backend/wasm-backend.js';
-import type { BatchSource, HostBatch } from '../train/batch.js';
+import type { HostBatch } from '../train/batch.js';
 import type { TrainableModel } from '../core/trainable.js';
+import { lcgFill, randomIds, FixedBatches } from './train.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 const opt = (ctx: BenchContext, key: string, dflt: number) => (typeof ctx.options[key] === 'string' ? Number(ctx.options[key]) : dflt);
-
-function lcg(n: number, half: number, seed: number): Float32Array {
-  let s = seed >>> 0;
-  const data = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    data[i] = (s / 2147483648 - 1) * half;
-  }
-  return data;
-}
-
-function ids(n: number, vocab: number, seed: number): Int32Array {
-  const out = new Int32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = 3 + (s % (vocab - 3));
-  }
-  return out;
-}
-
-class Fixed implements BatchSource {
-  epoch = 0;
-  constructor(private readonly b: HostBatch) {}
-  next(): HostBatch {
-    return this.b;
-  }
-  state(): unknown {
-    return {};
-  }
-  restore(): void {}
-}
 
 const heapBytes = (): number => {
   try {
@@ -77,7 +46,7 @@ async function loraSteps(model: TrainableModel, batch: HostBatch, r: number, ste
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-lora-'));
   const times: number[] = [];
   let last = performance.now();
-  const trainer = new Trainer(lora, new Fixed(batch), {
+  const trainer = new Trainer(lora, new FixedBatches(batch), {
     maxSteps: steps + 1, lr: 1e-4, weightDecay: 0, schedule: 'constant', warmupSteps: 0, gradAccum: 1, maxGradNorm: 1, seed: 0,
     evalEvery: 0, saveEvery: 0, keep: 1, outDir: out, plot: false, gradientCheckpointing: true,
     selectTrainable: () => lora.trainablePredicate({}), checkpointTrainedOnly: true,
@@ -119,8 +88,8 @@ async function xglm(ctx: BenchContext, rs: number[]): Promise<BenchResult[]> {
   const t = opt(ctx, 'seq', 128);
   const cfg = parseXGLMConfig({ d_model: 1024, ffn_dim: 4096, attention_heads: 16, num_layers: opt(ctx, 'layers', 24), vocab_size: opt(ctx, 'vocab', 256008), dropout: 0.1, attention_dropout: 0.1 });
   let seed = 1;
-  const lm = withInitialValues((_n, shape) => (shape.length === 2 ? tf.tensor2d(lcg(shape[0] * shape[1], 0.035, seed++), [shape[0], shape[1]]) : undefined), () => new XGLMForCausalLM(cfg));
-  const x = ids(b * t, cfg.vocabSize, 7);
+  const lm = withInitialValues((_n, shape) => (shape.length === 2 ? tf.tensor2d(lcgFill(shape[0] * shape[1], 0.035, seed++), [shape[0], shape[1]]) : undefined), () => new XGLMForCausalLM(cfg));
+  const x = randomIds(b, t, cfg.vocabSize, 7);
   const batch: HostBatch = { arrays: { input_ids: { data: x, shape: [b, t] }, labels: { data: x.slice(), shape: [b, t] } }, tokens: b * t, targets: b * (t - 1) };
   const d = cfg.dModel;
   const fwd = cfg.numLayers * (2 * b * t * (4 * d * d + 2 * d * cfg.ffnDim) + 4 * b * t * t * d) + 2 * b * t * d * cfg.vocabSize;
@@ -153,14 +122,14 @@ async function nllb(ctx: BenchContext, rs: number[]): Promise<BenchResult[]> {
     for (const p of params) {
       const s = p.variable.shape as number[];
       if (s.length !== 2) continue;
-      const v = tf.tensor2d(lcg(s[0] * s[1], 0.035, seed++), [s[0], s[1]]);
+      const v = tf.tensor2d(lcgFill(s[0] * s[1], 0.035, seed++), [s[0], s[1]]);
       p.variable.write(v);
       v.dispose();
     }
   };
   const model = new NllbMoeForConditionalGeneration(cfg, { parameterHook: hook });
-  const src = ids(b * t, cfg.vocabSize, 3);
-  const tgt = ids(b * t, cfg.vocabSize, 5);
+  const src = randomIds(b, t, cfg.vocabSize, 3);
+  const tgt = randomIds(b, t, cfg.vocabSize, 5);
   const batch: HostBatch = { arrays: { input_ids: { data: src, shape: [b, t] }, attention_mask: { data: new Int32Array(b * t).fill(1), shape: [b, t] }, labels: { data: tgt, shape: [b, t] } }, tokens: 2 * b * t, targets: b * t };
   const d = cfg.dModel;
   const n = b * t;

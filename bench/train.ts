@@ -37,7 +37,7 @@ function intOpt(ctx: BenchContext, key: string, dflt: number): number {
   return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
 }
 
-function lcgFill(n: number, half: number, seed: number): Float32Array {
+export function lcgFill(n: number, half: number, seed: number): Float32Array {
   let s = seed >>> 0;
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -48,7 +48,7 @@ function lcgFill(n: number, half: number, seed: number): Float32Array {
 }
 
 /** The same batch every step (the data pipeline is not what is timed). */
-class FixedBatches implements BatchSource {
+export class FixedBatches implements BatchSource {
   epoch = 0;
   constructor(private readonly batch: HostBatch) {}
   next(): HostBatch {
@@ -60,7 +60,7 @@ class FixedBatches implements BatchSource {
   restore(): void {}
 }
 
-function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
+export function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
   const out = new Int32Array(b * t);
   let s = seed >>> 0;
   for (let i = 0; i < out.length; i++) {
