@@ -61,7 +61,7 @@ export { greedyTranslate, scoreTranslations, type DevPair } from './train/transl
 export { renderPlot, writeLossPlot } from './train/plot.js';
 export { encodePng, decodePng } from './train/png.js';
 export { syntheticPairs, syntheticSplit, englishNumber, frenchNumber, type Pair } from './train/demo/synthetic-task.js';
-export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './train/training-checkpoint.js';
+export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './checkpoints/training-checkpoint.js';
 export { parseNllbMoeConfig, isSparseLayer, type NllbMoeConfig } from './models/nllb-moe/config.js';
 export { NllbMoeModel, NllbMoeForConditionalGeneration, lmCrossEntropy, type NllbMoeForwardInput, type NllbMoeForwardOutput, type NllbMoeRunOptions, type LossOptions as NllbMoeLossOptions, type NllbMoeBuildOptions } from './models/nllb-moe/model.js';
 export { nllbMoeFromCheckpoint, nllbMoeFromPretrained, loadNllbMoeWeights } from './models/nllb-moe/weights.js';

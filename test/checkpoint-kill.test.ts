@@ -7,7 +7,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { initModelDir } from '../train/init-model.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';
-import { listCheckpoints } from '../train/training-checkpoint.js';
+import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -19,6 +19,7 @@ export const LAYERS: readonly string[] = [
   'models',
   'generation',
   'export',
+  'checkpoints',
   'train',
   'verify',
   'index.ts',

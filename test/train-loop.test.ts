@@ -6,7 +6,7 @@ import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { useBackend } from './helpers.js';
 import { Trainer, type TrainerConfig } from '../train/trainer.js';
-import { listCheckpoints } from '../train/training-checkpoint.js';
+import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { ToyLM, ToySource, toyEvalBatches } from './train-toy.js';
 import type { BatchSource, HostBatch } from '../train/batch.js';
 import type { LossOutput } from '../core/trainable.js';

@@ -5,7 +5,7 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import { loadCheckpoint, resolveCheckpoint } from './training-checkpoint.js';
+import { loadCheckpoint, resolveCheckpoint } from '../checkpoints/training-checkpoint.js';
 import { loadModel } from './load-model.js';
 import { exportHfModel } from './export-hf.js';
 import { distinctParameters } from '../core/trainable.js';

@@ -21,7 +21,7 @@ import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
 import { evaluateLoss, type EvalResult } from './evaluate.js';
 import { distinctParameters, type ComputeLossOptions, type TrainableModel, type TrainParam } from '../core/trainable.js';
 import { writeLossPlot } from './plot.js';
-import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from './training-checkpoint.js';
+import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
 
 export interface TrainerConfig {
   /** Optimizer steps to run in total (including steps done before a resume). */
