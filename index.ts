@@ -11,9 +11,9 @@ export { type TensorMeta } from './convert/checkpoint.js';
 export { writeSafetensors, type TensorToWrite } from './convert/safetensors-writer.js';
 export { floatToHalfBits, floatToBf16Bits, halfToFloat, type SafetensorsDType, type TorchFloatName } from './convert/dtypes.js';
 export { TorchBinFile, TorchBinSource } from './convert/torch-bin.js';
-export { openCheckpoint, hubCacheDir, resolveHubSnapshot, resolveModelDir } from './convert/open-checkpoint.js';
+export { openCheckpoint, openPretrained, resolvePretrained, hubCacheDir, resolveHubSnapshot, resolveModelDir, type HubOptions } from './convert/open-checkpoint.js';
 export { writeHfModelDir, type HfModelToWrite, type HfTensorToWrite, type HfWriteOptions, type HfWriteResult, type HfExtraFile } from './convert/hf-writer.js';
-export { describeCheckpoint, formatCheckpointDescription, formatBytes, formatCount, type CheckpointDescription } from './convert/info.js';
+export { describeCheckpoint, genericSummary, formatCheckpointDescription, formatBytes, formatCount, type CheckpointDescription } from './convert/info.js';
 export { convertCheckpoint, parseByteSize, type ConvertOptions, type ConvertResult } from './convert/convert.js';
 export { verifyFixture, formatResultsTable } from './verify/verify.js';
 export type { CaseResult } from './verify/types.js';
@@ -53,7 +53,7 @@ export { batchTensors, type BatchSource, type HostBatch, type HostArray } from '
 export { evaluateLoss } from './train/evaluate.js';
 export { Trainer, formatEval, formatDuration, type TrainerConfig, type TrainerHooks, type TrainSummary, type EvalResult } from './train/trainer.js';
 export { runTraining, type TrainRunOptions, type TrainRunResult, type Task } from './train/run-training.js';
-export { loadModel, archOf, type LoadedModel, type LoadModelOptions } from './train/load-model.js';
+export { loadModel, archOf, type LoadModelOptions } from './train/load-model.js';
 export { exportHfModel, hfStateDict, generationConfigFrom } from './train/export-hf.js';
 export { initModelDir, type InitModelOptions } from './train/init-model.js';
 export { initHfTensors, hfParameterSpecs, defaultHfConfig, type Arch } from './train/hf-init.js';
@@ -64,7 +64,7 @@ export { syntheticPairs, syntheticSplit, englishNumber, frenchNumber, type Pair 
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './checkpoints/training-checkpoint.js';
 export { parseNllbMoeConfig, isSparseLayer, type NllbMoeConfig } from './models/nllb-moe/config.js';
 export { NllbMoeModel, NllbMoeForConditionalGeneration, lmCrossEntropy, type NllbMoeForwardInput, type NllbMoeForwardOutput, type NllbMoeRunOptions, type LossOptions as NllbMoeLossOptions, type NllbMoeBuildOptions } from './models/nllb-moe/model.js';
-export { nllbMoeFromCheckpoint, nllbMoeFromPretrained, loadNllbMoeWeights } from './models/nllb-moe/weights.js';
+export { loadNllbMoeWeights, nllbMoeWeights } from './models/nllb-moe/weights.js';
 export { NllbMoeSession, type NllbMoeSessionOptions } from './models/nllb-moe/session.js';
 export type { MoeLayerMetrics } from './models/nllb-moe/metrics.js';
 export { Top2Router, planRouting, type RouterConfig, type RouterOutput, type RoutingPlan, type RoutingStats } from './layers/moe/router.js';
@@ -73,7 +73,7 @@ export { maskExpertOutput, type ExpertOutputMaskingMode } from './layers/moe/exp
 export { moeLoss, hfLoadBalancingLoss, standardRouterLosses, type MoeLossMode } from './losses/moe-losses.js';
 export { parseXGLMConfig, withConfigOverrides as withXGLMConfigOverrides, toHfJson as xglmConfigToHfJson, XGLM_DEFAULTS, type XGLMConfig } from './models/xglm/config.js';
 export { XGLMForCausalLM, XGLMModel, type XGLMForwardInput, type XGLMForwardOutput, type XGLMRunInput } from './models/xglm/model.js';
-export { loadXGLMWeights } from './models/xglm/weights.js';
+export { loadXGLMWeights, xglmWeights } from './models/xglm/weights.js';
 export { initXGLMWeights } from './models/xglm/init.js';
 export { XGLMDecoderSession } from './models/xglm/session.js';
 export { crossEntropy, IGNORE_INDEX as CROSS_ENTROPY_IGNORE_INDEX } from './losses/cross-entropy.js';
@@ -88,3 +88,24 @@ export { FeedForward } from './layers/feed-forward.js';
 export { XGLMDecoderBlock } from './models/xglm/decoder-block.js';
 export { applyActivation, ACTIVATION_NAMES, type ActivationName } from './layers/activations.js';
 export { exportCheckpoint } from './train/export-checkpoint.js';
+export {
+  ARCHITECTURES,
+  MODEL_ENTRIES,
+  MODEL_TYPES,
+  findModelEntry,
+  modelEntryFor,
+  loadModelFromCheckpoint,
+  loadModelForTask,
+  loadPretrainedModel,
+  loadPretrainedTokenizer,
+  describeModel,
+  type Architecture,
+  type LoadedModel,
+  type ModelEntry,
+  type RegisteredArchitecture,
+  type PipelineTask,
+} from './models/registry.js';
+export { formatFor, type CheckpointFormat, type WeightNaming, type TokenizerKind } from './models/checkpoint-format.js';
+export { modelFromCheckpoint, modelFromPretrained, loadWeightsInto, type PretrainedOptions, type PretrainedModel, type PretrainedClass, type GenerationConfigFile } from './models/pretrained.js';
+export { xglmFormat } from './models/xglm/format.js';
+export { nllbMoeFormat } from './models/nllb-moe/format.js';

@@ -94,3 +94,44 @@ export function openCheckpoint(dirOrModelId: string): HfCheckpoint {
   if (bin) return bin;
   throw new PolyglotError(`${dir}: no weights found (expected one of ${WEIGHT_LAYOUTS.join(', ')})`);
 }
+
+/** Where and how a model id is fetched (huggingface_hub's names). Downloading is not implemented yet: ids resolve in the local cache only. */
+export interface HubOptions {
+  /** Branch, tag or commit (default "main"). */
+  revision?: string;
+  /** The hub cache folder (default: `hubCacheDir()`). */
+  cacheDir?: string;
+  /** Never download; only what is already in the cache. */
+  localFilesOnly?: boolean;
+  /** Access token for private or gated repositories. */
+  token?: string;
+  /** Download progress. */
+  onProgress?: (event: { file: string; loaded: number; total?: number }) => void;
+}
+
+/**
+ * THE resolution of a `fromPretrained` argument: a model directory, or an `ORG/NAME` id found in
+ * the hub cache (a `revision` other than "main" names a snapshot folder or a refs/ file). Every
+ * loader goes through here, so downloading can be added in this one place.
+ */
+export async function resolvePretrained(idOrDir: string, options: HubOptions = {}): Promise<string> {
+  const revision = options.revision ?? 'main';
+  if (revision === 'main' && options.cacheDir === undefined) return resolveModelDir(idOrDir);
+  if (fs.existsSync(idOrDir) || !MODEL_ID.test(idOrDir)) return resolveModelDir(idOrDir);
+  const cacheDir = options.cacheDir ?? hubCacheDir();
+  if (revision === 'main') return resolveHubSnapshot(idOrDir, cacheDir);
+  const repo = path.join(cacheDir, `models--${idOrDir.replace('/', '--')}`);
+  if (!/^[\w.-]+$/.test(revision)) throw new PolyglotError(`revision: expected a branch, tag or commit name, found ${JSON.stringify(revision)}`);
+  const ref = path.join(repo, 'refs', revision);
+  const commit = fs.existsSync(ref) ? fs.readFileSync(ref, 'utf8').trim() : revision;
+  const dir = path.join(repo, 'snapshots', commit);
+  if (!/^[\w.-]+$/.test(commit) || !fs.existsSync(dir)) {
+    throw new PolyglotError(`${idOrDir}: revision "${revision}" is not in the Hugging Face hub cache (looked for ${dir})`);
+  }
+  return dir;
+}
+
+/** `openCheckpoint` after `resolvePretrained`. */
+export async function openPretrained(idOrDir: string, options: HubOptions = {}): Promise<HfCheckpoint> {
+  return openCheckpoint(await resolvePretrained(idOrDir, options));
+}

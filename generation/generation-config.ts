@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import type { GenerateOptions } from './options.js';
+import type { GenerationConfigFile } from '../models/pretrained.js';
 
 export interface GenerationDefaults extends GenerateOptions {
   decoderStartTokenId?: number;
@@ -59,6 +60,11 @@ export function parseGenerationConfig(json: unknown, source: string): Generation
     }
   }
   return out as GenerationDefaults;
+}
+
+/** A loaded model's generation_config.json defaults ({} when its directory had none): what generate() starts from in HF. */
+export function modelGenerationDefaults(model: { generationConfig?: GenerationConfigFile }): GenerationDefaults {
+  return model.generationConfig ? parseGenerationConfig(model.generationConfig.json, model.generationConfig.source) : {};
 }
 
 /** The directory's generation_config.json, or {} when it has none. */

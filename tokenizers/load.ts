@@ -1,7 +1,8 @@
 /**
  * `loadTokenizer(dir)`: builds the XGLM or NLLB tokenizer of a model directory from
  * sentencepiece.bpe.model + tokenizer_config.json (+ special_tokens_map.json), choosing by
- * tokenizer_config.json `tokenizer_class`, else config.json `model_type`.
+ * tokenizer_config.json `tokenizer_class`, else `fallbackKind` (models/registry.ts
+ * `loadPretrainedTokenizer` passes the one of config.json's model_type).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -16,8 +17,10 @@ import { XGLMTokenizer } from './xglm.js';
 export type Tokenizer = XGLMTokenizer | NllbTokenizer;
 
 export interface LoadTokenizerOptions {
-  /** Force the family instead of reading it from the configs. */
+  /** Force the family instead of reading it from tokenizer_config.json. */
   kind?: 'xglm' | 'nllb';
+  /** The family when tokenizer_config.json names no tokenizer_class (models/registry.ts passes the model_type's). */
+  fallbackKind?: 'xglm' | 'nllb';
   srcLang?: string;
   tgtLang?: string;
   legacyBehaviour?: boolean;
@@ -39,18 +42,15 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
-function detectKind(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' {
+function detectKind(dir: string, tokConfig: Json | undefined, fallback: 'xglm' | 'nllb' | undefined): 'xglm' | 'nllb' {
   const cls = tokConfig?.tokenizer_class;
   if (typeof cls === 'string') {
     if (/^XGLMTokenizer(Fast)?$/.test(cls)) return 'xglm';
     if (/^NllbTokenizer(Fast)?$/.test(cls)) return 'nllb';
     throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class "${cls}" is not supported (expected XGLMTokenizer or NllbTokenizer)`);
   }
-  const config = readOptionalJson(path.join(dir, 'config.json'));
-  const mt = config?.model_type;
-  if (mt === 'xglm') return 'xglm';
-  if (mt === 'nllb-moe' || mt === 'nllb_moe' || mt === 'm2m_100') return 'nllb';
-  throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json tokenizer_class or config.json model_type "xglm" / "nllb-moe", found ${mt === undefined ? 'neither' : `model_type ${JSON.stringify(mt)}`}`);
+  if (fallback) return fallback;
+  throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json with a tokenizer_class, or config.json with the model_type of a supported model, found neither`);
 }
 
 /** Parses `added_tokens_decoder` ({"id": {content, special, lstrip, rstrip}}) into added tokens. */
@@ -74,7 +74,7 @@ export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions
   const tcPath = path.join(dir, 'tokenizer_config.json');
   const tokConfig = readOptionalJson(tcPath);
   const stMap = readOptionalJson(path.join(dir, 'special_tokens_map.json'));
-  const kind = opts.kind ?? detectKind(dir, tokConfig);
+  const kind = opts.kind ?? detectKind(dir, tokConfig, opts.fallbackKind);
   const sp = await SentencePieceModel.load(spPath);
   const source = tokConfig ? tcPath : spPath;
   const spec: TokenizerSpec = kind === 'xglm' ? XGLMTokenizer.defaultSpec(sp, source) : NllbTokenizer.defaultSpec(sp, source);

@@ -8,7 +8,7 @@
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
-import { loadTokenizer } from '../tokenizers/load.js';
+import { loadPretrainedTokenizer } from '../models/registry.js';
 import { NllbTokenizer } from '../tokenizers/nllb.js';
 import { XGLMTokenizer } from '../tokenizers/xglm.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
@@ -94,7 +94,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   const task = o.task ?? defaultTask(loaded.arch);
   if (task === 'translation' && loaded.arch !== 'nllb-moe') throw new PolyglotError(`--task translation: needs an encoder-decoder (nllb-moe) model, ${o.modelDir} is ${loaded.arch}`);
   if (task === 'causal-lm' && loaded.arch !== 'xglm') throw new PolyglotError(`--task causal-lm: needs a decoder-only (xglm) model, ${o.modelDir} is ${loaded.arch}`);
-  const tok = await loadTokenizer(loaded.ck.dir, { srcLang: o.srcLang, tgtLang: o.tgtLang });
+  const tok = await loadPretrainedTokenizer(loaded.ck.dir, { srcLang: o.srcLang, tgtLang: o.tgtLang });
   const common = { files: o.data, evalFiles: o.evalData, evalFraction: o.evalData?.length ? undefined : (o.evalFraction ?? 0.02), batchSize: o.batchSize, seed: o.seed };
   let data: TrainingData;
   if (task === 'translation') {

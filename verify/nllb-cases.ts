@@ -13,8 +13,7 @@ import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
-import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
-import type { DecoderCache, NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { NllbMoeForConditionalGeneration, type DecoderCache } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { eagerOps } from '../ops/eager.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
@@ -68,7 +67,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = nllbMoeFromCheckpoint(ck, ov);
+        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
         models.set(key, m);
       }
       return m;
@@ -80,7 +79,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
     const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
     const generationDefaults = readGenerationConfig(fixtureDir);
     const freshForTraining = (p: Record<string, unknown>) => {
-      const m = nllbMoeFromCheckpoint(ck, overridesOf(p));
+      const m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: overridesOf(p) });
       m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
       return m;
     };

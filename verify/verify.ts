@@ -16,11 +16,12 @@ import { tokenizeCase } from './tokenize-case.js';
 import { xglmCaseRunner } from './xglm-cases.js';
 import { nllbMoeCaseRunner } from './nllb-cases.js';
 import { runTokenizerFixture } from './tokenizer-cases.js';
+import { modelEntryFor, type RegisteredArchitecture } from '../models/registry.js';
 
-const MODEL_RUNNERS: Record<string, ModelCaseRunner> = {
+/** Case handlers per architecture (a model_type reaches its architecture through models/registry.ts). */
+const MODEL_RUNNERS: Record<RegisteredArchitecture['arch'], ModelCaseRunner> = {
   xglm: xglmCaseRunner,
   'nllb-moe': nllbMoeCaseRunner,
-  nllb_moe: nllbMoeCaseRunner,
 };
 
 export interface VerifyOptions {
@@ -42,9 +43,8 @@ export async function verifyFixture(dir: string, opts: VerifyOptions = {}): Prom
   if (!fs.existsSync(casesPath)) {
     throw new PolyglotError(`${dir}: not a fixture: expected reference/cases.json (model) or cases.json + sentencepiece.bpe.model (tokenizer)`);
   }
-  const config = readJsonFile(path.join(abs, 'config.json')) as { model_type?: unknown };
-  const runner = MODEL_RUNNERS[String(config.model_type)];
-  if (!runner) throw new PolyglotError(`${abs}/config.json: model_type ${JSON.stringify(config.model_type)} is not supported (expected "xglm" or "nllb-moe")`);
+  const config = readJsonFile(path.join(abs, 'config.json')) as Record<string, unknown>;
+  const runner = MODEL_RUNNERS[modelEntryFor(config, `${abs}/config.json`).architecture.arch];
   const cases = (readJsonFile(casesPath) as { cases?: CaseSpec[] }).cases;
   if (!Array.isArray(cases)) throw new PolyglotError(`${casesPath}: expected {"cases": [...]}`);
   const refs = SafetensorsFile.open(path.join(abs, 'reference', 'tensors.safetensors'));

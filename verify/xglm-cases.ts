@@ -36,7 +36,7 @@ function optionalInput(ctx: CaseContext, key: string): tf.Tensor | undefined {
 }
 
 function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined): XGLMForCausalLM {
-  return XGLMForCausalLM.fromCheckpoint(ck, overrides);
+  return XGLMForCausalLM.fromCheckpoint(ck, { configOverrides: overrides });
 }
 
 export const xglmCaseRunner: ModelCaseRunner = {

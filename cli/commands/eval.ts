@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { loadModel, loadTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
+import { loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
@@ -30,7 +30,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   handler: async (args) => {
     await startBackend(args);
     const loaded = loadModel(args.model, { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
-    const tok = await loadTokenizer(loaded.ck.dir);
+    const tok = await loadPretrainedTokenizer(loaded.ck.dir);
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
     let data: TrainingData;
     if (loaded.arch === 'nllb-moe') {

@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { acceptBackend } from '../common.js';
-import { openCheckpoint, describeCheckpoint, formatCheckpointDescription } from '../../index.js';
+import { openPretrained, describeModel, formatCheckpointDescription } from '../../index.js';
 
 interface Args {
   model: string;
@@ -15,7 +15,7 @@ export const infoCommand: CommandModule<object, Args> = {
       .positional('model', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
       .option('json', { type: 'boolean', default: false, describe: 'print the description as JSON' }) as never,
   handler: async (args) => {
-    const d = describeCheckpoint(openCheckpoint(args.model));
+    const d = describeModel(await openPretrained(args.model));
     process.stdout.write((args.json ? JSON.stringify(d, null, 1) : formatCheckpointDescription(d)) + '\n');
   },
 };

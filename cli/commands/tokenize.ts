@@ -1,6 +1,6 @@
 import type { CommandModule } from 'yargs';
 import { acceptBackend } from '../common.js';
-import { loadTokenizer, PolyglotError } from '../../index.js';
+import { loadPretrainedTokenizer, PolyglotError } from '../../index.js';
 
 interface Args {
   text: string;
@@ -27,7 +27,7 @@ export const tokenizeCommand: CommandModule<object, Args> = {
       .option('special', { type: 'boolean', default: true, describe: 'add special tokens (--no-special: add_special_tokens=False)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"input_ids", "tokens", "pieces"} as JSON' }) as never,
   handler: async (args) => {
-    const tok = await loadTokenizer(args.model, { srcLang: args['src-lang'], tgtLang: args['tgt-lang'] });
+    const tok = await loadPretrainedTokenizer(args.model, { srcLang: args['src-lang'], tgtLang: args['tgt-lang'] });
     if (tok.kind === 'xglm' && (args['src-lang'] || args['tgt-lang'] || args.target)) {
       throw new PolyglotError(`--src-lang / --tgt-lang / --target: only for NLLB tokenizers, ${args.model} has an XGLM tokenizer`);
     }

@@ -174,3 +174,8 @@ export function parseNllbMoeConfig(json: unknown, source = 'config.json', overri
 export function isSparseLayer(i: number, sparseStep: number): boolean {
   return sparseStep > 0 && (i + 1) % sparseStep === 0;
 }
+
+/** The sparse layer indices of a stack of `layers` layers. */
+export function sparseLayers(layers: number, sparseStep: number): number[] {
+  return Array.from({ length: Math.max(0, layers) }, (_, i) => i).filter((i) => isSparseLayer(i, sparseStep));
+}

@@ -30,6 +30,10 @@ import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/mo
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
+import type { CheckpointFormat } from '../checkpoint-format.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import { nllbMoeFormat } from './format.js';
+import type { HfCheckpoint } from '../../convert/checkpoint.js';
 
 export type { MoeLayerMetrics };
 
@@ -285,6 +289,25 @@ export interface LossOptions {
 }
 
 export class NllbMoeForConditionalGeneration implements TrainableModel {
+  /** The checkpoint formats (config.json model_types) this class is built from. */
+  static readonly formats: readonly CheckpointFormat<NllbMoeConfig>[] = [nllbMoeFormat];
+
+  /**
+   * A model with a checkpoint's weights: a model directory (any layout) or a hub model id.
+   * `configOverrides` use HF field names (e.g. {moe_eval_capacity_token_fraction: 0.25}).
+   */
+  static fromPretrained(idOrDir: string, options: PretrainedOptions = {}): Promise<NllbMoeForConditionalGeneration> {
+    return modelFromPretrained(NllbMoeForConditionalGeneration, idOrDir, options);
+  }
+
+  /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
+  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): NllbMoeForConditionalGeneration {
+    return modelFromCheckpoint(NllbMoeForConditionalGeneration, ck, options);
+  }
+
+  /** generation_config.json of the directory the model came from (translate starts from it, as HF generate()). */
+  generationConfig?: GenerationConfigFile;
+
   readonly model: NllbMoeModel;
   /** Defaults of computeLoss when the caller does not say (set by loaders, e.g. verify's `moe_loss`). */
   lossDefaults: { moeLoss: MoeLossMode; outputRouterLogits?: boolean; expertOutputMasking?: ExpertOutputMaskingMode } = { moeLoss: 'standard' };
