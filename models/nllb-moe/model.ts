@@ -26,8 +26,8 @@ import type { ExpertOutputMaskingMode } from '../../layers/moe/expert-output-mas
 import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
-import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
-import { crossEntropy } from '../../losses/cross-entropy.js';
+import type { MoeLossMode } from '../../losses/moe-losses.js';
+import { nllbMoeLoss } from './loss.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
 import type { CheckpointFormat } from '../checkpoint-format.js';
@@ -246,13 +246,6 @@ export function shiftTokensRight(labels: tf.Tensor, padTokenId: number, decoderS
   });
 }
 
-/** Mean cross-entropy over labels != -100 of logits [B, T, V] (torch CrossEntropyLoss(ignore_index=-100, label_smoothing)). */
-export function lmCrossEntropy<T>(o: Ops<T>, logits: T, labels: T, labelSmoothing = 0): T {
-  const shape = o.shape(logits);
-  const n = o.dimMul(shape[0], shape[1]);
-  return crossEntropy(o, o.reshape(logits, [n, shape[2]]), o.reshape(labels, [n]), { labelSmoothing });
-}
-
 export interface NllbMoeForwardInput extends Partial<NllbMoeRunOptions> {
   inputIds: tf.Tensor;
   attentionMask?: tf.Tensor;
@@ -404,40 +397,17 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       expertOutputMasking: opts.expertOutputMasking ?? this.lossDefaults.expertOutputMasking,
       hfRandomRoutingInEval: opts.hfRandomRoutingInEval,
     });
-    const o = eagerOps;
-    const lm = lmCrossEntropy(o, out.logits, labels, opts.labelSmoothing ?? 0);
-    const layers = (rs: (RouterOutput<tf.Tensor> | undefined)[]): RouterLossInput<tf.Tensor>[] =>
-      rs.filter((r): r is RouterOutput<tf.Tensor> => r !== undefined);
-    const encMask = batch.attention_mask
-      ? tf.reshape(tf.cast(tf.equal(batch.attention_mask, 1), 'float32'), [-1])
-      : tf.ones([batch.input_ids.size]);
-    const decMask = batch.decoder_attention_mask
-      ? tf.reshape(tf.cast(tf.equal(batch.decoder_attention_mask, 1), 'float32'), [-1])
-      : tf.reshape(tf.cast(tf.notEqual(labels, -100), 'float32'), [-1]);
-    const res = moeLoss(o, opts.moeLoss ?? this.lossDefaults.moeLoss, {
-      lmLoss: lm,
-      encoder: layers(out.encoderRouters),
-      decoder: layers(out.decoderRouters),
-      encoderTokenMask: encMask,
-      decoderTokenMask: decMask,
-      numExperts: this.config.numExperts,
-      auxCoef: this.config.routerAuxLossCoef,
-      zCoef: this.config.routerZLossCoef,
+    return nllbMoeLoss({
+      batch,
+      logits: out.logits,
+      encoderRouters: out.encoderRouters,
+      decoderRouters: out.decoderRouters,
+      moeMetrics: out.moeMetrics,
+      config: this.config,
+      mode: opts.moeLoss ?? this.lossDefaults.moeLoss,
       outputRouterLogits: opts.outputRouterLogits ?? this.lossDefaults.outputRouterLogits ?? this.config.outputRouterLogits,
+      labelSmoothing: opts.labelSmoothing ?? 0,
     });
-    const components: Record<string, tf.Scalar> = {};
-    const histograms: Record<string, number[]> = {};
-    for (const [k, v] of Object.entries(res.components)) components[k] = v as tf.Scalar;
-    for (const m of out.moeMetrics) {
-      const key = `moe/${m.side}.${m.layer}`;
-      components[`${key}/dropped_token_fraction`] = tf.scalar(m.droppedTokenFraction);
-      components[`${key}/dropped_assignment_fraction`] = tf.scalar(m.droppedAssignmentFraction);
-      components[`${key}/router_entropy`] = tf.scalar(m.routerEntropy);
-      // fairseq's unused_expert count: experts that received no surviving assignment in this batch
-      components[`${key}/unused_experts`] = tf.scalar(m.expertUsage.filter((n) => n === 0).length);
-      histograms[`${key}/expert_usage`] = Array.from(m.expertUsage);
-    }
-    return { loss: res.loss as tf.Scalar, components, histograms };
   }
 
   dispose(): void {
