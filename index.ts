@@ -64,13 +64,13 @@ export { syntheticPairs, syntheticSplit, englishNumber, frenchNumber, type Pair 
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './checkpoints/training-checkpoint.js';
 export { parseNllbMoeConfig, isSparseLayer, type NllbMoeConfig } from './models/nllb-moe/config.js';
 export { lmCrossEntropy, nllbMoeLoss, type NllbMoeLossInput } from './models/nllb-moe/loss.js';
-export { NllbMoeModel, NllbMoeForConditionalGeneration, type NllbMoeForwardInput, type NllbMoeForwardOutput, type NllbMoeRunOptions, type LossOptions as NllbMoeLossOptions, type NllbMoeBuildOptions } from './models/nllb-moe/model.js';
+export { NllbMoeModel, NllbMoeForConditionalGeneration, type NllbMoeForwardInput, type NllbMoeForwardOutput, type NllbMoeRunOptions, type LossOptions as NllbMoeLossOptions } from './models/nllb-moe/model.js';
 export { loadNllbMoeWeights, nllbMoeWeights } from './models/nllb-moe/weights.js';
 export { NllbMoeSession, type NllbMoeSessionOptions } from './models/nllb-moe/session.js';
 export type { MoeLayerMetrics } from './models/nllb-moe/metrics.js';
 export { Top2Router, type RouterConfig, type RouterOutput } from './layers/moe/router.js';
 export { planRouting, type RoutingPlan, type RoutingStats, type PlanOptions } from './layers/moe/routing-plan.js';
-export { SparseMLP, type SparseMLPConfig, type ParameterHook } from './layers/moe/sparse-mlp.js';
+export { SparseMLP, type SparseMLPConfig } from './layers/moe/sparse-mlp.js';
 export { maskExpertOutput, type ExpertOutputMaskingMode } from './layers/moe/expert-output-masking.js';
 export { moeLoss, hfLoadBalancingLoss, standardRouterLosses, type MoeLossMode } from './losses/moe-losses.js';
 export { parseXGLMConfig, withConfigOverrides as withXGLMConfigOverrides, toHfJson as xglmConfigToHfJson, XGLM_DEFAULTS, type XGLMConfig } from './models/xglm/config.js';

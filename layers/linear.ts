@@ -13,7 +13,6 @@ export interface LinearConfig {
 }
 
 export class Linear extends PolyglotLayer {
-  static className = 'PolyglotLinear';
   readonly cfg: Required<LinearConfig>;
   readonly kernel: tf.LayerVariable;
   readonly bias?: tf.LayerVariable;
@@ -38,8 +37,4 @@ export class Linear extends PolyglotLayer {
     return [...inputShape.slice(0, -1), this.cfg.outFeatures];
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(Linear);

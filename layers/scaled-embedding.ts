@@ -22,7 +22,6 @@ export interface ScaledEmbeddingConfig {
 const detach = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 export class ScaledEmbedding extends PolyglotLayer {
-  static className = 'PolyglotScaledEmbedding';
   readonly cfg: Required<ScaledEmbeddingConfig>;
   readonly embeddings: tf.LayerVariable;
 
@@ -75,8 +74,4 @@ export class ScaledEmbedding extends PolyglotLayer {
     return [...inputShape, this.cfg.dim];
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(ScaledEmbedding);

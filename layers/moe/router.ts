@@ -49,7 +49,6 @@ export interface RouteOptions<T = unknown> {
   hfRandomRoutingInEval?: boolean;
 }
 
-
 /**
  * One-hot over the experts, [N, E] float. tfjs `oneHot` refuses depth 1, so one expert gives a
  * column of ones (every index is 0 then, as HF's `one_hot(idx, num_classes=1)`).
@@ -102,7 +101,6 @@ export interface RouterOutput<T> {
 }
 
 export class Top2Router extends PolyglotLayer {
-  static className = 'PolyglotTop2Router';
   readonly classifier: Linear;
 
   constructor(readonly prefix: string, readonly cfg: RouterConfig) {
@@ -114,10 +112,6 @@ export class Top2Router extends PolyglotLayer {
 
   protected override subLayers(): PolyglotLayer[] {
     return [this.classifier];
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), prefix: this.prefix, ...this.cfg };
   }
 
   /** Capacity of a call of `numTokens` tokens (HF, without the stale-state bug). */
@@ -236,4 +230,3 @@ export class Top2Router extends PolyglotLayer {
   }
 
 }
-tf.serialization.registerClass(Top2Router);

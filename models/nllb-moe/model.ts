@@ -23,7 +23,6 @@ import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinus
 import { NllbMoeEncoderBlock, type MoeBlockConfig } from './encoder-block.js';
 import { NllbMoeDecoderBlock } from './decoder-block.js';
 import type { ExpertOutputMaskingMode } from '../../layers/moe/expert-output-masking.js';
-import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 import type { MoeLossMode } from '../../losses/moe-losses.js';
@@ -82,11 +81,6 @@ function hostRouterPadding(mask: tf.Tensor, queryLength: number): Float32Array {
   return pad;
 }
 
-export interface NllbMoeBuildOptions {
-  /** Called with each sub-module's parameters right after creation (e.g. random init of a huge model piecewise). */
-  parameterHook?: ParameterHook;
-}
-
 export class NllbMoeModel {
   readonly shared: ScaledEmbedding;
   readonly encoderPositions: SinusoidalPositions;
@@ -96,12 +90,10 @@ export class NllbMoeModel {
   readonly encoderLayerNorm: LayerNorm;
   readonly decoderLayerNorm: LayerNorm;
 
-  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
+  constructor(readonly config: NllbMoeConfig) {
     const c = config;
     const d = c.dModel;
-    const hook = build.parameterHook;
     this.shared = new ScaledEmbedding({ vocabSize: c.vocabSize, dim: d, hfName: 'model.shared', paddingIdx: c.padTokenId, scale: c.scaleEmbedding ? Math.sqrt(d) : 1 });
-    hook?.(this.shared.hfParameters());
     const pos = (name: string) => new SinusoidalPositions({ numPositions: c.maxPositionEmbeddings, dim: d, paddingIdx: c.padTokenId, name });
     this.encoderPositions = pos('model.encoder.embed_positions.weights');
     this.decoderPositions = pos('model.decoder.embed_positions.weights');
@@ -125,8 +117,8 @@ export class NllbMoeModel {
       isSparse: isSparseLayer(i, side === 'encoder' ? c.encoderSparseStep : c.decoderSparseStep),
       hfName: `model.${side}.layers.${i}`,
     });
-    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i), hook));
-    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i), hook));
+    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i)));
+    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i)));
     this.encoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.encoder.layer_norm' });
     this.decoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.decoder.layer_norm' });
   }
@@ -307,13 +299,12 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   /** Metrics of the last computeLoss / forward call (host numbers). */
   lastMoeMetrics: MoeLayerMetrics[] = [];
 
-  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
-    this.model = new NllbMoeModel(config, build);
+  constructor(readonly config: NllbMoeConfig) {
+    this.model = new NllbMoeModel(config);
     if (!config.tieWordEmbeddings) {
       // HF keeps lm_head as its own Linear (no bias) then; encoder / decoder embed_tokens stay
       // model.shared (NllbMoeModel shares that Parameter in its constructor).
       this.lmHead = new Linear({ inFeatures: config.dModel, outFeatures: config.vocabSize, hfName: 'lm_head', bias: false });
-      build.parameterHook?.(this.lmHead.hfParameters());
     }
   }
 
