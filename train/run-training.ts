@@ -173,7 +173,7 @@ export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
   let exportDir: string | undefined;
   if (o.exportDir !== false && !summary.interrupted) {
     exportDir = path.resolve(o.exportDir ?? path.join(o.outDir, 'model'));
-    exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true });
+    exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true, hfName: loaded.format.weights.hfName });
   }
   trainer.dispose();
   return { summary, exportDir, loaded, trainSize: data.trainSize, evalSize: data.evalSize, samples };
