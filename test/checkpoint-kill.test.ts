@@ -98,7 +98,7 @@ test('a run killed with SIGKILL after a checkpoint and resumed ends with the wei
   assert.is(last.loss, fullLosses[29].loss);
 });
 
-test('Ctrl-C (SIGINT) saves a checkpoint of the current step and exits cleanly', async () => {
+test('Ctrl-C (SIGINT) saves a checkpoint of the current step, says how to resume and exits 130', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigint-'));
   const texts = syntheticPairs(200, 6).flatMap((p) => [p.src, p.tgt]);
   const data = path.join(tmp, 'train.txt');
@@ -119,8 +119,10 @@ test('Ctrl-C (SIGINT) saves a checkpoint of the current step and exits cleanly',
     }, 20);
   });
   const r = await done;
-  assert.is(r.code, 0, r.stderr);
-  assert.match(r.stderr, /interrupt: saving a checkpoint/);
+  assert.is(r.code, 130, r.stderr);
+  assert.match(r.stderr, /SIGINT: saving a checkpoint/);
+  assert.match(r.stderr, new RegExp(`--resume ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(r.stderr, /polyglot export-hf --model /);
   const trained = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'train');
   const cks = listCheckpoints(path.join(out, 'checkpoints'));
   assert.is(cks.length, 1);
