@@ -14,7 +14,7 @@ import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { AddressInfo } from 'node:net';
 import * as tf from '@tensorflow/tfjs';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { examplesDir, exportFixtures, importExample, type FsHandlerModule, type GreedyModule } from './export-examples-shared.js';
 
 // $POLYGLOT_CHROMIUM, when set, is the only candidate.
