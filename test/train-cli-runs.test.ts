@@ -9,31 +9,15 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { startCli, cliFinished, runCli } from './cli-process.js';
 import { initModelDir } from '../train/init-model.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { LOCK_FILE } from '../train/run-folder.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const fromSource = import.meta.url.endsWith('.ts');
-const cli = fromSource ? path.resolve(here, '../cli/polyglot.ts') : path.resolve(here, '../cli/polyglot.js');
-const nodeArgs = fromSource ? ['--import', 'tsx'] : [];
-
-function start(args: string[]): ChildProcess {
-  return spawn(process.execPath, [...nodeArgs, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: path.resolve(here, '..') });
-}
-
-function finished(p: ChildProcess): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  let stderr = '';
-  let stdout = '';
-  p.stderr!.on('data', (d) => (stderr += d));
-  p.stdout!.on('data', (d) => (stdout += d));
-  return new Promise((resolve) => p.on('close', (code) => resolve({ code, stdout, stderr })));
-}
-
-const run = (args: string[]) => finished(start(args));
+const start = (args: string[]) => startCli(args);
+const finished = cliFinished;
+const run = (args: string[]) => runCli(args);
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'train-cli-'));
 const pairs = syntheticPairs(120, 3);
