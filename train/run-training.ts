@@ -21,6 +21,8 @@ import { Trainer, type TrainerConfig, type TrainerHooks, type TrainSummary } fro
 import { resolveTrainingOptions, type TrainingOptionValues } from './options.js';
 import { checkExportDir, openRunFolder } from './run-folder.js';
 import { resolveCheckpoint } from '../checkpoints/training-checkpoint.js';
+import { resolveModelDir } from '../convert/open-checkpoint.js';
+import { checkOverrideFields } from './config-overrides.js';
 import { scoreTranslations, type DevPair } from './translate-eval.js';
 import { exportHfModel } from './export-hf.js';
 
@@ -83,6 +85,9 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
   const folder = openRunFolder(o.outDir, { resume: o.resume, force: o.force });
   let data: TrainingData | undefined;
   try {
+    const configFile = path.join(resolveModelDir(o.modelDir), 'config.json');
+    const rawConfig = o.configOverrides && fs.existsSync(configFile) ? readJsonObject(configFile) : undefined;
+    if (rawConfig) checkOverrideFields(o.configOverrides, rawConfig, configFile);
     const loaded = loadModel(o.modelDir, { configOverrides: o.configOverrides, moeLoss: o.moeLoss });
     const defaultExport = o.exportDir === undefined;
     const exportTarget = o.exportDir === false ? undefined : path.resolve(o.exportDir ?? path.join(o.outDir, 'model'));
@@ -175,5 +180,15 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
   } finally {
     data?.close();
     folder.release();
+  }
+}
+
+/** config.json for the --set check; an unreadable one is left for the model loader to report. */
+function readJsonObject(file: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
