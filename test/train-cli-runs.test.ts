@@ -148,4 +148,23 @@ test('SIGTERM saves a checkpoint of the last step, says how to resume and exits 
   assert.not.ok(fs.existsSync(path.join(out, LOCK_FILE)), 'lock released');
 });
 
+test('translation without --eval-data: languages default to the tokenizer\'s (said), chrF/BLEU on the held-out split, start summary; a bad file names line 1', async () => {
+  const nllb = path.join(tmp, 'nllb');
+  initModelDir(nllb, { arch: 'nllb-moe', config: { d_model: 16, encoder_layers: 2, decoder_layers: 2, encoder_attention_heads: 2, decoder_attention_heads: 2, encoder_ffn_dim: 32, decoder_ffn_dim: 32, num_experts: 2, encoder_sparse_step: 2, decoder_sparse_step: 2, expert_capacity: null, max_position_embeddings: 64 }, tokenizerTexts: texts, seed: 3 });
+  const file = path.join(tmp, 'pairs.jsonl');
+  fs.writeFileSync(file, pairs.map((p) => JSON.stringify({ src: p.src, tgt: p.tgt })).join('\n') + '\n');
+  const out = path.join(tmp, 'mt');
+  const r = await run(['train', '--model', nllb, '--data', file, '--out', out, '--max-steps', '2', '--batch-size', '4', '--eval-every', '2', '--dev-translations', '2', '--seed', '1', '--backend', 'wasm', '--no-progress']);
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stderr, /data: 120 line\(s\) name no src_lang: using eng_Latn \(the tokenizer's; --src-lang sets another\)/);
+  assert.match(r.stderr, /translation: 118 training examples, 2 held out; 30 steps per epoch at 4 examples per step; 2 steps; training [\d.]+k of [\d.]+k parameters/);
+  const last = metrics(out).filter((x) => x.type === 'eval').pop() as unknown as Record<string, number>;
+  assert.ok(Number.isFinite(last.chrf) && Number.isFinite(last.bleu), JSON.stringify(last));
+  const bad = path.join(tmp, 'nosrc.jsonl');
+  fs.writeFileSync(bad, pairs.slice(0, 30).map((p) => JSON.stringify({ source: p.src, tgt: p.tgt })).join('\n') + '\n');
+  const rb = await run(['train', '--model', nllb, '--data', bad, '--out', path.join(tmp, 'mt-bad'), '--max-steps', '2', '--backend', 'wasm', '--no-progress']);
+  assert.is(rb.code, 1);
+  assert.match(lastLine(rb.stderr), /nosrc\.jsonl:1: expected a string field "src", found none$/);
+});
+
 test.run();
