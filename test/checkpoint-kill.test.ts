@@ -9,6 +9,7 @@ import { initModelDir } from '../train/init-model.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
+import { signalAfterLines } from './cli-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From sources (tsx): run cli/polyglot.ts through tsx; from dist/test: the compiled CLI.
@@ -109,15 +110,7 @@ test('Ctrl-C (SIGINT) saves a checkpoint of the current step, says how to resume
   const child = start(['train', '--model', model, '--data', data, '--out', out, '--max-steps', '100000', '--batch-size', '4', '--max-length', '16', '--eval-every', '0', '--backend', 'wasm', '--no-progress']);
   const done = finished(child);
   const metrics = path.join(out, 'metrics.jsonl');
-  await new Promise<void>((resolve) => {
-    const t = setInterval(() => {
-      if (fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5) {
-        clearInterval(t);
-        child.kill('SIGINT');
-        resolve();
-      }
-    }, 20);
-  });
+  await signalAfterLines(child, metrics, 5, 'SIGINT');
   const r = await done;
   assert.is(r.code, 130, r.stderr);
   assert.match(r.stderr, /SIGINT: saving a checkpoint/);

@@ -1,4 +1,5 @@
 /** Running the real `polyglot` CLI in a child process (from sources through tsx, or compiled). */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -29,3 +30,16 @@ export function cliFinished(p: ChildProcess): Promise<CliResult> {
 }
 
 export const runCli = (args: string[], stdin?: string): Promise<CliResult> => cliFinished(startCli(args, stdin));
+
+/** Sends `signal` to a child once `file` has more than `lines` lines (a training run's metrics). */
+export function signalAfterLines(child: ChildProcess, file: string, lines: number, signal: NodeJS.Signals): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const t = setInterval(() => {
+      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').split('\n').length > lines) {
+        clearInterval(t);
+        child.kill(signal);
+        resolve();
+      }
+    }, 20);
+  });
+}

@@ -9,7 +9,7 @@ import * as assert from 'uvu/assert';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startCli, cliFinished, runCli } from './cli-process.js';
+import { startCli, cliFinished, runCli, signalAfterLines } from './cli-process.js';
 import { initModelDir } from '../train/init-model.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
@@ -129,15 +129,7 @@ test('SIGTERM saves a checkpoint of the last step, says how to resume and exits 
   const child = start(base(out, 100000));
   const done = finished(child);
   const file = path.join(out, 'metrics.jsonl');
-  await new Promise<void>((resolve) => {
-    const t = setInterval(() => {
-      if (fs.existsSync(file) && fs.readFileSync(file, 'utf8').split('\n').length > 4) {
-        clearInterval(t);
-        child.kill('SIGTERM');
-        resolve();
-      }
-    }, 20);
-  });
+  await signalAfterLines(child, file, 4, 'SIGTERM');
   const r = await done;
   assert.is(r.code, 143, r.stderr);
   assert.match(r.stderr, /SIGTERM: saving a checkpoint/);
