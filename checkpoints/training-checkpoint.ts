@@ -5,7 +5,9 @@
  *   trainer_state.json     step, RNG states, data position, schedule, history (written last)
  * A checkpoint is built in a temporary sibling directory and renamed into place, with
  * every file and both directories fsync'ed, so a crash never leaves a half checkpoint
- * under a real name. Only the newest `keep` checkpoints are kept.
+ * under a real name. Only the newest `keep` checkpoints are kept. A temporary left by a
+ * killed writer (`.checkpoint-N.tmp-PID`, PID no longer running) is removed when a run
+ * starts and after a failed write, so kills and full disks do not accumulate them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,6 +15,7 @@ import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { fsyncDir, writeAll, writeFileAtomic } from '../convert/atomic.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
+import { isProcessAlive } from './process-alive.js';
 
 /** AdamW's resumable state as a checkpoint stores it (train/adamw.ts produces and restores it). */
 export interface AdamWState {
@@ -64,10 +67,41 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
+const TMP_RE = /^\.checkpoint-\d+\.tmp-(\d+)$/;
+
+/**
+ * Removes checkpoint temporaries whose writer is gone (its PID is not running), and this
+ * process's own when `ownToo` (after a failed write). Returns the removed paths.
+ */
+export function cleanStaleTemporaries(root: string, ownToo = false): string[] {
+  if (!fs.existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const n of fs.readdirSync(root)) {
+    const m = TMP_RE.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid ? !ownToo : isProcessAlive(pid)) continue;
+    const p = path.join(root, n);
+    fs.rmSync(p, { recursive: true, force: true });
+    removed.push(p);
+  }
+  return removed;
+}
+
 /** Saves a checkpoint atomically and prunes old ones; returns its directory. */
 export function saveCheckpoint(root: string, c: CheckpointContents, keep: number): string {
   fs.mkdirSync(root, { recursive: true });
   const name = `checkpoint-${String(c.step).padStart(7, '0')}`;
+  try {
+    return writeCheckpoint(root, name, c, keep);
+  } catch (e) {
+    cleanStaleTemporaries(root, true);
+    if (e instanceof PolyglotError) throw e;
+    throw new PolyglotError(`${path.join(root, name)}: cannot write the checkpoint (${(e as Error).message}); the earlier checkpoints are intact`);
+  }
+}
+
+function writeCheckpoint(root: string, name: string, c: CheckpointContents, keep: number): string {
   const final = path.join(root, name);
   const tmp = path.join(root, `.${name}.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });

@@ -85,14 +85,24 @@ export function openTorchBinDir(dir: string, config: Record<string, unknown>): H
 export function openCheckpoint(dirOrModelId: string): HfCheckpoint {
   const dir = resolveModelDir(dirOrModelId);
   const configPath = path.join(dir, 'config.json');
-  if (!fs.existsSync(configPath)) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)`);
+  if (!fs.existsSync(configPath)) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)${whatItIs(dir)}`);
   const config = readJsonFile(configPath);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new PolyglotError(`${configPath}: expected a JSON object`);
   const st = openSafetensorsDir(dir);
   if (st) return { ...st, config: config as Record<string, unknown> };
   const bin = openTorchBinDir(dir, config as Record<string, unknown>);
   if (bin) return bin;
-  throw new PolyglotError(`${dir}: no weights found (expected one of ${WEIGHT_LAYOUTS.join(', ')})`);
+  throw new PolyglotError(`${dir}: no weights found (expected one of ${WEIGHT_LAYOUTS.join(', ')})${whatItIs(dir)}`);
+}
+
+/** For a folder given as a model that is something else polyglot writes: what it is and what to run. */
+function whatItIs(dir: string): string {
+  const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
+  if (has('trainer_state.json')) return `; it is a training checkpoint: \`polyglot export-hf --model <model trained from> --checkpoint ${dir} --out <folder>\` writes its model`;
+  if (has('checkpoints') || has('metrics.jsonl')) return `; it is a training output folder: its final model is ${path.join(dir, 'model')}, or \`polyglot export-hf --checkpoint ${dir} ...\` for its newest checkpoint`;
+  const graphs = ['decoder_model', 'encoder_model'].filter((g) => has(g, 'model.json'));
+  if (graphs.length) return '; it is a tfjs graph-model export (`polyglot export`): load it with tf.loadGraphModel, and give polyglot the Hugging Face folder it was exported from';
+  return '';
 }
 
 /** Where and how a model id is fetched (huggingface_hub's names). Downloading is not implemented yet: ids resolve in the local cache only. */

@@ -148,11 +148,16 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
         }
       }
       if (!copied.includes('sentencepiece.bpe.model')) log(`note: ${ck.dir} has no sentencepiece.bpe.model; copy the tokenizer beside the export yourself`);
-      const readme = exportReadme({ title: m.format.label, source: dirOrModelId, quantize, graphs: summaries, dimNames: dimNamesFor, notes: notes(m) });
+      const readme = exportReadme({ title: m.format.label, source: readmeSource(dirOrModelId), quantize, graphs: summaries, dimNames: dimNamesFor, notes: notes(m) });
       fs.writeFileSync(path.join(tmp, 'README.md'), readme);
       return { out: opts.out, modelType: m.format.modelType, graphs: summaries, copied, totalBytes };
     });
   } finally {
     m.model.dispose();
   }
+}
+
+/** The source as the export's README names it: a hub id, or the model folder's name (never a local absolute path). */
+function readmeSource(dirOrModelId: string): string {
+  return fs.existsSync(dirOrModelId) ? path.basename(path.resolve(dirOrModelId)) : dirOrModelId;
 }

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { fixturePath } from './helpers.js';
 import { torchZip } from './convert-torchfile.js';
 
@@ -93,6 +93,44 @@ test('a tensor the config needs is missing', () => {
 
 test('a directory that is not a model', () => {
   expectOneLineError(['info', path.join(tmp, 'nothing-here')], /nothing-here: no such directory/);
+});
+
+test('verify --filter that is not a regular expression: one line naming the flag', () => {
+  expectOneLineError(['verify', fixturePath('xglm-tiny'), '--filter', '('], /^polyglot: --filter \(: not a regular expression/);
+});
+
+test('init --experts 0: refused by the config parser every loader uses, nothing written', () => {
+  const out = path.join(tmp, 'zero-experts');
+  expectOneLineError(['init', '--arch', 'nllb-moe', '--out', out, '--experts', '0'], /init: config: field "num_experts": expected a positive integer, found 0/);
+  assert.not.ok(fs.existsSync(out));
+});
+
+test('train --set with an unknown config field names the closest one', () => {
+  const data = path.join(tmp, 'set.txt');
+  fs.writeFileSync(data, 'a b c\nd e f\n');
+  expectOneLineError(['train', '--model', fixturePath('xglm-tiny'), '--data', data, '--out', path.join(tmp, 'set-run'), '--max-steps', '1', '--set', 'dropoutt=0'], /--set dropoutt: .*config\.json has no field "dropoutt" \(did you mean dropout\?\)/);
+});
+
+test('usage errors name CLI flags: no camelCase twins, no library option names', () => {
+  const unknown = runCli(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--max-new-token', '3']);
+  assert.is(unknown.status, 2);
+  assert.match(unknown.stderr, /Unknown argument: max-new-token\n/);
+  assert.not.match(unknown.stderr, /maxNewToken/);
+  expectOneLineError(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--num-beams', '2', '--num-return-sequences', '3'], /--num-return-sequences \(3\) must be <= --num-beams \(2\)/);
+});
+
+test('--help wraps at word boundaries at 80 columns', () => {
+  const r = spawnSync(process.execPath, [cli, 'tokenize', '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
+  assert.match(r.stdout, /the HF slow tokenizer of the model\s*\n\s*directory\)/);
+  assert.not.match(r.stdout, /dir\nectory/);
+});
+
+test('a training checkpoint or output folder given as --model says what it is and what to run', () => {
+  const ck = path.join(tmp, 'run', 'checkpoints', 'checkpoint-0000003');
+  fs.mkdirSync(ck, { recursive: true });
+  fs.writeFileSync(path.join(ck, 'trainer_state.json'), '{}');
+  expectOneLineError(['generate', '--model', ck, '--prompt', 'hi'], /no config\.json .*; it is a training checkpoint: `polyglot export-hf --model <model trained from> --checkpoint /);
+  expectOneLineError(['generate', '--model', path.join(tmp, 'run'), '--prompt', 'hi'], /it is a training output folder: its final model is .*run\/model/);
 });
 
 test.run();

@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { PolyglotError } from '../core/errors.js';
 import { tf } from '../core/tf.js';
 import * as path from 'node:path';
-import { fixturePath, packageRoot } from '../core/paths.js';
+import { fixturePath, packageRoot } from './paths.js';
 import { selectBackend, type BackendName } from '../backend/select.js';
 
 export { fixturePath };

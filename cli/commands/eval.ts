@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
-import { loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
+import { loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, type EvalResult } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
+import { formatEval } from '../train-progress.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 
 interface EvalArgs extends BackendArgs {

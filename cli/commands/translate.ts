@@ -17,7 +17,7 @@ interface Args extends BackendArgs, DecodingArgs {
 
 export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
-  describe: 'translate sentences (arguments, or one a line from --input / stdin "-") with an NLLB-MoE model',
+  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
   builder: (y) =>
     withDecoding(withBackend(y), 200)
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
@@ -29,7 +29,9 @@ export const translateCommand: CommandModule<object, Args> = {
       .option('max-input-length', { type: 'number', describe: 'truncate sources to this many tokens' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
   handler: async (args) => {
-    const given = (args.text ?? []).map(String);
+    // After `--` yargs leaves words in `_` (after the command name): sentences starting with "-".
+    const afterDashes = ((args as { _?: (string | number)[] })._ ?? []).slice(1).map(String);
+    const given = [...(args.text ?? []).map(String), ...afterDashes];
     if (given.length > 0 && args.input !== undefined) throw new PolyglotError('translate: give sentences as arguments or --input FILE, not both');
     let lines: string[];
     if (args.input !== undefined) {
@@ -39,10 +41,14 @@ export const translateCommand: CommandModule<object, Args> = {
       const text = fs.readFileSync(src, 'utf8');
       lines = text.split(/\r?\n/);
       if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // final newline
+    } else if (given.length === 0 && !process.stdin.isTTY) {
+      // `echo text | polyglot translate ...`: stdin when nothing else is given
+      lines = fs.readFileSync(0, 'utf8').split(/\r?\n/);
+      if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     } else {
       lines = given;
     }
-    if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences or --input FILE)');
+    if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
     const { model, tokenizer, generationConfig } = await loadTranslator(args.model);
     try {
@@ -61,7 +67,12 @@ export const translateCommand: CommandModule<object, Args> = {
           maxInputLength: args['max-input-length'],
           onProgress: args.quiet
             ? undefined
-            : (done, total) => process.stderr.write(`\rtranslated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)${done === total ? '\n' : ''}`),
+            : (done, total) => {
+                const text = `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`;
+                // a redrawn line on a terminal; whole lines (about every 10%) in a log
+                if (process.stderr.isTTY) process.stderr.write(`\r${text}${done === total ? '\n' : ''}`);
+                else if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) process.stderr.write(`${text}\n`);
+              },
         },
       );
       const byLine = new Map<number, string[]>();

@@ -1,4 +1,5 @@
 import type { CommandModule } from 'yargs';
+import { PolyglotError } from '../../core/errors.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
 
@@ -19,7 +20,7 @@ export const verifyCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend({ ...args, quiet: args.quiet || args.json });
     const results = await verifyFixture(args.dir, {
-      filter: args.filter ? new RegExp(args.filter) : undefined,
+      filter: args.filter ? filterPattern(args.filter) : undefined,
       onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
     });
     if (args.json) {
@@ -33,3 +34,11 @@ export const verifyCommand: CommandModule<object, Args> = {
     if (results.length === 0 || results.some((r) => r.status !== 'pass')) process.exitCode = 1;
   },
 };
+
+function filterPattern(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new PolyglotError(`--filter ${source}: not a regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')})`);
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * Top-2 router of NLLB-MoE (HF `NllbMoeTop2Router`, notes section 2).
+ * Top-2 router of NLLB-MoE (HF `NllbMoeTop2Router`, docs/NLLB-MOE.md section 2).
  *
  * `run` computes the raw router logits (float32: `router_dtype`), then the routing plan
  * (top-1 / top-2 experts, random 2nd-expert policies, padding, capacity slots), then the

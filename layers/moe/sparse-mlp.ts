@@ -1,6 +1,6 @@
 /**
  * NLLB-MoE sparse feed-forward block (HF NllbMoeSparseMLP: top-2 router + experts, each an
- * NllbMoeDenseActDense = `FeedForward`; notes section 3).
+ * NllbMoeDenseActDense = `FeedForward`; docs/NLLB-MOE.md section 3).
  *
  * Eager mode dispatches sparsely: routing is read to the host, each expert runs on `tf.gather`ed
  * rows of only its routed tokens (cost follows the 2 chosen experts, not num_experts), its output

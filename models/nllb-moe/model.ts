@@ -1,5 +1,5 @@
 /**
- * NLLB-MoE (HF NllbMoeModel / NllbMoeForConditionalGeneration, notes section 1).
+ * NLLB-MoE (HF NllbMoeModel / NllbMoeForConditionalGeneration, docs/NLLB-MOE.md section 1).
  *
  * The math is written once against `Ops<T>` (`encode`, `decode`); `forward`, `computeLoss` and
  * the generation session call it with eagerOps, the graph exporter with its GraphDef ops.
@@ -68,7 +68,7 @@ export interface DecodeResult<T> {
  * Router padding per flattened token (1 = padding) from a 2-D mask [B, past + Tq] (1 = real):
  * the columns of the call's own tokens. Without a cache this is exactly HF's rule (the last row
  * of the 4-D mask). With a cache HF would take `mask.reshape(-1)[-B*Tq:]` (the last batch row's
- * keys, notes section 7); we use each row's own new columns instead (HF generate passes no
+ * keys, docs/NLLB-MOE.md section 7); we use each row's own new columns instead (HF generate passes no
  * decoder mask, so generation is unaffected).
  */
 function hostRouterPadding(mask: tf.Tensor, queryLength: number): Float32Array {

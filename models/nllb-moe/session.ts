@@ -1,5 +1,5 @@
 /**
- * Seq2seq DecoderSession for NLLB-MoE (HF generate, encoder-decoder; notes section 5): the encoder
+ * Seq2seq DecoderSession for NLLB-MoE (HF generate, encoder-decoder; docs/NLLB-MOE.md section 5): the encoder
  * runs once at creation; each `step` feeds new decoder tokens with the self-attention cache
  * (growing) and the cross-attention cache (computed at the first step, reused). No decoder mask
  * is passed, as in HF generate, so no decoder token is padding-masked for the router, and each

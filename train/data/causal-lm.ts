@@ -34,10 +34,17 @@ class CausalPlanner implements ChunkPlanner<number[]> {
     this.oneToOne = o.mode === 'pad' && (o.overLength ?? 'truncate') === 'truncate';
   }
 
-  private encode(i: number): number[] {
+  private text(i: number): string {
     const format = this.o.format ?? formatOf(this.corpus.file(i));
-    const text = textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
-    return this.o.tokenizer.encode(text);
+    return textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
+  }
+
+  private encode(i: number): number[] {
+    return this.o.tokenizer.encode(this.text(i));
+  }
+
+  validate(i: number): void {
+    if ((this.o.format ?? formatOf(this.corpus.file(i))) === 'jsonl') this.text(i);
   }
 
   load(indices: Uint32Array): number[][] {
