@@ -13,6 +13,7 @@ import { decodeToFloat32, dtypeByteSize, type SafetensorsDType } from './dtypes.
 import type { HostTensor } from './safetensors.js';
 import { PyDict, PyGlobal, PyHostObject, PyTuple, describe, unpickle, type PyValue, type UnpickleHooks } from './pickle.js';
 import { ZipArchive } from './zip.js';
+import { openRegularFile } from './model-file.js';
 
 /** torch legacy storage classes (what `_pickle_storage_type` names) -> element type. */
 const STORAGE_DTYPES: Record<string, SafetensorsDType> = {
@@ -200,17 +201,12 @@ export class TorchBinFile {
 
 /** Opens the zip, explaining the legacy (pre-1.6, plain pickle stream) format instead of a zip error. */
 function openTorchZip(file: string): ZipArchive {
-  let head: Buffer;
+  let head = Buffer.alloc(4);
+  const { fd } = openRegularFile(file);
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      head = Buffer.alloc(4);
-      head = head.subarray(0, fs.readSync(fd, head, 0, 4, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    throw new PolyglotError(`${file}: cannot open (${(e as Error).message})`);
+    head = head.subarray(0, fs.readSync(fd, head, 0, 4, 0));
+  } finally {
+    fs.closeSync(fd);
   }
   if (head.length === 4 && head.readUInt32LE(0) === 0x04034b50) return ZipArchive.open(file);
   if (head.length > 0 && head[0] === 0x80) {

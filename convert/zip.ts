@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { constants as bufferConstants } from 'node:buffer';
 import { PolyglotError } from '../core/errors.js';
+import { openRegularFile } from './model-file.js';
 
 export interface ZipEntry {
   name: string;
@@ -65,12 +66,7 @@ export class ZipArchive {
   }
 
   static open(path: string): ZipArchive {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new PolyglotError(`${path}: cannot open (${(e as Error).message})`);
-    }
+    const { fd } = openRegularFile(path);
     try {
       return ZipArchive.read(path, fd);
     } finally {
@@ -177,7 +173,7 @@ export class ZipArchive {
     const en = this.entries.get(name);
     if (!en) throw new PolyglotError(`${this.path}: zip archive has no entry "${name}"`);
     if (en.size > bufferConstants.MAX_LENGTH) throw new PolyglotError(`${this.path}: entry "${name}" is ${en.size} bytes, more than this Node.js can hold in one buffer`);
-    const fd = fs.openSync(this.path, 'r');
+    const { fd } = openRegularFile(this.path);
     let raw: Buffer;
     try {
       const local = readAt(fd, en.localHeaderOffset, 30, this.path);

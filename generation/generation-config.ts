@@ -2,9 +2,9 @@
  * generation_config.json -> default GenerateOptions, as HF generate() starts from
  * `model.generation_config`. Explicit options override these defaults.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
+import { readJsonFile } from '../convert/checkpoint.js';
+import { findModelFile } from '../convert/model-file.js';
 import type { GenerateOptions } from './options.js';
 
 export interface GenerationDefaults extends GenerateOptions {
@@ -63,15 +63,9 @@ export function parseGenerationConfig(json: unknown, source: string): Generation
 
 /** The directory's generation_config.json, or {} when it has none. */
 export function readGenerationConfig(dir: string): GenerationDefaults {
-  const file = path.join(dir, 'generation_config.json');
-  if (!fs.existsSync(file)) return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new PolyglotError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseGenerationConfig(json, file);
+  const file = findModelFile(dir, 'generation_config.json');
+  if (file === undefined) return {};
+  return parseGenerationConfig(readJsonFile(file), file);
 }
 
 /** Defaults overlaid with the options that are actually set (undefined does not override). */

@@ -4,39 +4,17 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../core/paths.js';
-import { fixturePath } from './helpers.js';
 import { torchZip } from './convert-torchfile.js';
+import { expectOneLineError, fixtureCopy } from './cli-run.js';
 
-const cli = path.join(packageRoot(), 'dist', 'cli', 'polyglot.js');
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-errors-'));
 
 /** A copy of the xglm-tiny fixture whose files `edit` may change. */
 function modelCopy(name: string, edit: (dir: string) => void): string {
-  const dir = path.join(tmp, name);
-  fs.cpSync(fixturePath('xglm-tiny'), dir, { recursive: true });
-  fs.rmSync(path.join(dir, 'reference'), { recursive: true });
-  edit(dir);
-  return dir;
-}
-
-function runCli(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
-
-function expectOneLineError(args: string[], pattern: RegExp): void {
-  const { status, stderr } = runCli(args);
-  assert.is(status, 1, `exit code (stderr: ${stderr})`);
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('backend: '));
-  assert.is(lines.length, 1, `one error line, found:\n${stderr}`);
-  assert.match(lines[0], /^polyglot: /);
-  assert.match(lines[0], pattern);
-  assert.not.match(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  return fixtureCopy(tmp, 'xglm-tiny', name, edit);
 }
 
 test('truncated safetensors file', () => {

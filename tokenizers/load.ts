@@ -7,6 +7,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
+import { findModelFile } from '../convert/model-file.js';
 import type { AddedToken } from './added-tokens.js';
 import { NllbTokenizer } from './nllb.js';
 import { SentencePieceModel } from './sentencepiece.js';
@@ -25,8 +26,10 @@ export interface LoadTokenizerOptions {
 
 type Json = Record<string, unknown>;
 
-function readOptionalJson(file: string): Json | undefined {
-  if (!fs.existsSync(file)) return undefined;
+/** A JSON object file of the model folder, or undefined when the folder has none. */
+function readOptionalJson(dir: string, name: string): Json | undefined {
+  const file = findModelFile(dir, name);
+  if (file === undefined) return undefined;
   const v = readJsonFile(file);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolyglotError(`${file}: expected a JSON object, found ${Array.isArray(v) ? 'an array' : typeof v}`);
   return v as Json;
@@ -46,7 +49,7 @@ function detectKind(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' {
     if (/^NllbTokenizer(Fast)?$/.test(cls)) return 'nllb';
     throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class "${cls}" is not supported (expected XGLMTokenizer or NllbTokenizer)`);
   }
-  const config = readOptionalJson(path.join(dir, 'config.json'));
+  const config = readOptionalJson(dir, 'config.json');
   const mt = config?.model_type;
   if (mt === 'xglm') return 'xglm';
   if (mt === 'nllb-moe' || mt === 'nllb_moe' || mt === 'm2m_100') return 'nllb';
@@ -69,11 +72,11 @@ export function parseAddedTokensDecoder(v: unknown, source: string): AddedToken[
 export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
   const dir = path.resolve(modelDir);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new PolyglotError(`${modelDir}: not a directory`);
-  const spPath = path.join(dir, 'sentencepiece.bpe.model');
-  if (!fs.existsSync(spPath)) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
+  const spPath = findModelFile(dir, 'sentencepiece.bpe.model');
+  if (spPath === undefined) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
   const tcPath = path.join(dir, 'tokenizer_config.json');
-  const tokConfig = readOptionalJson(tcPath);
-  const stMap = readOptionalJson(path.join(dir, 'special_tokens_map.json'));
+  const tokConfig = readOptionalJson(dir, 'tokenizer_config.json');
+  const stMap = readOptionalJson(dir, 'special_tokens_map.json');
   const kind = opts.kind ?? detectKind(dir, tokConfig);
   const sp = await SentencePieceModel.load(spPath);
   const source = tokConfig ? tcPath : spPath;
