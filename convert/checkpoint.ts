@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import type { SafetensorsDType } from './dtypes.js';
 import { SafetensorsFile, type HostTensor } from './safetensors.js';
+import { checkJsonNesting } from './json-nesting.js';
 import { MAX_JSON_BYTES, checkPlainFileName, findModelFile, modelFile, readRegularFile } from './model-file.js';
 
 export interface TensorMeta {
@@ -43,6 +44,7 @@ export interface HfCheckpoint {
 /** A JSON file (a regular file of at most MAX_JSON_BYTES). */
 export function readJsonFile(file: string): unknown {
   const text = readRegularFile(file, MAX_JSON_BYTES, 'JSON file').toString('utf8');
+  checkJsonNesting(text, file);
   try {
     return JSON.parse(text);
   } catch (e) {

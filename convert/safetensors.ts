@@ -7,6 +7,7 @@
 import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
 import { openRegularFile } from './model-file.js';
+import { checkJsonNesting } from './json-nesting.js';
 import { decodeToFloat32, dtypeByteSize, isSafetensorsDType, type SafetensorsDType } from './dtypes.js';
 
 export interface TensorInfo {
@@ -108,9 +109,17 @@ function parseHeader(
   dataStart: number,
   fileSize: number,
 ): { infos: Map<string, TensorInfo>; metadata: Record<string, string> } {
+  let text: string;
+  try {
+    // The format requires a UTF-8 header (HF's safetensors rejects anything else).
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBuf);
+  } catch {
+    throw new PolyglotError(`${path}: safetensors header is not valid UTF-8`);
+  }
+  checkJsonNesting(text, `${path}: safetensors header`);
   let header: unknown;
   try {
-    header = JSON.parse(headerBuf.toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
     throw new PolyglotError(`${path}: safetensors header is not valid JSON (${(e as Error).message})`);
   }

@@ -5,7 +5,7 @@
 import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
 import { findModelFile } from '../convert/model-file.js';
-import type { GenerateOptions } from './options.js';
+import { MAX_BEAMS, type GenerateOptions } from './options.js';
 
 export interface GenerationDefaults extends GenerateOptions {
   decoderStartTokenId?: number;
@@ -46,6 +46,9 @@ export function parseGenerationConfig(json: unknown, source: string): Generation
     const bad = (want: string) => new PolyglotError(`${source}: field "${key}": expected ${want}, found ${JSON.stringify(v)}`);
     if (kind === 'number') {
       if (typeof v !== 'number') throw bad('a number');
+      if ((key === 'num_beams' || key === 'num_return_sequences') && !(Number.isInteger(v) && v >= 1 && v <= MAX_BEAMS)) {
+        throw bad(`an integer from 1 to ${MAX_BEAMS} (each is a decoder row with its own key/value cache)`);
+      }
       out[field] = v;
     } else if (kind === 'boolean') {
       if (typeof v !== 'boolean') throw bad('true or false');

@@ -42,13 +42,18 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
-function detectKind(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' {
+/** The family tokenizer_config.json's `tokenizer_class` names; an unknown class is an error whatever the caller wants. */
+function kindFromClass(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' | undefined {
   const cls = tokConfig?.tokenizer_class;
+  if (cls === undefined || cls === null) return undefined;
   if (typeof cls === 'string') {
     if (/^XGLMTokenizer(Fast)?$/.test(cls)) return 'xglm';
     if (/^NllbTokenizer(Fast)?$/.test(cls)) return 'nllb';
-    throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class "${cls}" is not supported (expected XGLMTokenizer or NllbTokenizer)`);
   }
+  throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class ${JSON.stringify(cls)} is not supported (expected XGLMTokenizer or NllbTokenizer)`);
+}
+
+function detectKind(dir: string): 'xglm' | 'nllb' {
   const config = readOptionalJson(dir, 'config.json');
   const mt = config?.model_type;
   if (mt === 'xglm') return 'xglm';
@@ -77,7 +82,12 @@ export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions
   const tcPath = path.join(dir, 'tokenizer_config.json');
   const tokConfig = readOptionalJson(dir, 'tokenizer_config.json');
   const stMap = readOptionalJson(dir, 'special_tokens_map.json');
-  const kind = opts.kind ?? detectKind(dir, tokConfig);
+  // One validation for every command: the class is checked even when the caller knows the family.
+  const named = kindFromClass(dir, tokConfig);
+  if (opts.kind !== undefined && named !== undefined && named !== opts.kind) {
+    throw new PolyglotError(`${tcPath}: tokenizer_class ${JSON.stringify(tokConfig?.tokenizer_class)} is not the ${opts.kind === 'xglm' ? 'XGLMTokenizer' : 'NllbTokenizer'} this model needs`);
+  }
+  const kind = opts.kind ?? named ?? detectKind(dir);
   const sp = await SentencePieceModel.load(spPath);
   const source = tokConfig ? tcPath : spPath;
   const spec: TokenizerSpec = kind === 'xglm' ? XGLMTokenizer.defaultSpec(sp, source) : NllbTokenizer.defaultSpec(sp, source);
