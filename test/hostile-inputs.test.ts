@@ -1,0 +1,57 @@
+/** Issue 10 items 4, 7 (safetensors header), 13: hostile configs and headers end in one line, fast. */
+import { test } from 'uvu';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { expectOneLineError, fixtureCopy } from './cli-run.js';
+
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hostile-inputs-'));
+const xglm = (name: string, edit: (dir: string) => void): string => fixtureCopy(tmp, 'xglm-tiny', name, edit);
+const editJson = (file: string, edit: (j: Record<string, unknown>) => void): void => {
+  const j = JSON.parse(fs.readFileSync(file, 'utf8')) as Record<string, unknown>;
+  edit(j);
+  fs.writeFileSync(file, JSON.stringify(j));
+};
+const T = 30_000;
+
+test('generation_config.json num_beams 1e6 / num_return_sequences 1e6, and --num-beams 1e6: bounded', () => {
+  for (const key of ['num_beams', 'num_return_sequences']) {
+    const dir = xglm(`gen-${key}`, (d) => editJson(path.join(d, 'generation_config.json'), (j) => (j[key] = 1e6)));
+    expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], new RegExp(`generation_config\\.json: field "${key}": expected an integer from 1 to 256 .*found 1000000`), T);
+  }
+  const dir = xglm('cli-beams', () => {});
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi', '--num-beams', '1000000'], /numBeams 1000000 is more than 256/, T);
+});
+
+test('tokenizer_class "EvilTokenizer" is refused by generate as by tokenize', () => {
+  const dir = xglm('evil-class', (d) => editJson(path.join(d, 'tokenizer_config.json'), (j) => (j.tokenizer_class = 'EvilTokenizer')));
+  for (const args of [['tokenize', '--model', dir, 'hi'], ['generate', '--model', dir, '--prompt', 'hi', '--max-new-tokens', '1']]) {
+    expectOneLineError(args, /tokenizer_config\.json: tokenizer_class "EvilTokenizer" is not supported/, T);
+  }
+  const nllbClass = xglm('nllb-class', (d) => editJson(path.join(d, 'tokenizer_config.json'), (j) => (j.tokenizer_class = 'NllbTokenizer')));
+  expectOneLineError(['generate', '--model', nllbClass, '--prompt', 'hi', '--max-new-tokens', '1'], /tokenizer_config\.json: tokenizer_class "NllbTokenizer" is not the XGLMTokenizer this model needs/, T);
+});
+
+function safetensorsWithHeader(header: Buffer): Buffer {
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  return Buffer.concat([len, header]);
+}
+
+test('safetensors header nested 200k deep, or not UTF-8: one line', () => {
+  const deep = xglm('deep-header', (d) => {
+    const h = Buffer.from(`{"__metadata__":${'['.repeat(200_000)}${']'.repeat(200_000)}}`);
+    fs.writeFileSync(path.join(d, 'model.safetensors'), safetensorsWithHeader(h));
+  });
+  expectOneLineError(['info', deep], /model\.safetensors: safetensors header: JSON nests deeper than 64 levels/, T);
+  const latin1 = xglm('latin1-header', (d) => {
+    const h = Buffer.from('{"__metadata__":{"k":"caf\xe9"}}', 'latin1');
+    fs.writeFileSync(path.join(d, 'model.safetensors'), safetensorsWithHeader(h));
+  });
+  expectOneLineError(['info', latin1], /model\.safetensors: safetensors header is not valid UTF-8/, T);
+  const deepConfig = xglm('deep-config', (d) => fs.writeFileSync(path.join(d, 'config.json'), `{"x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`));
+  expectOneLineError(['info', deepConfig], /config\.json: JSON nests deeper than 64 levels/, T);
+});
+
+test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+test.run();
