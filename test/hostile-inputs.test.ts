@@ -53,5 +53,14 @@ test('safetensors header nested 200k deep, or not UTF-8: one line', () => {
   expectOneLineError(['info', deepConfig], /config\.json: JSON nests deeper than 64 levels/, T);
 });
 
+test('one 5 MB line in translate --input or training data: an error naming file:line, no stack overflow', () => {
+  const long = path.join(tmp, 'long.txt');
+  fs.writeFileSync(long, `short line\n${'word '.repeat(1_000_000)}\nlast\n`);
+  const nllb = fixtureCopy(tmp, 'nllb-moe-tiny', 'nllb', () => {});
+  expectOneLineError(['translate', '--model', nllb, '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', '--input', long], new RegExp(`--input ${long.replace(/[.]/g, '\\.')}:2: text of 5000000 characters is longer than the 262144-character limit`), T);
+  const dir = xglm('train-long', () => {});
+  expectOneLineError(['train', '--model', dir, '--data', long, '--out', path.join(tmp, 'train-out'), '--max-steps', '1', '--batch-size', '4'], /long\.txt:2: text of 5000000 characters is longer than the 262144-character limit/, 120_000);
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

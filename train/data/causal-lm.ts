@@ -5,7 +5,7 @@
  */
 import { PolyglotError } from '../../core/errors.js';
 import type { HostBatch } from '../batch.js';
-import type { FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
+import { checkTextLength, type FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
 import { collateBlocks, collateCausal, packDocuments } from './collate.js';
 import type { LineCorpus } from './line-index.js';
 import { formatOf, textRecord, type TextFormat } from './records.js';
@@ -37,6 +37,7 @@ class CausalPlanner implements ChunkPlanner<number[]> {
   private encode(i: number): number[] {
     const format = this.o.format ?? formatOf(this.corpus.file(i));
     const text = textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
+    checkTextLength(text, this.corpus.where(i));
     return this.o.tokenizer.encode(text);
   }
 
