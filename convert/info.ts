@@ -3,6 +3,7 @@
  * parameters it holds (tied aliases counted once), in which dtypes, and its size on disk.
  * Reads headers / pickles only, never tensor data.
  */
+import { checkConfigBounds } from './config-bounds.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HfCheckpoint } from './checkpoint.js';
@@ -79,6 +80,7 @@ function summarize(config: Record<string, unknown>): Record<string, string | num
 
 export function describeCheckpoint(ck: HfCheckpoint): CheckpointDescription {
   const config = ck.config;
+  checkConfigBounds(config, `${ck.dir}/config.json`);
   const names = ck.tensors.names();
   const aliases: { name: string; of: string }[] = [];
   const dtypes: CheckpointDescription['dtypes'] = {};

@@ -62,5 +62,27 @@ test('one 5 MB line in translate --input or training data: an error naming file:
   expectOneLineError(['train', '--model', dir, '--data', long, '--out', path.join(tmp, 'train-out'), '--max-steps', '1', '--batch-size', '4'], /long\.txt:2: text of 5000000 characters is longer than the 262144-character limit/, 120_000);
 });
 
+test('config sizes that drive allocation: bounded, and checked against the checkpoint before building', () => {
+  const xcfg = (name: string, edit: (j: Record<string, unknown>) => void): string => xglm(name, (d) => editJson(path.join(d, 'config.json'), edit));
+  for (const [key, v] of [['num_layers', 1e9], ['num_layers', 5000], ['vocab_size', 1e12], ['ffn_dim', 1e9], ['max_position_embeddings', 1e9]] as const) {
+    const dir = xcfg(`x-${key}-${v}`, (j) => (j[key] = v));
+    for (const args of [['info', dir], ['generate', '--model', dir, '--prompt', 'hi', '--max-new-tokens', '1']]) {
+      expectOneLineError(args, new RegExp(`config\\.json: field "${key}": expected at most \\d+ .*found ${v}`), T);
+    }
+  }
+  const layers = xcfg('x-layers-3', (j) => (j.num_layers = 3));
+  expectOneLineError(['generate', '--model', layers, '--prompt', 'hi', '--max-new-tokens', '1'], /config\.json: field "num_layers" is 3, but the checkpoint holds 2 decoder layers/, T);
+  const ffn = xcfg('x-ffn', (j) => (j.ffn_dim = (j.ffn_dim as number) * 2));
+  expectOneLineError(['generate', '--model', ffn, '--prompt', 'hi', '--max-new-tokens', '1'], /config\.json: ffn_dim and d_model give model\.layers\.0\.fc1\.weight the shape/, T);
+  const ncfg = (name: string, edit: (j: Record<string, unknown>) => void): string => fixtureCopy(tmp, 'nllb-moe-tiny', name, (d) => editJson(path.join(d, 'config.json'), edit));
+  const translateArgs = (dir: string): string[] => ['translate', '--model', dir, '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', 'Hello'];
+  for (const [key, v] of [['encoder_layers', 1e9], ['num_experts', 1e6]] as const) {
+    const dir = ncfg(`n-${key}`, (j) => (j[key] = v));
+    for (const args of [['info', dir], translateArgs(dir)]) expectOneLineError(args, new RegExp(`config\\.json: field "${key}": expected at most`), T);
+  }
+  const experts = ncfg('n-experts-8', (j) => (j.num_experts = 8));
+  expectOneLineError(translateArgs(experts), /config\.json: field "num_experts" is 8, but the checkpoint holds 4 experts per sparse layer/, T);
+});
+
 test.after(() => fs.rmSync(tmp, { recursive: true, force: true }));
 test.run();

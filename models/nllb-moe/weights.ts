@@ -4,6 +4,7 @@
  * checkpoints keep all four names: any of them fills the shared embedding. Linear weights are
  * transposed to our `[in, out]` layout once, here.
  */
+import { checkNllbMoeExpectedWeights } from './expected-weights.js';
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { HfCheckpoint, TensorSource } from '../../convert/checkpoint.js';
@@ -51,6 +52,7 @@ export function loadNllbMoeWeights(model: NllbMoeForConditionalGeneration, sourc
 /** A model from an opened HF checkpoint (config.json + weights); `overrides` use HF JSON keys. */
 export function nllbMoeFromCheckpoint(ck: HfCheckpoint, overrides: Record<string, unknown> = {}): NllbMoeForConditionalGeneration {
   const config = parseNllbMoeConfig(ck.config, `${ck.dir}/config.json`, overrides);
+  checkNllbMoeExpectedWeights(config, ck.tensors, `${ck.dir}/config.json`);
   const model = new NllbMoeForConditionalGeneration(config);
   try {
     loadNllbMoeWeights(model, ck.tensors, ck.dir);

@@ -3,6 +3,7 @@
  * sinusoidal positions (position_ids + 2), dropout, pre-LN decoder blocks with
  * LayerDrop in training, final LayerNorm, lm_head tied to embed_tokens.
  */
+import { checkXGLMExpectedWeights } from './expected-weights.js';
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { Rng } from '../../core/random.js';
@@ -158,6 +159,7 @@ export class XGLMForCausalLM {
   static fromCheckpoint(ck: HfCheckpoint, configOverrides?: Record<string, unknown>): XGLMForCausalLM {
     const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
     const config = withConfigOverrides(base, configOverrides, 'config overrides');
+    checkXGLMExpectedWeights(config, ck.tensors, `${ck.dir}/config.json`);
     // Variables are created from the checkpoint's tensors directly (one copy in memory).
     const lm = withInitialValues(checkpointInitialValues(ck.tensors, ck.dir), () => new XGLMForCausalLM(config));
     try {
