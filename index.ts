@@ -21,7 +21,7 @@ export { loadTokenizer, tokenizerFromModel, type Tokenizer, type LoadTokenizerOp
 export { XGLMTokenizer } from './tokenizers/xglm.js';
 export { NllbTokenizer } from './tokenizers/nllb.js';
 export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
-export { FairseqSpmTokenizer, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
+export { FairseqSpmTokenizer, checkTextLength, MAX_TEXT_CHARS, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
 export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, type ExportOptions, type ExportResult } from './export/export-model.js';
 export { GraphOps, type GraphNode, type RecordedGraph } from './ops/graph.js';
 export { writeGraphModel, writeWeightGroup, graphModelJson, type GraphModelJson, type WeightGroup } from './export/graph-model-writer.js';

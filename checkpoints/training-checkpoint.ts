@@ -52,6 +52,9 @@ export interface CheckpointContents {
 
 const DIR_RE = /^checkpoint-(\d+)$/;
 
+/** Steps past this are not a real training run (a year at 30 steps/s is 1e9). */
+const MAX_STEP = 1e9;
+
 export function checkpointsRoot(outDir: string): string {
   return path.join(outDir, 'checkpoints');
 }
@@ -147,7 +150,15 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   } catch (e) {
     throw new PolyglotError(`${stPath}: cannot read the trainer state (${(e as Error).message})`);
   }
+  if (typeof st !== 'object' || st === null || Array.isArray(st)) throw new PolyglotError(`${stPath}: expected a JSON object`);
   if (st.format !== CHECKPOINT_FORMAT) throw new PolyglotError(`${stPath}: format: expected "${CHECKPOINT_FORMAT}", found ${JSON.stringify(st.format)}`);
+  // A step or RNG state the trainer never writes is a damaged checkpoint: say so instead of resuming from it.
+  if (!Number.isSafeInteger(st.step) || st.step < 0 || st.step > MAX_STEP) throw new PolyglotError(`${stPath}: step: expected an integer from 0 to ${MAX_STEP}, found ${JSON.stringify(st.step)}`);
+  if (typeof st.state !== 'object' || st.state === null || Array.isArray(st.state)) throw new PolyglotError(`${stPath}: state: expected an object, found ${JSON.stringify(st.state)?.slice(0, 60)}`);
+  const rng = st.state.rng;
+  if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
+    throw new PolyglotError(`${stPath}: state.rng: expected 4 unsigned 32-bit integers, found ${JSON.stringify(rng)?.slice(0, 60)}`);
+  }
   const w = SafetensorsFile.open(path.join(dir, 'weights.safetensors'));
   const weights: NamedArray[] = w.names().map((n) => {
     const t = w.read(n);
@@ -155,7 +166,17 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   });
   const o = SafetensorsFile.open(path.join(dir, 'optimizer.safetensors'));
   const moments: AdamWState['moments'] = {};
-  const paramSteps = (o.metadata.param_steps ? JSON.parse(o.metadata.param_steps) : {}) as Record<string, number>;
+  let paramSteps: Record<string, number> = {};
+  try {
+    paramSteps = o.metadata.param_steps ? (JSON.parse(o.metadata.param_steps) as Record<string, number>) : {};
+  } catch (e) {
+    throw new PolyglotError(`${o.path}: __metadata__.param_steps: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof paramSteps !== 'object' || paramSteps === null || Array.isArray(paramSteps) || !Object.values(paramSteps).every((x) => Number.isSafeInteger(x) && x >= 0 && x <= MAX_STEP)) {
+    throw new PolyglotError(`${o.path}: __metadata__.param_steps: expected an object of parameter name -> step`);
+  }
+  const optimizerStep = Number(o.metadata.step ?? st.step);
+  if (!Number.isSafeInteger(optimizerStep) || optimizerStep < 0 || optimizerStep > MAX_STEP) throw new PolyglotError(`${o.path}: __metadata__.step: expected an integer from 0 to ${MAX_STEP}, found ${JSON.stringify(o.metadata.step)}`);
   for (const n of o.names()) {
     if (!n.startsWith('m/')) continue;
     const p = n.slice(2);
@@ -163,5 +184,5 @@ export function loadCheckpoint(dir: string): CheckpointContents {
     const v = o.read(`v/${p}`);
     moments[p] = { m: m.data as Float32Array, v: v.data as Float32Array, shape: m.shape, step: paramSteps[p] };
   }
-  return { step: st.step, weights, optimizer: { step: Number(o.metadata.step ?? st.step), moments }, state: st.state };
+  return { step: st.step, weights, optimizer: { step: optimizerStep, moments }, state: st.state };
 }

@@ -3,6 +3,7 @@
  * parameters it holds (tied aliases counted once), in which dtypes, and its size on disk.
  * Reads headers / pickles only, never tensor data.
  */
+import { checkConfigBounds } from './config-bounds.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HfCheckpoint } from './checkpoint.js';
@@ -41,6 +42,7 @@ export function genericSummary(config: Record<string, unknown>): Record<string, 
  */
 export function describeCheckpoint(ck: HfCheckpoint, summarize: (config: Record<string, unknown>) => Record<string, string | number | boolean> = genericSummary): CheckpointDescription {
   const config = ck.config;
+  checkConfigBounds(config, `${ck.dir}/config.json`);
   const names = ck.tensors.names();
   const aliases: { name: string; of: string }[] = [];
   const dtypes: CheckpointDescription['dtypes'] = {};

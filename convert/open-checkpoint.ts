@@ -8,7 +8,8 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
-import { openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
+import { checkWeightMap, openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
+import { findModelFile, modelFile, readRegularFile } from './model-file.js';
 import { TorchBinFile, TorchBinSource } from './torch-bin.js';
 
 /** The hub cache folder, resolved like huggingface_hub: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
@@ -33,7 +34,7 @@ export function resolveHubSnapshot(modelId: string, cacheDir = hubCacheDir()): s
   }
   const refMain = path.join(repo, 'refs', 'main');
   if (fs.existsSync(refMain)) {
-    const rev = fs.readFileSync(refMain, 'utf8').trim();
+    const rev = readRegularFile(refMain, 1024, 'ref').toString('utf8').trim();
     if (!/^[\w.-]+$/.test(rev)) throw new PolyglotError(`${refMain}: expected a commit hash, found ${JSON.stringify(rev.slice(0, 60))}`);
     const dir = path.join(snapshots, rev);
     if (!fs.existsSync(dir)) throw new PolyglotError(`${refMain}: points at revision ${rev}, but ${dir} does not exist (incomplete download?)`);
@@ -60,22 +61,15 @@ export const WEIGHT_LAYOUTS = ['model.safetensors.index.json', 'model.safetensor
 
 /** Opens a pytorch_model.bin(.index.json) layout, or returns undefined if the directory has neither. */
 export function openTorchBinDir(dir: string, config: Record<string, unknown>): HfCheckpoint | undefined {
-  const index = path.join(dir, 'pytorch_model.bin.index.json');
-  const single = path.join(dir, 'pytorch_model.bin');
-  if (fs.existsSync(index)) {
-    const idx = readJsonFile(index) as { weight_map?: unknown };
-    if (typeof idx.weight_map !== 'object' || idx.weight_map === null || Array.isArray(idx.weight_map)) {
-      throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
-    }
-    const weightMap = idx.weight_map as Record<string, unknown>;
-    for (const [k, v] of Object.entries(weightMap)) {
-      if (typeof v !== 'string' || v.includes('/') || v.includes('\\')) throw new PolyglotError(`${index}: weight_map["${k}"] must be a shard file name, found ${JSON.stringify(v)}`);
-    }
-    const shards = [...new Set(Object.values(weightMap) as string[])];
-    const files = shards.map((s) => TorchBinFile.open(path.join(dir, s)));
-    return { dir, config, tensors: new TorchBinSource(files, weightMap as Record<string, string>, index), files: files.map((f) => f.path) };
+  const index = findModelFile(dir, 'pytorch_model.bin.index.json');
+  const single = findModelFile(dir, 'pytorch_model.bin');
+  if (index) {
+    const weightMap = checkWeightMap((readJsonFile(index) as { weight_map?: unknown } | null)?.weight_map, index);
+    const shards = [...new Set(Object.values(weightMap))];
+    const files = shards.map((s) => TorchBinFile.open(modelFile(dir, s, `shard named by ${index}`)));
+    return { dir, config, tensors: new TorchBinSource(files, weightMap, index), files: files.map((f) => f.path) };
   }
-  if (fs.existsSync(single)) {
+  if (single) {
     return { dir, config, tensors: new TorchBinSource([TorchBinFile.open(single)]), files: [single] };
   }
   return undefined;
@@ -84,8 +78,8 @@ export function openTorchBinDir(dir: string, config: Record<string, unknown>): H
 /** Opens a model directory or cached model id in any supported layout. */
 export function openCheckpoint(dirOrModelId: string): HfCheckpoint {
   const dir = resolveModelDir(dirOrModelId);
-  const configPath = path.join(dir, 'config.json');
-  if (!fs.existsSync(configPath)) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)${whatItIs(dir)}`);
+  const configPath = findModelFile(dir, 'config.json');
+  if (!configPath) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)${whatItIs(dir)}`);
   const config = readJsonFile(configPath);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new PolyglotError(`${configPath}: expected a JSON object`);
   const st = openSafetensorsDir(dir);

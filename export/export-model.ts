@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { copyModelFile, isCopyableModelFile } from '../convert/model-file.js';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { writeDirAtomically } from './atomic-dir.js';
@@ -141,9 +142,8 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
       }
       const copied: string[] = [];
       for (const f of COPIED_FILES) {
-        const src = path.join(ck.dir, f);
-        if (fs.existsSync(src)) {
-          fs.copyFileSync(src, path.join(tmp, f));
+        if (isCopyableModelFile(ck.dir, f)) {
+          copyModelFile(path.join(ck.dir, f), path.join(tmp, f));
           copied.push(f);
         }
       }

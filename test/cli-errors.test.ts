@@ -4,39 +4,22 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { packageRoot } from './paths.js';
 import { fixturePath } from './helpers.js';
 import { torchZip } from './convert-torchfile.js';
+import { expectOneLineError, fixtureCopy, runCli } from './cli-run.js';
+import { spawnSync } from 'node:child_process';
 
 const cli = path.join(packageRoot(), 'dist', 'cli', 'polyglot.js');
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-errors-'));
 
 /** A copy of the xglm-tiny fixture whose files `edit` may change. */
 function modelCopy(name: string, edit: (dir: string) => void): string {
-  const dir = path.join(tmp, name);
-  fs.cpSync(fixturePath('xglm-tiny'), dir, { recursive: true });
-  fs.rmSync(path.join(dir, 'reference'), { recursive: true });
-  edit(dir);
-  return dir;
-}
-
-function runCli(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
-
-function expectOneLineError(args: string[], pattern: RegExp): void {
-  const { status, stderr } = runCli(args);
-  assert.is(status, 1, `exit code (stderr: ${stderr})`);
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('backend: '));
-  assert.is(lines.length, 1, `one error line, found:\n${stderr}`);
-  assert.match(lines[0], /^polyglot: /);
-  assert.match(lines[0], pattern);
-  assert.not.match(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  return fixtureCopy(tmp, 'xglm-tiny', name, edit);
 }
 
 test('truncated safetensors file', () => {
@@ -83,12 +66,12 @@ test('config.json field of the wrong type', () => {
   expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /config\.json: field "attention_heads": expected a positive integer, found string "four"/);
 });
 
-test('a tensor the config needs is missing', () => {
+test('a config asking for more layers than the checkpoint has (checked before building)', () => {
   const dir = modelCopy('missing-tensor', (d) => {
     const f = path.join(d, 'config.json');
     fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('"num_layers": 2', '"num_layers": 3'));
   });
-  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /missing tensors "model\.layers\.2\.self_attn\.q_proj\.weight"/);
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /config\.json: field "num_layers" is 3, but the checkpoint holds 2 decoder layers/);
 });
 
 test('a directory that is not a model', () => {

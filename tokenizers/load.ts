@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
+import { findModelFile } from '../convert/model-file.js';
 import type { AddedToken } from './added-tokens.js';
 import { NllbTokenizer } from './nllb.js';
 import { SentencePieceModel } from './sentencepiece.js';
@@ -28,8 +29,10 @@ export interface LoadTokenizerOptions {
 
 type Json = Record<string, unknown>;
 
-function readOptionalJson(file: string): Json | undefined {
-  if (!fs.existsSync(file)) return undefined;
+/** A JSON object file of the model folder, or undefined when the folder has none. */
+function readOptionalJson(dir: string, name: string): Json | undefined {
+  const file = findModelFile(dir, name);
+  if (file === undefined) return undefined;
   const v = readJsonFile(file);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolyglotError(`${file}: expected a JSON object, found ${Array.isArray(v) ? 'an array' : typeof v}`);
   return v as Json;
@@ -42,15 +45,15 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
-function detectKind(dir: string, tokConfig: Json | undefined, fallback: 'xglm' | 'nllb' | undefined): 'xglm' | 'nllb' {
+/** The family tokenizer_config.json's `tokenizer_class` names; an unknown class is an error whatever the caller wants. */
+function kindFromClass(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' | undefined {
   const cls = tokConfig?.tokenizer_class;
+  if (cls === undefined || cls === null) return undefined;
   if (typeof cls === 'string') {
     if (/^XGLMTokenizer(Fast)?$/.test(cls)) return 'xglm';
     if (/^NllbTokenizer(Fast)?$/.test(cls)) return 'nllb';
-    throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class "${cls}" is not supported (expected XGLMTokenizer or NllbTokenizer)`);
   }
-  if (fallback) return fallback;
-  throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json with a tokenizer_class, or config.json with the model_type of a supported model, found neither`);
+  throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class ${JSON.stringify(cls)} is not supported (expected XGLMTokenizer or NllbTokenizer)`);
 }
 
 /** Parses `added_tokens_decoder` ({"id": {content, special, lstrip, rstrip}}) into added tokens. */
@@ -69,12 +72,18 @@ export function parseAddedTokensDecoder(v: unknown, source: string): AddedToken[
 export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
   const dir = path.resolve(modelDir);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new PolyglotError(`${modelDir}: not a directory`);
-  const spPath = path.join(dir, 'sentencepiece.bpe.model');
-  if (!fs.existsSync(spPath)) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
+  const spPath = findModelFile(dir, 'sentencepiece.bpe.model');
+  if (spPath === undefined) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
   const tcPath = path.join(dir, 'tokenizer_config.json');
-  const tokConfig = readOptionalJson(tcPath);
-  const stMap = readOptionalJson(path.join(dir, 'special_tokens_map.json'));
-  const kind = opts.kind ?? detectKind(dir, tokConfig, opts.fallbackKind);
+  const tokConfig = readOptionalJson(dir, 'tokenizer_config.json');
+  const stMap = readOptionalJson(dir, 'special_tokens_map.json');
+  // One validation for every command: the class is checked even when the caller knows the family.
+  const named = kindFromClass(dir, tokConfig);
+  if (opts.kind !== undefined && named !== undefined && named !== opts.kind) {
+    throw new PolyglotError(`${tcPath}: tokenizer_class ${JSON.stringify(tokConfig?.tokenizer_class)} is not the ${opts.kind === 'xglm' ? 'XGLMTokenizer' : 'NllbTokenizer'} this model needs`);
+  }
+  const kind = opts.kind ?? named ?? opts.fallbackKind;
+  if (kind === undefined) throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json with a tokenizer_class, or config.json with the model_type of a supported model, found neither`);
   const sp = await SentencePieceModel.load(spPath);
   const source = tokConfig ? tcPath : spPath;
   const spec: TokenizerSpec = kind === 'xglm' ? XGLMTokenizer.defaultSpec(sp, source) : NllbTokenizer.defaultSpec(sp, source);

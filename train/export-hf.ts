@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isCopyableModelFile } from '../convert/model-file.js';
 import { tf } from '../core/tf.js';
 import { writeHfModelDir, type HfExtraFile, type HfWriteResult } from '../convert/hf-writer.js';
 import type { TorchFloatName } from '../convert/dtypes.js';
@@ -46,10 +47,9 @@ export function hfStateDict(model: TrainableModel, hfName: (name: string) => str
 export function exportHfModel(model: TrainableModel, outDir: string, o: ExportHfOptions): HfWriteResult {
   const extraFiles: HfExtraFile[] = [];
   for (const f of TOKENIZER_FILES) {
-    const src = path.join(o.sourceDir, f);
-    if (fs.existsSync(src)) extraFiles.push({ name: f, sourcePath: src });
+    if (isCopyableModelFile(o.sourceDir, f)) extraFiles.push({ name: f, sourcePath: path.join(o.sourceDir, f) });
   }
   const gen = path.join(o.sourceDir, 'generation_config.json');
-  extraFiles.push(fs.existsSync(gen) ? { name: 'generation_config.json', sourcePath: gen } : { name: 'generation_config.json', contents: `${JSON.stringify(generationConfigFrom(o.config), null, 2)}\n` });
+  extraFiles.push(isCopyableModelFile(o.sourceDir, 'generation_config.json') ? { name: 'generation_config.json', sourcePath: gen } : { name: 'generation_config.json', contents: `${JSON.stringify(generationConfigFrom(o.config), null, 2)}\n` });
   return writeHfModelDir(outDir, { config: o.config, tensors: hfStateDict(model, o.hfName), extraFiles }, { dtype: o.dtype ?? 'float32', overwrite: o.overwrite ?? true });
 }

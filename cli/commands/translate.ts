@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
-import { loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 
 interface Args extends BackendArgs, DecodingArgs {
   model: string;
@@ -41,6 +41,7 @@ export const translateCommand: CommandModule<object, Args> = {
       const text = fs.readFileSync(src, 'utf8');
       lines = text.split(/\r?\n/);
       if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // final newline
+      lines.forEach((l, i) => checkTextLength(l, `--input ${args.input}:${i + 1}`));
     } else if (given.length === 0 && !process.stdin.isTTY) {
       // `echo text | polyglot translate ...`: stdin when nothing else is given
       lines = fs.readFileSync(0, 'utf8').split(/\r?\n/);

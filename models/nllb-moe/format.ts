@@ -1,5 +1,6 @@
 /** The "nllb-moe" model_type: config.json parsing, weight names, tokenizer, `polyglot info` summary. */
 import type { CheckpointFormat } from '../checkpoint-format.js';
+import { checkNllbMoeExpectedWeights } from './expected-weights.js';
 import { summaryRows } from '../summary.js';
 import { parseNllbMoeConfig, sparseLayers, type NllbMoeConfig } from './config.js';
 import { nllbMoeWeights } from './weights.js';
@@ -14,6 +15,8 @@ export const nllbMoeFormat: CheckpointFormat<NllbMoeConfig> = {
   aliases: ['nllb_moe'],
   label: 'NLLB-MoE',
   parseConfig: (json, source, overrides) => parseNllbMoeConfig(json, source, overrides),
+  // Config against the tensors' names and shapes before anything is allocated (docs: hostile configs).
+  checkShapes: (config, tensors, dir) => checkNllbMoeExpectedWeights(config, tensors, `${dir}/config.json`),
   weights: nllbMoeWeights,
   tokenizerKind: 'nllb',
   summarize(json) {

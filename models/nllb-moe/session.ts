@@ -72,6 +72,13 @@ export class NllbMoeSession implements DecoderSession {
     return logits;
   }
 
+  /**
+   * Expansion (batch -> batch * beams: the row count changes) gathers everything, as HF's
+   * `_expand_inputs_for_generation` expands encoder outputs and attention mask. A beam reorder
+   * (same row count) moves only the key/value caches, as HF's `_reorder_cache`: the encoder
+   * outputs and mask keep the expanded order. They differ for rows of a finished batch entry,
+   * which HF points at row 0; with a tight eval capacity those rows still compete for expert slots.
+   */
   reorder(beamIndices: Int32Array): void {
     const idx = tf.tensor1d(beamIndices, 'int32');
     const pick = <R extends tf.Tensor>(x: R): R => {
@@ -79,8 +86,10 @@ export class NllbMoeSession implements DecoderSession {
       x.dispose();
       return y;
     };
-    this.encoderHidden = pick(this.encoderHidden);
-    if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
+    if (beamIndices.length !== this.rows) {
+      this.encoderHidden = pick(this.encoderHidden);
+      if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
+    }
     if (this.cache) {
       this.cache = this.cache.map((c) => ({
         self: { key: pick(c.self.key), value: pick(c.self.value) },

@@ -1,5 +1,6 @@
 /** The "xglm" model_type: config.json parsing, weight names, tokenizer, `polyglot info` summary. */
 import type { CheckpointFormat } from '../checkpoint-format.js';
+import { checkXGLMExpectedWeights } from './expected-weights.js';
 import { summaryRows } from '../summary.js';
 import { parseXGLMConfig, withConfigOverrides, type XGLMConfig } from './config.js';
 import { xglmWeights } from './weights.js';
@@ -9,6 +10,8 @@ export const xglmFormat: CheckpointFormat<XGLMConfig> = {
   aliases: [],
   label: 'XGLM',
   parseConfig: (json, source, overrides) => withConfigOverrides(parseXGLMConfig(json, source), overrides, 'config overrides'),
+  // Config against the tensors' names and shapes before anything is allocated (docs: hostile configs).
+  checkShapes: (config, tensors, dir) => checkXGLMExpectedWeights(config, tensors, `${dir}/config.json`),
   weights: xglmWeights,
   tokenizerKind: 'xglm',
   summarize: (json) =>

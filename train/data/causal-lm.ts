@@ -5,7 +5,7 @@
  */
 import { PolyglotError } from '../../core/errors.js';
 import type { HostBatch } from '../batch.js';
-import type { FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
+import { checkTextLength, type FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
 import { collateBlocks, collateCausal, packDocuments } from './collate.js';
 import type { LineCorpus } from './line-index.js';
 import { formatOf, textRecord, type TextFormat } from './records.js';
@@ -36,7 +36,9 @@ class CausalPlanner implements ChunkPlanner<number[]> {
 
   private text(i: number): string {
     const format = this.o.format ?? formatOf(this.corpus.file(i));
-    return textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
+    const text = textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
+    checkTextLength(text, this.corpus.where(i));
+    return text;
   }
 
   private encode(i: number): number[] {
