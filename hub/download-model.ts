@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { RepoCache } from './cache-layout.js';
 import { HubError } from './hub-error.js';
-import { hubFile, type HubFileOptions } from './hub-file.js';
+import { hubFile, type HubFile, type HubFileOptions } from './hub-file.js';
 import type { HubSettings } from './settings.js';
 
 /** Read by the loaders when present: generation defaults and the tokenizers (XGLM, NLLB, M2M-100). */
@@ -47,41 +47,79 @@ export function shardsOfIndex(indexPath: string): string[] {
   return [...shards];
 }
 
-async function required(settings: HubSettings, repoId: string, revision: string, file: string, options: HubFileOptions): Promise<{ path: string; commit: string }> {
-  const got = await hubFile(settings, repoId, revision, file, options);
-  if (got.kind === 'file') return got;
-  throw new HubError('entry-not-found', `${repoId}@${revision}: the repository has no ${file}${file === 'config.json' ? ' (not a transformers model?)' : ''}: check the model id and --revision`);
-}
+/**
+ * Fetches files of one model. After the hub proved unreachable once, the remaining files come
+ * from the cache only (one timeout, not one per file); a file the cache lacks then fails with
+ * the original network error, which says what happened.
+ */
+class ModelFetch {
+  private unreachable: HubError | undefined;
 
-async function optional(settings: HubSettings, repoId: string, commit: string, file: string, options: HubFileOptions): Promise<string | undefined> {
-  try {
-    const got = await hubFile(settings, repoId, commit, file, options);
-    return got.kind === 'file' ? got.path : undefined;
-  } catch (e) {
-    // Offline and never downloaded: transformers treats an optional file the same way (absent).
-    if (e instanceof HubError && e.kind === 'offline') return undefined;
-    throw e;
+  constructor(
+    private settings: HubSettings,
+    readonly repoId: string,
+    private readonly options: HubFileOptions,
+  ) {}
+
+  get offline(): boolean {
+    return this.settings.offline;
+  }
+
+  /** The network failure that switched this fetch to the cache, if one did. */
+  get networkError(): HubError | undefined {
+    return this.unreachable;
+  }
+
+  private async one(revision: string, file: string): Promise<HubFile> {
+    try {
+      return await hubFile(this.settings, this.repoId, revision, file, this.options);
+    } catch (e) {
+      if (!(e instanceof HubError)) throw e;
+      if (e.kind === 'offline' && this.unreachable) throw this.unreachable;
+      if (e.kind !== 'unreachable' || this.settings.offline) throw e;
+      this.unreachable = e;
+      this.settings = { ...this.settings, offline: true };
+      return this.one(revision, file);
+    }
+  }
+
+  async required(revision: string, file: string): Promise<{ path: string; commit: string }> {
+    const got = await this.one(revision, file);
+    if (got.kind === 'file') return got;
+    throw new HubError('entry-not-found', `${this.repoId}@${revision}: the repository has no ${file}${file === 'config.json' ? ' (not a transformers model?)' : ''}: check the model id and --revision`);
+  }
+
+  /** A file the loaders read when present: absent on the hub, or offline and never downloaded (as transformers treats it). */
+  async optional(commit: string, file: string): Promise<string | undefined> {
+    try {
+      const got = await this.one(commit, file);
+      return got.kind === 'file' ? got.path : undefined;
+    } catch (e) {
+      if (e instanceof HubError && (e.kind === 'offline' || e.kind === 'unreachable')) return undefined;
+      throw e;
+    }
   }
 }
 
 /** Downloads (or finds in the cache) what the loaders need; returns the snapshot folder. */
 export async function downloadModel(settings: HubSettings, repoId: string, revision: string, options: HubFileOptions = {}): Promise<string> {
-  const config = await required(settings, repoId, revision, 'config.json', options);
-  const commit = config.commit;
-  for (const file of OPTIONAL_MODEL_FILES) await optional(settings, repoId, commit, file, options);
+  const files = new ModelFetch(settings, repoId, options);
+  const { commit } = await files.required(revision, 'config.json');
+  for (const file of OPTIONAL_MODEL_FILES) await files.optional(commit, file);
   let weights: string | undefined;
   for (const file of WEIGHT_DOWNLOAD_ORDER) {
-    const got = await optional(settings, repoId, commit, file, options);
+    const got = await files.optional(commit, file);
     if (got === undefined) continue;
     if (file.endsWith('.index.json')) {
-      for (const shard of shardsOfIndex(got)) await required(settings, repoId, commit, shard, options);
+      for (const shard of shardsOfIndex(got)) await files.required(commit, shard);
     }
     weights = file;
     break;
   }
   if (weights === undefined) {
-    const how = settings.offline ? 'in the hub cache (offline mode: run once online to download them)' : `on ${settings.endpoint}`;
-    throw new HubError(settings.offline ? 'offline' : 'entry-not-found', `${repoId}@${revision}: no weights ${how} (expected one of ${WEIGHT_DOWNLOAD_ORDER.join(', ')})`);
+    if (files.networkError) throw files.networkError;
+    const how = files.offline ? 'in the hub cache (offline mode: run once online to download them)' : `on ${settings.endpoint}`;
+    throw new HubError(files.offline ? 'offline' : 'entry-not-found', `${repoId}@${revision}: no weights ${how} (expected one of ${WEIGHT_DOWNLOAD_ORDER.join(', ')})`);
   }
   return path.dirname(new RepoCache(settings.cacheDir, repoId).pointerPath(commit, 'config.json'));
 }
