@@ -5,21 +5,14 @@
  * pytorch_model.bin (sharded index, then single file).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
+import { REPO_ID } from '../hub/cache-layout.js';
+import { hubCacheDir } from '../hub/settings.js';
 import { openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
 import { TorchBinFile, TorchBinSource } from './torch-bin.js';
 
-/** The hub cache folder, resolved like huggingface_hub: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
-export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return path.join(env.HF_HOME, 'hub');
-  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'huggingface', 'hub');
-}
-
-const MODEL_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+export { hubCacheDir };
 
 /**
  * The snapshot folder of a cached model id: `models--ORG--NAME/snapshots/<rev>` where <rev>
@@ -51,7 +44,7 @@ export function resolveModelDir(dirOrModelId: string): string {
     if (!fs.statSync(dirOrModelId).isDirectory()) throw new PolyglotError(`${dirOrModelId}: expected a model directory, found a file`);
     return dirOrModelId;
   }
-  if (MODEL_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
+  if (REPO_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
   throw new PolyglotError(`${dirOrModelId}: no such directory (and not an ORG/NAME model id)`);
 }
 
