@@ -21,7 +21,7 @@ export interface DownloadProgress {
   repoId: string;
   file: string;
   /** Bytes on disk so far (a resumed download starts above 0). */
-  downloaded: number;
+  loaded: number;
   total: number;
   /** Bytes that were already there when this download started (so rates count only new bytes). */
   resumedFrom: number;
@@ -68,8 +68,8 @@ export async function downloadBlob(settings: HubSettings, meta: FileMetadata, ta
   const incomplete = `${target.blobPath}.incomplete`;
   const what = `${target.repoId}: ${target.file}`;
   const resumedFrom = Math.min(sizeOf(incomplete), meta.size);
-  const report = (downloaded: number, done: boolean): void =>
-    target.onProgress?.({ repoId: target.repoId, file: target.file, downloaded, total: meta.size, resumedFrom, done });
+  const report = (loaded: number, done: boolean): void =>
+    target.onProgress?.({ repoId: target.repoId, file: target.file, loaded, total: meta.size, resumedFrom, done });
   let retries = MAX_RETRIES;
   let freshStarts = 0;
   let hash: crypto.Hash | undefined;

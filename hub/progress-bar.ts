@@ -25,11 +25,11 @@ function formatSeconds(s: number): string {
 
 /** One progress line: `model.safetensors  5.0 MiB / 10.0 MiB  50%  2.5 MiB/s  ETA 2s`. */
 export function progressLine(p: DownloadProgress, elapsedMs: number): string {
-  const pct = p.total > 0 ? Math.floor((100 * p.downloaded) / p.total) : 100;
-  const rate = elapsedMs > 0 ? ((p.downloaded - p.resumedFrom) * 1000) / elapsedMs : 0;
-  const tail = p.done ? `in ${formatSeconds(elapsedMs / 1000)}` : `ETA ${rate > 0 ? formatSeconds((p.total - p.downloaded) / rate) : '?'}`;
+  const pct = p.total > 0 ? Math.floor((100 * p.loaded) / p.total) : 100;
+  const rate = elapsedMs > 0 ? ((p.loaded - p.resumedFrom) * 1000) / elapsedMs : 0;
+  const tail = p.done ? `in ${formatSeconds(elapsedMs / 1000)}` : `ETA ${rate > 0 ? formatSeconds((p.total - p.loaded) / rate) : '?'}`;
   const resumed = p.resumedFrom > 0 ? ` (resumed at ${formatBytes(p.resumedFrom)})` : '';
-  return `${p.repoId}: ${p.file}  ${formatBytes(p.downloaded)} / ${formatBytes(p.total)}  ${pct}%  ${formatBytes(Math.round(rate))}/s  ${tail}${resumed}`;
+  return `${p.repoId}: ${p.file}  ${formatBytes(p.loaded)} / ${formatBytes(p.total)}  ${pct}%  ${formatBytes(Math.round(rate))}/s  ${tail}${resumed}`;
 }
 
 export function stderrProgress(stream: NodeJS.WriteStream = process.stderr): ProgressCallback {

@@ -75,7 +75,7 @@ test('cold download lays out the cache like huggingface_hub, file by file; offli
   assert.is(await resolveModel(XGLM, opts(cache, { localFilesOnly: true })), dir);
   assert.is(server.requests.length, before, 'offline: no request');
   assert.is(hubSettings({}, { HF_HUB_OFFLINE: '1' }).offline, true);
-  // Online again: HEADs only, nothing downloaded twice.
+  // Online again: HEADs only, nothing loaded twice.
   assert.is(await resolveModel(XGLM, opts(cache)), dir);
   assert.ok(server.requests.slice(before).every((r) => r.method === 'HEAD' && r.server === 'endpoint'));
 });
@@ -113,7 +113,7 @@ test('offline with files missing: one line naming the file and what to do', asyn
     resolveModel(XGLM, opts(cache, { localFilesOnly: true })),
     `test-org/xglm-tiny@main: config.json is not in the hub cache (${cache}) and offline mode (HF_HUB_OFFLINE=1 or localFilesOnly) forbids downloading it: run once online to download it`,
   );
-  // Cached config but weights never downloaded (e.g. an interrupted run).
+  // Cached config but weights never loaded (e.g. an interrupted run).
   const commit = server.commit(XGLM, 'main');
   await resolveModel(XGLM, opts(cache));
   fs.rmSync(path.join(storage(cache), 'snapshots', commit, 'model.safetensors'));
@@ -128,7 +128,7 @@ test('a connection dropped half-way is resumed with Range from the bytes already
   server.dropAfter.set('model.safetensors', 200_000);
   const before = cdnGets(sha256(WEIGHTS)).length;
   const seen: number[] = [];
-  const dir = await resolveModel(XGLM, opts(cache, { onProgress: (p: { file: string; downloaded: number }) => p.file === 'model.safetensors' && seen.push(p.downloaded) }));
+  const dir = await resolveModel(XGLM, opts(cache, { onProgress: (p: { file: string; loaded: number }) => p.file === 'model.safetensors' && seen.push(p.loaded) }));
   const gets = cdnGets(sha256(WEIGHTS)).slice(before);
   assert.is(gets.length, 2);
   assert.is(gets[0].range, undefined);
@@ -139,7 +139,7 @@ test('a connection dropped half-way is resumed with Range from the bytes already
   assert.ok(seen.every((v, i) => i === 0 || v >= seen[i - 1]), 'progress never goes back');
 });
 
-test('a partial file left by a killed process is resumed; a corrupt one is detected by sha256 and downloaded again', async () => {
+test('a partial file left by a killed process is resumed; a corrupt one is detected by sha256 and loaded again', async () => {
   const sha = sha256(WEIGHTS);
   const cache = freshCache();
   const incomplete = path.join(storage(cache), 'blobs', `${sha}.incomplete`);
@@ -159,7 +159,7 @@ test('a partial file left by a killed process is resumed; a corrupt one is detec
   dir = await resolveModel(XGLM, opts(cache2));
   assert.equal(cdnGets(sha).slice(before).map((r) => r.range), ['bytes=100000-', undefined]);
   assert.ok(fs.readFileSync(path.join(dir, 'model.safetensors')).equals(WEIGHTS));
-  // Longer than the file: thrown away, downloaded from 0.
+  // Longer than the file: thrown away, loaded from 0.
   const cache3 = freshCache();
   const incomplete3 = path.join(storage(cache3), 'blobs', `${sha}.incomplete`);
   fs.mkdirSync(path.dirname(incomplete3), { recursive: true });
@@ -232,7 +232,7 @@ test('revisions by branch and by commit share blobs; a cached commit needs no re
   const before = server.requests.length;
   assert.is(await resolveModel(XGLM, opts(cache, { revision: main })), dirMain);
   assert.is(server.requests.length, before, 'commit already cached: no request');
-  // A commit not yet cached is downloaded into its own snapshot, with no ref (a commit is its own name).
+  // A commit not yet cached is loaded into its own snapshot, with no ref (a commit is its own name).
   const cache2 = freshCache();
   assert.is(await resolveModel(XGLM, opts(cache2, { revision: v2 })), path.join(storage(cache2), 'snapshots', v2));
   assert.not.ok(fs.existsSync(path.join(storage(cache2), 'refs')));
@@ -270,7 +270,7 @@ test('two processes downloading the same model at once: one downloads, the other
     assert.is(b.code, 0, b.err);
     assert.is(a.out, b.out);
     assert.ok(fs.readFileSync(path.join(a.out.trim(), 'model.safetensors')).equals(WEIGHTS));
-    assert.is(cdnGets(sha).length - before, 1, 'the weights were downloaded once');
+    assert.is(cdnGets(sha).length - before, 1, 'the weights were loaded once');
   } finally {
     server.chunkDelayMs = 0;
   }

@@ -1,8 +1,9 @@
 import type { Argv, CommandModule } from 'yargs';
 import { runTraining, parseScheduleName, formatEval, PolyglotError, type Task } from '../../index.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-export interface TrainArgs extends BackendArgs {
+export interface TrainArgs extends BackendArgs, ModelSourceArgs {
   model: string;
   data: string[];
   out: string;
@@ -114,7 +115,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
   if (!(args['label-smoothing'] >= 0 && args['label-smoothing'] < 1)) throw new PolyglotError(`--label-smoothing: expected a value in [0, 1), found ${args['label-smoothing']}`);
   await startBackend(args);
   const r = await runTraining({
-    modelDir: args.model,
+    modelDir: await modelDirOf(args.model, args),
     data: args.data,
     evalData: args['eval-data'],
     outDir: args.out,
@@ -164,8 +165,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'fine-tune an XGLM (causal LM) or NLLB-MoE (translation) model',
   builder: (y) =>
     trainOptions(
-      withBackend(y)
-        .option('model', { type: 'string', demandOption: true, describe: 'HF model directory (or hub id in the local cache)' })
+      withRevision(withBackend(y))
+        .option('model', { type: 'string', demandOption: true, describe: 'HF model directory, or hub model id ORG/NAME (downloaded into the hub cache when missing)' })
         .option('data', { type: 'string', array: true, demandOption: true, describe: 'training file(s): text / JSONL lines (causal-lm) or JSONL {src, tgt, src_lang, tgt_lang} (translation)' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: metrics.jsonl, loss.png, checkpoints/, model/' }),
     ) as never,
