@@ -3,19 +3,8 @@
  * file is redrawn in place (at most 10 times a second); otherwise (logs, CI) one line is printed
  * when a file is done.
  */
+import { formatBytes } from '../core/format-bytes.js';
 import type { DownloadProgress, ProgressCallback } from './download-blob.js';
-
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
-export function formatBytes(n: number): string {
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < UNITS.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${UNITS[u]}`;
-}
 
 function formatSeconds(s: number): string {
   if (!Number.isFinite(s)) return '?';
