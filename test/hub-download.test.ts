@@ -16,6 +16,7 @@ const XGLM = 'test-org/xglm-tiny';
 const xglmFiles = fixtureFiles(fixturePath('xglm-tiny'));
 const v2Files = { ...xglmFiles, 'generation_config.json': Buffer.from('{"max_length": 7}\n') };
 const nllbFiles = fixtureFiles(fixturePath('nllb-moe-tiny'));
+const binFiles = fixtureFiles(fixturePath('xglm-tiny-bin'));
 const WEIGHTS = xglmFiles['model.safetensors'];
 
 const server = new HubTestServer(
@@ -24,6 +25,8 @@ const server = new HubTestServer(
     'test-org/nllb-moe-tiny': { revisions: { main: nllbFiles } },
     'test-org/gated': { revisions: { main: xglmFiles }, gatedToken: 'hf_secret' },
     'test-org/no-config': { revisions: { main: { 'model.safetensors': WEIGHTS } } },
+    'test-org/xglm-bin': { revisions: { main: binFiles } },
+    'test-org/xglm-both': { revisions: { main: { ...xglmFiles, 'pytorch_model.bin': binFiles['pytorch_model.bin'] } } },
     'test-org/no-weights': { revisions: { main: { 'config.json': xglmFiles['config.json'] } } },
   },
   { 'test-org/old-xglm': XGLM },
@@ -246,6 +249,25 @@ test('sharded safetensors: the index and every shard; a renamed repo follows the
   const renamed = await resolveModel('test-org/old-xglm', opts(cache));
   assert.is(renamed, path.join(storage(cache, 'test-org/old-xglm'), 'snapshots', server.commit(XGLM, 'main')));
   assert.ok(fs.readFileSync(path.join(renamed, 'model.safetensors')).equals(WEIGHTS));
+});
+
+test('weights: safetensors preferred when both exist (the .bin is never fetched), pytorch_model.bin otherwise', async () => {
+  const cache = freshCache();
+  const binSha = sha256(binFiles['pytorch_model.bin']);
+  const before = cdnGets(binSha).length;
+  const both = await resolveModel('test-org/xglm-both', opts(cache));
+  assert.ok(fs.existsSync(path.join(both, 'model.safetensors')));
+  assert.not.ok(fs.existsSync(path.join(both, 'pytorch_model.bin')));
+  assert.is(cdnGets(binSha).length, before);
+  const bin = await resolveModel('test-org/xglm-bin', opts(cache));
+  assert.ok(fs.readFileSync(path.join(bin, 'pytorch_model.bin')).equals(binFiles['pytorch_model.bin']));
+  assert.equal(fs.readdirSync(path.join(storage(cache, 'test-org/xglm-bin'), '.no_exist', server.commit('test-org/xglm-bin', 'main'))).sort(), [
+    'added_tokens.json',
+    'model.safetensors',
+    'model.safetensors.index.json',
+    'vocab.json',
+  ]);
+  assert.is(openCheckpoint(bin).files.length, 1);
 });
 
 test('two processes downloading the same model at once: one downloads, the other waits; both get it whole', async () => {
