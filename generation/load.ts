@@ -4,6 +4,7 @@
  */
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
+import { resolveModel, type ResolveModelOptions } from '../hub/resolve-model.js';
 import type { HfCheckpoint } from '../convert/checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { loadTokenizer } from '../tokenizers/load.js';
@@ -29,8 +30,8 @@ export interface TextGenerator {
 }
 
 /** An XGLM checkpoint and its tokenizer (the directory must hold sentencepiece.bpe.model). */
-export async function loadTextGenerator(dirOrModelId: string): Promise<TextGenerator> {
-  const ck = openCheckpoint(dirOrModelId);
+export async function loadTextGenerator(dirOrModelId: string, hub: ResolveModelOptions = {}): Promise<TextGenerator> {
+  const ck = openCheckpoint(await resolveModel(dirOrModelId, hub));
   checkModelType(ck, 'xglm', 'polyglot generate runs XGLM models; use polyglot translate for NLLB-MoE');
   const tokenizer = await loadTokenizer(ck.dir, { kind: 'xglm' });
   const model = XGLMForCausalLM.fromCheckpoint(ck);
@@ -46,8 +47,8 @@ export interface Translator {
 }
 
 /** An NLLB-MoE checkpoint and its tokenizer. */
-export async function loadTranslator(dirOrModelId: string): Promise<Translator> {
-  const ck = openCheckpoint(dirOrModelId);
+export async function loadTranslator(dirOrModelId: string, hub: ResolveModelOptions = {}): Promise<Translator> {
+  const ck = openCheckpoint(await resolveModel(dirOrModelId, hub));
   checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
   const tokenizer = await loadTokenizer(ck.dir, { kind: 'nllb' });
   const model = nllbMoeFromCheckpoint(ck);
