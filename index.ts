@@ -12,6 +12,11 @@ export { writeSafetensors, type TensorToWrite } from './convert/safetensors-writ
 export { floatToHalfBits, floatToBf16Bits, halfToFloat, type SafetensorsDType, type TorchFloatName } from './convert/dtypes.js';
 export { TorchBinFile, TorchBinSource } from './convert/torch-bin.js';
 export { openCheckpoint, openPretrained, resolvePretrained, hubCacheDir, resolveHubSnapshot, resolveModelDir, type HubOptions } from './convert/open-checkpoint.js';
+export { resolveModel, type ResolveModelOptions } from './hub/resolve-model.js';
+export { hubSettings, type HubSettings, type HubOverrides } from './hub/settings.js';
+export { HubError, type HubErrorKind } from './hub/hub-error.js';
+export { stderrProgress } from './hub/progress-bar.js';
+export type { DownloadProgress, ProgressCallback } from './hub/download-blob.js';
 export { writeHfModelDir, type HfModelToWrite, type HfTensorToWrite, type HfWriteOptions, type HfWriteResult, type HfExtraFile } from './convert/hf-writer.js';
 export { describeCheckpoint, genericSummary, formatCheckpointDescription, formatBytes, formatCount, type CheckpointDescription } from './convert/info.js';
 export { convertCheckpoint, parseByteSize, type ConvertOptions, type ConvertResult } from './convert/convert.js';

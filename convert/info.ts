@@ -7,6 +7,7 @@ import { checkConfigBounds } from './config-bounds.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HfCheckpoint } from './checkpoint.js';
+import { formatBytes } from '../core/format-bytes.js';
 
 export interface CheckpointDescription {
   dir: string;
@@ -92,17 +93,7 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
-/** Bytes in binary units ("512.0 KiB"). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+export { formatBytes };
 
 export function formatCheckpointDescription(d: CheckpointDescription): string {
   const lines: string[] = [];

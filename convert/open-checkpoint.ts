@@ -5,22 +5,16 @@
  * pytorch_model.bin (sharded index, then single file).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
+import { REPO_ID } from '../hub/cache-layout.js';
+import { resolveModel, type ResolveModelOptions } from '../hub/resolve-model.js';
+import { hubCacheDir } from '../hub/settings.js';
 import { checkWeightMap, openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
 import { findModelFile, modelFile, readRegularFile } from './model-file.js';
 import { TorchBinFile, TorchBinSource } from './torch-bin.js';
 
-/** The hub cache folder, resolved like huggingface_hub: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
-export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return path.join(env.HF_HOME, 'hub');
-  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'huggingface', 'hub');
-}
-
-const MODEL_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+export { hubCacheDir };
 
 /**
  * The snapshot folder of a cached model id: `models--ORG--NAME/snapshots/<rev>` where <rev>
@@ -52,7 +46,7 @@ export function resolveModelDir(dirOrModelId: string): string {
     if (!fs.statSync(dirOrModelId).isDirectory()) throw new PolyglotError(`${dirOrModelId}: expected a model directory, found a file`);
     return dirOrModelId;
   }
-  if (MODEL_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
+  if (REPO_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
   throw new PolyglotError(`${dirOrModelId}: no such directory (and not an ORG/NAME model id)`);
 }
 
@@ -99,19 +93,8 @@ function whatItIs(dir: string): string {
   return '';
 }
 
-/** Where and how a model id is fetched (huggingface_hub's names). Downloading is not implemented yet: ids resolve in the local cache only. */
-export interface HubOptions {
-  /** Branch, tag or commit (default "main"). */
-  revision?: string;
-  /** The hub cache folder (default: `hubCacheDir()`). */
-  cacheDir?: string;
-  /** Never download; only what is already in the cache. */
-  localFilesOnly?: boolean;
-  /** Access token for private or gated repositories. */
-  token?: string;
-  /** Download progress. */
-  onProgress?: (event: { file: string; loaded: number; total?: number }) => void;
-}
+/** Where a `fromPretrained` id comes from: revision, cache, offline, token, progress (hub/resolve-model.ts). */
+export type HubOptions = ResolveModelOptions;
 
 /**
  * THE resolution of a `fromPretrained` argument: a model directory, or an `ORG/NAME` id found in
@@ -119,20 +102,7 @@ export interface HubOptions {
  * loader goes through here, so downloading can be added in this one place.
  */
 export async function resolvePretrained(idOrDir: string, options: HubOptions = {}): Promise<string> {
-  const revision = options.revision ?? 'main';
-  if (revision === 'main' && options.cacheDir === undefined) return resolveModelDir(idOrDir);
-  if (fs.existsSync(idOrDir) || !MODEL_ID.test(idOrDir)) return resolveModelDir(idOrDir);
-  const cacheDir = options.cacheDir ?? hubCacheDir();
-  if (revision === 'main') return resolveHubSnapshot(idOrDir, cacheDir);
-  const repo = path.join(cacheDir, `models--${idOrDir.replace('/', '--')}`);
-  if (!/^[\w.-]+$/.test(revision)) throw new PolyglotError(`revision: expected a branch, tag or commit name, found ${JSON.stringify(revision)}`);
-  const ref = path.join(repo, 'refs', revision);
-  const commit = fs.existsSync(ref) ? fs.readFileSync(ref, 'utf8').trim() : revision;
-  const dir = path.join(repo, 'snapshots', commit);
-  if (!/^[\w.-]+$/.test(commit) || !fs.existsSync(dir)) {
-    throw new PolyglotError(`${idOrDir}: revision "${revision}" is not in the Hugging Face hub cache (looked for ${dir})`);
-  }
-  return dir;
+  return resolveModel(idOrDir, options);
 }
 
 /** `openCheckpoint` after `resolvePretrained`. */

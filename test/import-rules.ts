@@ -12,6 +12,7 @@ export const LAYERS: readonly string[] = [
   'core',
   'ops',
   'backend',
+  'hub',
   'convert',
   'layers',
   'tokenizers',

@@ -5,8 +5,9 @@ import { translationData, readTranslationPairs } from '../../train/data/translat
 import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface EvalArgs extends BackendArgs {
+interface EvalArgs extends BackendArgs, ModelSourceArgs {
   model: string;
   data: string[];
   'batch-size': number;
@@ -20,8 +21,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
   builder: (y) =>
-    withBackend(y)
-      .option('model', { type: 'string', demandOption: true, describe: 'HF model directory' })
+    withRevision(withBackend(y))
+      .option('model', { type: 'string', demandOption: true, describe: 'HF model directory or hub model id ORG/NAME' })
       .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
       .option('batch-size', { type: 'number', default: 8 })
       .option('max-length', { type: 'number', default: 128, describe: 'causal-lm: tokens per example' })
@@ -30,7 +31,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const loaded = loadModel(args.model, { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
     const tok = await loadPretrainedTokenizer(loaded.ck.dir);
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
     let data: TrainingData;

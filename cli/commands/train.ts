@@ -4,8 +4,10 @@ import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { formatEval, progressHooks } from '../train-progress.js';
 import { signalExitCode, stopOnSignals } from '../stop-signals.js';
 
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
+
 /** CLI-only options; the training options themselves come from train/options.ts. */
-export interface TrainArgs extends BackendArgs {
+export interface TrainArgs extends BackendArgs, ModelSourceArgs {
   model: string;
   data: string[];
   out: string;
@@ -71,7 +73,7 @@ export async function trainHandler(args: TrainArgs): Promise<void> {
   const { code, result: r } = await runTrainingFromCli(
     {
       ...trainingOptionsFromArgs(args),
-      modelDir: args.model,
+      modelDir: await modelDirOf(args.model, args),
       data: args.data,
       outDir: args.out,
       configOverrides: configOverrides(args.dropout, args.set),
@@ -96,8 +98,8 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
   describe: 'fine-tune an XGLM (causal LM) or NLLB-MoE (translation) model',
   builder: (y) =>
     trainOptions(
-      withBackend(y)
-        .option('model', { type: 'string', demandOption: true, describe: 'HF model directory (or hub id in the local cache)' })
+      withRevision(withBackend(y))
+        .option('model', { type: 'string', demandOption: true, describe: 'HF model directory, or hub model id ORG/NAME (downloaded into the hub cache when missing)' })
         .option('data', { type: 'string', array: true, demandOption: true, describe: 'training file(s): text / JSONL lines (causal-lm) or JSONL {src, tgt, src_lang, tgt_lang} (translation)' })
         .option('out', { type: 'string', demandOption: true, describe: 'output folder: metrics.jsonl, loss.png, checkpoints/, model/ (must be new or empty, unless --resume / --force)' })
         .option('set', { type: 'string', array: true, describe: 'override config.json fields for training, e.g. --set expert_capacity=64 moe_token_dropout=0 (JSON values)' })
