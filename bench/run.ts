@@ -11,6 +11,7 @@
 import * as fs from 'node:fs';
 import { selectBackend, type BackendName } from '../backend/select.js';
 import { measureMatmulGflops } from '../backend/matmul-rate.js';
+import { nativeStatus } from '../backend/native.js';
 import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
 import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
@@ -40,7 +41,7 @@ async function main(argv: string[]): Promise<number> {
   const backendOpt = typeof options['backend'] === 'string' ? options['backend'] : 'auto';
   const backend = await selectBackend(backendOpt as BackendName);
   const quick = options['quick'] === true;
-  console.log(`backend: ${backend}`);
+  console.log(`backend: ${backend}${backend === 'wasm' ? ` (${nativeStatus().line})` : ''}`);
   // Best-of timing over a second or more per shape: robust to load spikes from other processes.
   const rate = await measureMatmulGflops({ minMs: quick ? 400 : 1200 });
   for (const s of rate.perShape) console.log(`backend matmul [${s.m}x${s.k}]x[${s.k}x${s.n}]: ${s.gflops.toFixed(1)} GFLOP/s`);

@@ -1,6 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
+import { nativeStatus } from '../backend/native.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -31,6 +32,7 @@ export function acceptBackend<T>(y: Argv<T>): Argv<T & { backend: BackendName }>
 /** Activates the backend and says which one was chosen (on stderr, so stdout stays clean for --json). */
 export async function startBackend(args: BackendArgs): Promise<string> {
   const name = await selectBackend(args.backend);
-  if (!args.quiet) process.stderr.write(`backend: ${name}\n`);
+  // On wasm, the same line says whether the native kernels run (and why not).
+  if (!args.quiet) process.stderr.write(`backend: ${name}${name === 'wasm' ? ` (${nativeStatus().line})` : ''}\n`);
   return name;
 }
