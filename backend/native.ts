@@ -31,7 +31,16 @@ export interface NativeAddon {
     activation: number,
     alpha: number,
   ): void;
+  /** Copies per-output-channel int8 weights ([n, k]) and scales ([n]) into native memory. */
+  q8Weight(q: Int8Array, scale: Float32Array, k: number, n: number): NativeWeight;
+  /** C[m, n] = A[m, k] · W, W dequantised in registers (offsets count floats). */
+  q8Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number): void;
+  /** Bytes of int8 weights held in native memory. */
+  q8Bytes(): number;
 }
+
+/** An opaque handle to int8 weights in native memory (freed when garbage collected). */
+export type NativeWeight = object;
 
 export interface NativeStatus {
   /** The addon is loaded and its kernels are used. */

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gemm.h"
+#include "q8.h"
 #include "thread_pool.h"
 
 namespace polyglot {
@@ -174,6 +175,80 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   return nullptr;
 }
 
+// Native bytes held by int8 weights (reported by benches).
+double g_q8_bytes = 0;
+
+void free_q8(napi_env, void* data, void*) {
+  auto* w = static_cast<Q8Weight*>(data);
+  g_q8_bytes -= static_cast<double>(w->n) * w->k + 4.0 * w->n;
+  std::free(w->q);
+  std::free(w->scale);
+  delete w;
+}
+
+bool typed(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  napi_is_typedarray(env, v, &is_ta);
+  return is_ta && napi_get_typedarray_info(env, v, &type, len, data, nullptr, nullptr) == napi_ok && type == want;
+}
+
+// q8Weight(q: Int8Array [n*k], scale: Float32Array [n], k, n): copies into native memory
+// (freed when the returned handle is garbage collected).
+napi_value Q8Weight_(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  void* q = nullptr;
+  void* s = nullptr;
+  size_t qlen = 0, slen = 0;
+  const long k = static_cast<long>(num(env, argv[2])), n = static_cast<long>(num(env, argv[3]));
+  if (!typed(env, argv[0], napi_int8_array, &q, &qlen) || !typed(env, argv[1], napi_float32_array, &s, &slen) || k <= 0 || n <= 0 ||
+      qlen != static_cast<size_t>(n) * k || slen != static_cast<size_t>(n))
+    return throw_error(env, "polyglot native: q8Weight expects Int8Array[n*k], Float32Array[n], k, n");
+  auto* w = new Q8Weight;
+  w->k = k;
+  w->n = n;
+  w->q = static_cast<int8_t*>(std::aligned_alloc(64, ((qlen + 63) / 64) * 64));
+  w->scale = static_cast<float*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
+  if (w->q == nullptr || w->scale == nullptr) {
+    std::free(w->q);
+    std::free(w->scale);
+    delete w;
+    return throw_error(env, "polyglot native: out of memory for int8 weights");
+  }
+  std::memcpy(w->q, q, qlen);
+  std::memcpy(w->scale, s, slen * 4);
+  g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
+  napi_value out;
+  napi_create_external(env, w, free_q8, nullptr, &out);
+  return out;
+}
+
+// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W (float offsets).
+napi_value Q8Matmul(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return nullptr;
+  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  float* base = nullptr;
+  size_t bytes = 0;
+  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
+  void* wp = nullptr;
+  napi_valuetype vt;
+  napi_typeof(env, argv[1], &vt);
+  if (vt != napi_external || napi_get_value_external(env, argv[1], &wp) != napi_ok) return throw_error(env, "polyglot native: not an int8 weight");
+  const auto* w = static_cast<const Q8Weight*>(wp);
+  const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
+  const double floats = static_cast<double>(bytes / sizeof(float));
+  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
+    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
+  Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
+  if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  else q8_matmul_avx2(g, pool());
+  return nullptr;
+}
+
+napi_value Q8Bytes(napi_env env, napi_callback_info) { return make_number(env, g_q8_bytes); }
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"isa", nullptr, Isa_, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -181,6 +256,9 @@ napi_value Init(napi_env env, napi_value exports) {
       {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Weight", nullptr, Q8Weight_, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Matmul", nullptr, Q8Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

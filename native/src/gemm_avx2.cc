@@ -1,9 +1,11 @@
 // AVX2 + FMA float32 kernels: 6x16 register tiles (12 ymm accumulators), masked edges.
 #include <immintrin.h>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 #include "gemm.h"
+#include "q8.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
@@ -151,9 +153,35 @@ static long wide(int r, long kc, const float* A, long ars, long acs, const float
 
 #include "gemm_driver.inc"
 
+template <int R, int NB>
+static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, float* C, long ldc) {
+  __m256 acc[R][NB];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < NB; j++) acc[i][j] = _mm256_setzero_ps();
+  long k = 0;
+  for (; k + 8 <= K; k += 8) {
+    __m256 w[NB];
+    for (int j = 0; j < NB; j++)
+      w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(Q + j * K + k))));
+    for (int i = 0; i < R; i++) {
+      const __m256 a = _mm256_loadu_ps(A + i * K + k);
+      for (int j = 0; j < NB; j++) acc[i][j] = _mm256_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < NB; j++) {
+      float s = hsum(acc[i][j]);
+      for (long kk = k; kk < K; kk++) s += A[i * K + kk] * static_cast<float>(Q[j * K + kk]);
+      C[i * ldc + j] = s * scale[j];
+    }
+}
+
+#include "q8_driver.inc"
+
 }  // namespace avx2
 
 void gemm_f32_avx2(const GemmArgs& g, ThreadPool& pool) { avx2::drive(g, pool); }
+void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool) { avx2::q8_drive(g, pool); }
 
 }  // namespace polyglot
 

@@ -1,9 +1,11 @@
 // AVX-512 float32 kernels: 8x32 register tiles (16 zmm accumulators), masked edges.
 #include <immintrin.h>
 #include <cmath>
+#include <cstdint>
 #include <cstdlib>
 
 #include "gemm.h"
+#include "q8.h"
 
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512vl,avx512bw,avx512dq,fma")
@@ -143,9 +145,41 @@ static long wide(int r, long kc, const float* A, long ars, long acs, const float
 
 #include "gemm_driver.inc"
 
+// C[i, j] = scale[j] * dot(A[i, :K], Q[j, :K]) for R rows and NB int8 channels (k-contiguous).
+template <int R, int NB>
+static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, float* C, long ldc) {
+  __m512 acc[R][NB];
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();
+  long k = 0;
+  for (; k + 16 <= K; k += 16) {
+    __m512 w[NB];
+    for (int j = 0; j < NB; j++)
+      w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(Q + j * K + k))));
+    for (int i = 0; i < R; i++) {
+      const __m512 a = _mm512_loadu_ps(A + i * K + k);
+      for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  if (k < K) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
+    __m512 w[NB];
+    for (int j = 0; j < NB; j++) w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, Q + j * K + k)));
+    for (int i = 0; i < R; i++) {
+      const __m512 a = _mm512_maskz_loadu_ps(m, A + i * K + k);
+      for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+    }
+  }
+  for (int i = 0; i < R; i++)
+    for (int j = 0; j < NB; j++) C[i * ldc + j] = _mm512_reduce_add_ps(acc[i][j]) * scale[j];
+}
+
+#include "q8_driver.inc"
+
 }  // namespace avx512
 
 void gemm_f32_avx512(const GemmArgs& g, ThreadPool& pool) { avx512::drive(g, pool); }
+void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool) { avx512::q8_drive(g, pool); }
 
 }  // namespace polyglot
 
