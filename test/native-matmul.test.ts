@@ -70,6 +70,8 @@ const SHAPES: [number[], number[], number, number, number][] = [
   [[], [], 5, 17, 31], // rows past the dot path, n below a vector
   [[], [], 23, 70, 65],
   [[], [], 130, 260, 300], // packed path, k past one block, ragged tiles
+  [[], [], 600, 70, 1], // many rows times one column (embedding · h as a column)
+  [[], [], 45, 20, 3],
   [[3], [3], 7, 9, 40], // batched (attention-like)
   [[2, 3], [3], 1, 64, 20], // broadcast: B's batch is a suffix
   [[2, 1], [1, 3], 5, 6, 7], // broadcast on both sides

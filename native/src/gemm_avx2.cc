@@ -75,7 +75,7 @@ static inline float hsum(__m256 v) {
 }
 
 template <int R, int NB>
-static void dotk(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
+static void dotk(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, long ldj) {
   __m256 acc[R][NB];
   for (int i = 0; i < R; i++)
     for (int j = 0; j < NB; j++) acc[i][j] = _mm256_setzero_ps();
@@ -98,7 +98,7 @@ static void dotk(long K, const float* A, long lda, const float* B, long ldb, flo
     }
   }
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) C[i * ldc + j] = hsum(acc[i][j]);
+    for (int j = 0; j < NB; j++) C[i * ldc + j * ldj] = hsum(acc[i][j]);
 }
 
 // Few rows times B read in place: strips of NV vectors per row so each B row is read in

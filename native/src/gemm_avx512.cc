@@ -65,9 +65,9 @@ static void ukr(long kc, const float* A, long ars, long acs, const float* B, lon
   }
 }
 
-// C[i, j] = dot(A[i, :K], B[j, :K]) for R rows of A and NB rows of B (writes, no accumulate).
+// C[i*ldc + j*ldj] = dot(A[i, :K], B[j, :K]) for R rows of A and NB rows of B (writes, no accumulate).
 template <int R, int NB>
-static void dotk(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc) {
+static void dotk(long K, const float* A, long lda, const float* B, long ldb, float* C, long ldc, long ldj) {
   __m512 acc[R][NB];
   for (int i = 0; i < R; i++)
     for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();
@@ -90,7 +90,7 @@ static void dotk(long K, const float* A, long lda, const float* B, long ldb, flo
     }
   }
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) C[i * ldc + j] = _mm512_reduce_add_ps(acc[i][j]);
+    for (int j = 0; j < NB; j++) C[i * ldc + j * ldj] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
 // Few rows times B read in place: strips of NV vectors per row so each B row is read in
