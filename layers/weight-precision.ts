@@ -1,7 +1,8 @@
 /**
  * `--weights int8|bfloat16|float16|float32`: the precision a loaded model's linear-layer
  * weights compute with (README "Precision").
- *  - int8: every Linear kernel (projections, FFN; `transposed` HF parameters of rank 2) is
+ *  - int8: every Linear kernel (projections, FFN, experts; `transposed` HF parameters of
+ *    rank 2) except MoE routers is
  *    quantized per output channel (backend/int8-weights.ts) and multiplied by the native
  *    int8 kernel, weights in native memory, dequantised in registers; without the addon,
  *    by a float32 product with the dequantised weights (same numbers, no speed-up).
@@ -55,7 +56,9 @@ export function applyWeightPrecision(model: HasParameters, precision: WeightPrec
   for (const p of model.namedParameters()) {
     const v = p.variable;
     if (precision === 'int8') {
-      if (!p.transposed || v.shape.length !== 2 || !p.name.endsWith('.weight') || linearProducts.has(v)) continue;
+      // Routers stay float32: their top-2 choice flips on tiny logit changes (as
+      // bitsandbytes' llm_int8_skip_modules keeps MoE gates unquantized).
+      if (!p.transposed || v.shape.length !== 2 || !p.name.endsWith('.weight') || p.name.includes('.router.') || linearProducts.has(v)) continue;
       const [k, n] = v.shape as number[];
       const lin = new Int8Linear(quantizeInt8(v.read().dataSync() as Float32Array, k, n));
       linearProducts.set(v, (x) => lin.apply(x));
