@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 
-interface Args extends BackendArgs, DecodingArgs {
+interface Args extends BackendArgs, DecodingArgs, WeightsArgs {
   model: string;
   'src-lang': string;
   'tgt-lang': string;
@@ -19,7 +19,7 @@ export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
   describe: 'translate sentences (arguments, or one a line from --input / stdin "-") with an NLLB-MoE model',
   builder: (y) =>
-    withDecoding(withBackend(y), 200)
+    withDecoding(withWeights(withBackend(y)), 200)
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
       .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id in the local cache' })
       .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn' })
@@ -45,6 +45,7 @@ export const translateCommand: CommandModule<object, Args> = {
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences or --input FILE)');
     await startBackend(args);
     const { model, tokenizer, generationConfig } = await loadTranslator(args.model);
+    applyWeights(model, args);
     try {
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
