@@ -43,6 +43,22 @@ export function quantizeInt8(w: Float32Array, inFeatures: number, outFeatures: n
   return { q, scale, inFeatures, outFeatures };
 }
 
+/** Quantizes w stored [out, in] (an embedding table used as the tied output projection) per row. */
+export function quantizeInt8Rows(w: Float32Array, outFeatures: number, inFeatures: number): Int8Quantized {
+  if (w.length !== inFeatures * outFeatures) throw new Error(`quantizeInt8Rows: expected ${outFeatures}x${inFeatures} values, found ${w.length}`);
+  const q = new Int8Array(w.length);
+  const scale = new Float32Array(outFeatures);
+  for (let j = 0; j < outFeatures; j++) {
+    const row = j * inFeatures;
+    let maxAbs = 0;
+    for (let i = 0; i < inFeatures; i++) maxAbs = Math.max(maxAbs, Math.abs(w[row + i]));
+    scale[j] = maxAbs > 0 ? maxAbs / 127 : 1;
+    const inv = 1 / scale[j];
+    for (let i = 0; i < inFeatures; i++) q[row + i] = Math.max(-127, Math.min(127, Math.round(w[row + i] * inv)));
+  }
+  return { q, scale, inFeatures, outFeatures };
+}
+
 /** Back to float32 [in, out] (the fallback when the native kernels are absent). */
 export function dequantizeInt8(w: Int8Quantized): Float32Array {
   const { q, scale, inFeatures: k, outFeatures: n } = w;
