@@ -10,6 +10,7 @@
 import { tf } from '../core/tf.js';
 import { asWasmBackend, offsetOf, overrideWasmKernel, type WasmBackend } from './wasm-backend.js';
 import type { NativeAddon } from './native.js';
+import { forEachBatch, productShape } from './matmul-shapes.js';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -43,41 +44,16 @@ interface Product {
 
 /** Shapes and broadcast batch offsets of op(a)·op(b) (a, b of rank >= 2). */
 function plan(backend: WasmBackend, a: tf.TensorInfo, b: tf.TensorInfo, ta: boolean, tb: boolean): Product {
-  const ar = a.shape.length;
-  const br = b.shape.length;
-  const k = ta ? a.shape[ar - 2] : a.shape[ar - 1];
-  const kb = tb ? b.shape[br - 1] : b.shape[br - 2];
-  const m = ta ? a.shape[ar - 1] : a.shape[ar - 2];
-  const n = tb ? b.shape[br - 2] : b.shape[br - 1];
-  if (k !== kb) {
-    throw new Error(`Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${ta} and transposeB=${tb} must match.`);
-  }
-  const outerA = a.shape.slice(0, -2);
-  const outerB = b.shape.slice(0, -2);
-  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-  const rank = outer.length;
-  const padA = [...Array<number>(rank - outerA.length).fill(1), ...outerA];
-  const padB = [...Array<number>(rank - outerB.length).fill(1), ...outerB];
-  const nb = size(outer);
+  const s = productShape(a, b, ta, tb);
+  const { m, n, k } = s;
   const aBase = offsetOf(backend, a) / 4;
   const bBase = offsetOf(backend, b) / 4;
-  const abOffsets = new Float64Array(2 * nb);
-  const idx = new Array<number>(rank).fill(0);
-  for (let i = 0; i < nb; i++) {
-    let ia = 0;
-    let ib = 0;
-    for (let d = 0; d < rank; d++) {
-      ia = ia * padA[d] + (padA[d] === 1 ? 0 : idx[d]);
-      ib = ib * padB[d] + (padB[d] === 1 ? 0 : idx[d]);
-    }
+  const abOffsets = new Float64Array(2 * size(s.outer));
+  forEachBatch(s, (i, ia, ib) => {
     abOffsets[2 * i] = aBase + ia * m * k;
     abOffsets[2 * i + 1] = bBase + ib * k * n;
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++idx[d] < outer[d]) break;
-      idx[d] = 0;
-    }
-  }
-  return { m, n, k, outShape: [...outer, m, n], abOffsets };
+  });
+  return { m, n, k, outShape: [...s.outer, m, n], abOffsets };
 }
 
 /** Products computed by the addon so far (tests check the native path really ran). */
