@@ -52,7 +52,7 @@ export function withWeights<T>(y: Argv<T>): Argv<T & WeightsArgs> {
 
 /** Applies --weights to a loaded model and says what it did (stderr). */
 export function applyWeights(model: { namedParameters(): HfParameter[] }, args: WeightsArgs & { quiet?: boolean }): void {
-  const r = applyWeightPrecision(model, args.weights);
+  const r = applyWeightPrecision(model, args.weights ?? 'float32');
   if (args.quiet || r.precision === 'float32') return;
   const where = r.precision === 'int8' ? (r.native ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB int8 in native memory` : ', native kernels absent: float32 products of the dequantised weights') : '';
   process.stderr.write(`weights: ${r.precision} (${r.tensors} tensors${where})\n`);

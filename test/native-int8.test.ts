@@ -42,7 +42,8 @@ test('per-output-channel int8: every weight within half a step of its channel sc
 });
 
 for (const isa of ['best', 'avx2'] as const) {
-  test(`Int8Linear (${isa}) equals x · dequantised W on odd shapes; weights in native memory; tensors flat`, () => {
+  test(`Int8Linear (${isa}) equals x · dequantised W on odd shapes; weights in native memory; tensors flat`, async () => {
+    await useBackend('wasm');
     const addon = nativeAddon();
     if (addon === undefined) return;
     addon.setIsa(isa);
