@@ -3,6 +3,7 @@
  * indices per sparse layer), loss in both MoE-loss modes, generate_greedy; grad / adamw_step
  * through the shared training handlers (verify/train-cases.ts) on a fresh model per case.
  */
+import { applyWeightPrecision, type WeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../core/tf.js';
@@ -58,7 +59,7 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 }
 
 export const nllbMoeCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir: string) {
+  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32') {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
@@ -68,6 +69,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       let m = models.get(key);
       if (!m) {
         m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
+        applyWeightPrecision(m, weights);
         models.set(key, m);
       }
       return m;

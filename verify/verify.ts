@@ -4,6 +4,7 @@
  * (dispatched on config.json model_type); tokenizer fixtures: DIR/cases.json +
  * DIR/sentencepiece.bpe.model.
  */
+import type { WeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
@@ -27,6 +28,8 @@ const MODEL_RUNNERS: Record<RegisteredArchitecture['arch'], ModelCaseRunner> = {
 export interface VerifyOptions {
   /** Only run cases whose name matches. */
   filter?: RegExp;
+  /** Precision the eval models compute with (`verify --weights`); default float32. */
+  weights?: WeightPrecision;
   /** Called after each case (progress). */
   onResult?: (r: CaseResult) => void;
 }
@@ -49,7 +52,7 @@ export async function verifyFixture(dir: string, opts: VerifyOptions = {}): Prom
   if (!Array.isArray(cases)) throw new PolyglotError(`${casesPath}: expected {"cases": [...]}`);
   const refs = SafetensorsFile.open(path.join(abs, 'reference', 'tensors.safetensors'));
   // tokenize cases (FORMAT.md) may stand in any model fixture: one handler for every family
-  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs)) };
+  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs, opts.weights ?? 'float32')) };
   const results: CaseResult[] = [];
   try {
     for (const spec of cases) {

@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 import { generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
@@ -60,7 +60,7 @@ export function decodingOptions(a: DecodingArgs): GenerateOptions {
   };
 }
 
-interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
   model: string;
   prompt: string[];
   json: boolean;
@@ -70,7 +70,7 @@ export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
   describe: 'continue text prompts with an XGLM model (streams tokens for a single prompt)',
   builder: (y) =>
-    withRevision(withDecoding(withBackend(y), 20))
+    withRevision(withDecoding(withWeights(withBackend(y)), 20))
       .option('model', { type: 'string', demandOption: true, describe: 'XGLM model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
@@ -78,6 +78,7 @@ export const generateCommand: CommandModule<object, Args> = {
     await startBackend(args);
     const prompts = args.prompt.map(String);
     const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args));
+    applyWeights(model, args);
     try {
       const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
