@@ -18,6 +18,7 @@ import { readJsonFile, type HfCheckpoint, type TensorSource } from '../convert/c
 import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
+import { findModelFile } from '../convert/model-file.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
@@ -100,8 +101,8 @@ export function loadWeightsInto<C>(params: readonly NamedParameter[], naming: We
 
 /** The model directory's generation_config.json, if it has one (read as JSON; parsed where used). */
 function generationConfigOf(dir: string): GenerationConfigFile | undefined {
-  const file = path.join(dir, 'generation_config.json');
-  return fs.existsSync(file) ? { source: file, json: readJsonFile(file) } : undefined;
+  const file = findModelFile(dir, 'generation_config.json'); // inside the model folder, a regular file
+  return file !== undefined ? { source: file, json: readJsonFile(file) } : undefined;
 }
 
 /** Builds a `cls` model from an opened checkpoint (the synchronous core of every loader). */

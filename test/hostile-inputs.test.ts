@@ -20,7 +20,7 @@ test('generation_config.json num_beams 1e6 / num_return_sequences 1e6, and --num
     expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], new RegExp(`generation_config\\.json: field "${key}": expected an integer from 1 to 256 .*found 1000000`), T);
   }
   const dir = xglm('cli-beams', () => {});
-  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi', '--num-beams', '1000000'], /numBeams 1000000 is more than 256/, T);
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi', '--num-beams', '1000000'], /--num-beams 1000000 is more than 256/, T);
 });
 
 test('tokenizer_class "EvilTokenizer" is refused by generate as by tokenize', () => {

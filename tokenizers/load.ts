@@ -79,8 +79,9 @@ export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions
   const stMap = readOptionalJson(dir, 'special_tokens_map.json');
   // One validation for every command: the class is checked even when the caller knows the family.
   const named = kindFromClass(dir, tokConfig);
-  if (opts.kind !== undefined && named !== undefined && named !== opts.kind) {
-    throw new PolyglotError(`${tcPath}: tokenizer_class ${JSON.stringify(tokConfig?.tokenizer_class)} is not the ${opts.kind === 'xglm' ? 'XGLMTokenizer' : 'NllbTokenizer'} this model needs`);
+  const needed = opts.kind ?? opts.fallbackKind; // the registry's family for the model_type must agree with the class
+  if (needed !== undefined && named !== undefined && named !== needed) {
+    throw new PolyglotError(`${tcPath}: tokenizer_class ${JSON.stringify(tokConfig?.tokenizer_class)} is not the ${needed === 'xglm' ? 'XGLMTokenizer' : 'NllbTokenizer'} this model needs`);
   }
   const kind = opts.kind ?? named ?? opts.fallbackKind;
   if (kind === undefined) throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json with a tokenizer_class, or config.json with the model_type of a supported model, found neither`);

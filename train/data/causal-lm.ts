@@ -46,7 +46,7 @@ class CausalPlanner implements ChunkPlanner<number[]> {
   }
 
   validate(i: number): void {
-    if ((this.o.format ?? formatOf(this.corpus.file(i))) === 'jsonl') this.text(i);
+    this.text(i); // parses a JSONL record and checks the length bound, before step 1
   }
 
   load(indices: Uint32Array): number[][] {
