@@ -18,7 +18,7 @@ import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { parseXGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
-import { withInitialValues, type HfParameter } from '../layers/base.js';
+import { withInitialValues } from '../layers/base.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { Trainer } from '../train/trainer.js';
@@ -49,7 +49,6 @@ async function loraSteps(model: TrainableModel, batch: HostBatch, r: number, ste
   const trainer = new Trainer(lora, new FixedBatches(batch), {
     maxSteps: steps + 1, lr: 1e-4, weightDecay: 0, schedule: 'constant', warmupSteps: 0, gradAccum: 1, maxGradNorm: 1, seed: 0,
     evalEvery: 0, saveEvery: 0, keep: 1, outDir: out, plot: false, gradientCheckpointing: true,
-    selectTrainable: () => lora.trainablePredicate({}), checkpointTrainedOnly: true,
   }, {
     onRecord: (rec) => {
       if (rec.type !== 'train') return;
@@ -118,16 +117,7 @@ async function nllb(ctx: BenchContext, rs: number[]): Promise<BenchResult[]> {
     vocab_size: opt(ctx, 'vocab', 256206), encoder_layerdrop: 0, decoder_layerdrop: 0, dropout: 0.1, attention_dropout: 0.1,
   });
   let seed = 11;
-  const hook = (params: HfParameter[]) => {
-    for (const p of params) {
-      const s = p.variable.shape as number[];
-      if (s.length !== 2) continue;
-      const v = tf.tensor2d(lcgFill(s[0] * s[1], 0.035, seed++), [s[0], s[1]]);
-      p.variable.write(v);
-      v.dispose();
-    }
-  };
-  const model = new NllbMoeForConditionalGeneration(cfg, { parameterHook: hook });
+  const model = withInitialValues((_n, shape) => (shape.length === 2 ? tf.tensor2d(lcgFill(shape[0] * shape[1], 0.035, seed++), [shape[0], shape[1]]) : undefined), () => new NllbMoeForConditionalGeneration(cfg));
   const src = randomIds(b, t, cfg.vocabSize, 3);
   const tgt = randomIds(b, t, cfg.vocabSize, 5);
   const batch: HostBatch = { arrays: { input_ids: { data: src, shape: [b, t] }, attention_mask: { data: new Int32Array(b * t).fill(1), shape: [b, t] }, labels: { data: tgt, shape: [b, t] } }, tokens: 2 * b * t, targets: b * t };

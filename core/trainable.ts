@@ -44,6 +44,13 @@ export interface TrainableModel {
   namedParameters(): NamedParameter[];
   /** Scalar loss for a batch; called inside tf.tidy / tf.variableGrads. */
   computeLoss(batch: Record<string, tf.Tensor>, opts: ComputeLossOptions): LossOutput;
+  /**
+   * Models that train only part of themselves by construction (LoRA: the adapters on a frozen
+   * base) say which parameters train, given the --train-only / --freeze globs.
+   */
+  trainedPredicate?(globs: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean;
+  /** true: checkpoints hold only the trained parameters; the frozen rest comes from the model folder on resume. */
+  readonly frozenBase?: boolean;
 }
 
 /** A parameter as the optimizer sees it: one tf.Variable, once (tied weights appear once). */

@@ -29,8 +29,13 @@ export function linearOfKernel(kernel: tf.LayerVariable): Linear | undefined {
   return linearByKernel.get(kernel);
 }
 
+/**
+ * Eager replacements of x·W keyed by a Linear's kernel variable: int8 weights multiplied
+ * by the native kernel (layers/weight-precision.ts). Graph export keeps the float kernel.
+ */
+export const linearProducts = new WeakMap<tf.LayerVariable, (x: tf.Tensor) => tf.Tensor>();
+
 export class Linear extends PolyglotLayer {
-  static className = 'PolyglotLinear';
   readonly cfg: Required<LinearConfig>;
   readonly kernel: tf.LayerVariable;
   readonly bias?: tf.LayerVariable;
@@ -46,8 +51,10 @@ export class Linear extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, x: T): T {
-    const y = o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
+    const product = (o as unknown) === eagerOps ? linearProducts.get(this.kernel) : undefined;
+    const y = product !== undefined ? (product(x as tf.Tensor) as T) : o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
     const base = this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
+    // LoRA composes with an int8 base: the adapter's low-rank path stays float32.
     return this.adapter ? o.add(base, this.adapter.delta(o, x)) : base;
   }
 
@@ -59,8 +66,4 @@ export class Linear extends PolyglotLayer {
     return [...inputShape.slice(0, -1), this.cfg.outFeatures];
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(Linear);

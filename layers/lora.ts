@@ -10,7 +10,8 @@ import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
 import { PolyglotLayer } from './base.js';
 import { dropout } from './dropout.js';
-import type { Linear, LinearAdapter } from './linear.js';
+import { linearProducts, type Linear, type LinearAdapter } from './linear.js';
+import { PolyglotError } from '../core/errors.js';
 
 export interface LoraAdapterConfig {
   /** HF module path of the Linear, e.g. "model.layers.0.self_attn.q_proj". */
@@ -34,7 +35,6 @@ export interface LoraDropoutContext {
 }
 
 export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
-  static className = 'PolyglotLoraAdapter';
   readonly a: tf.LayerVariable;
   readonly b: tf.LayerVariable;
   /** Set by the LoRA model around computeLoss. */
@@ -70,13 +70,11 @@ export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
 
   /** Folds the adapter into `linear`'s kernel: W' = W + scaling * A B. */
   mergeInto(linear: Linear): void {
+    if (linearProducts.has(linear.kernel)) {
+      throw new PolyglotError(`${this.cfg.module}: cannot merge an adapter into int8 weights (merge first, then quantize; or keep the adapter unmerged)`);
+    }
     tf.tidy(() => {
       linear.kernel.write(tf.add(linear.kernel.read(), this.deltaKernel()));
     });
   }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(LoraAdapter);

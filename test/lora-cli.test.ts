@@ -9,7 +9,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { fixturePath } from './helpers.js';
 
 const cli = path.join(packageRoot(), 'dist', 'cli', 'polyglot.js');

@@ -13,8 +13,8 @@ import type { TrainableModel } from '../core/trainable.js';
 
 const opts: Omit<TrainRunOptions, 'modelDir' | 'data' | 'outDir'> = {
   maxSteps: 8, lr: 5e-3, batchSize: 4, gradAccum: 1, warmupSteps: 1, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 1,
-  labelSmoothing: 0, evalEvery: 4, saveEvery: 4, keep: 2, seed: 11, maxLength: 24, devTranslations: 0, progress: false,
-  lora: { r: 4, alpha: 8, dropout: 0.1 },
+  labelSmoothing: 0, evalEvery: 4, saveEvery: 4, keep: 2, seed: 11, maxLength: 24, devTranslations: 0,
+  lora: true, loraR: 4, loraAlpha: 8, loraDropout: 0.1,
 };
 
 function lines(file: string, from: number, n: number): string[] {

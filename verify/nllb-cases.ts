@@ -3,6 +3,7 @@
  * indices per sparse layer), loss in both MoE-loss modes, generate_greedy; grad / adamw_step
  * through the shared training handlers (verify/train-cases.ts) on a fresh model per case.
  */
+import { applyWeightPrecision, type WeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../core/tf.js';
@@ -13,8 +14,7 @@ import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
-import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
-import type { DecoderCache, NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { NllbMoeForConditionalGeneration, type DecoderCache } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { eagerOps } from '../ops/eager.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
@@ -59,7 +59,7 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 }
 
 export const nllbMoeCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir: string) {
+  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32') {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
@@ -68,7 +68,8 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = nllbMoeFromCheckpoint(ck, ov);
+        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
+        applyWeightPrecision(m, weights);
         models.set(key, m);
       }
       return m;
@@ -80,7 +81,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
     const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
     const generationDefaults = readGenerationConfig(fixtureDir);
     const freshForTraining = (p: Record<string, unknown>) => {
-      const m = nllbMoeFromCheckpoint(ck, overridesOf(p));
+      const m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: overridesOf(p) });
       m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
       return m;
     };

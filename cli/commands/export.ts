@@ -2,8 +2,9 @@ import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withMergedModelDir, exportGraphModels, EXPORT_FORMATS, parseQuantizeMode, QUANTIZE_MODES, type ExportFormat } from '../../index.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args extends BackendArgs, AdapterArgs {
+interface Args extends BackendArgs, ModelSourceArgs, AdapterArgs {
   dir: string;
   out: string;
   format: ExportFormat;
@@ -15,8 +16,8 @@ export const exportCommand: CommandModule<object, Args> = {
   command: 'export <dir>',
   describe: 'export a checkpoint as TensorFlow.js graph models (stock tf.loadGraphModel), with tokenizer files and a README',
   builder: (y) =>
-    adapterOption(withBackend(y))
-      .positional('dir', { type: 'string', demandOption: true, describe: 'model directory or Hugging Face model id in the local cache' })
+    withRevision(adapterOption(withBackend(y)))
+      .positional('dir', { type: 'string', demandOption: true, describe: 'model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder (must not exist unless --force)' })
       .option('format', { choices: EXPORT_FORMATS as unknown as string[], default: 'graph', describe: 'export format' })
       .option('quantize', { choices: QUANTIZE_MODES as string[], default: 'none', describe: 'weight quantization (dequantized by the tfjs loader)' })
@@ -25,8 +26,9 @@ export const exportCommand: CommandModule<object, Args> = {
     await startBackend(args);
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
     const exportDir = (dir: string) => exportGraphModels(dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), force: args.force, log });
+    const dir = await modelDirOf(args.dir, args);
     // --adapter: the graphs get the merged weights W + (alpha/r) B A (no adapter ops in the graph).
-    const r = args.adapter ? await withMergedModelDir(args.dir, args.adapter, exportDir) : await exportDir(args.dir);
+    const r = args.adapter ? await withMergedModelDir(dir, args.adapter, exportDir) : await exportDir(dir);
     for (const g of r.graphs) process.stdout.write(`${g.folder}\t${(g.bytes / 1e6).toFixed(2)} MB to load\n`);
     process.stdout.write(`exported ${r.modelType} to ${r.out} (${(r.totalBytes / 1e6).toFixed(2)} MB on disk, shared weights counted once; copied ${r.copied.join(', ') || 'nothing'})\n`);
   },

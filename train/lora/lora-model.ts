@@ -5,7 +5,7 @@
  * evaluation, verify) until `detach()` or `merge()`.
  *
  * As a TrainableModel it lists the base parameters followed by the adapters' (`<module>.lora_A.weight`,
- * `<module>.lora_B.weight`); `trainablePredicate()` selects the adapters (plus `--train-only` matches).
+ * `<module>.lora_B.weight`); `trainedPredicate()` (the trainer's selectTrainable asks it) selects the adapters (plus `--train-only` matches).
  */
 import { PolyglotError } from '../../core/errors.js';
 import { Rng } from '../../core/random.js';
@@ -43,6 +43,8 @@ export function linearModules(model: Pick<TrainableModel, 'namedParameters'>): M
 export class LoraModel<M extends TrainableModel = TrainableModel> implements TrainableModel {
   readonly adapters = new Map<string, { adapter: LoraAdapter; linear: Linear }>();
   readonly scaling: number;
+  /** Checkpoints hold the adapters (and --train-only parameters); the base is reloaded from its folder. */
+  readonly frozenBase = true;
   private attached = true;
 
   /** Adds fresh adapters (peft init, A drawn from `seed`) to the target modules of `base`. */
@@ -71,6 +73,12 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
     return [...this.adapters.values()].flatMap(({ adapter }) => adapter.hfParameters());
   }
 
+  /** true for `<target module>.lora_A.weight` / `.lora_B.weight`. */
+  isAdapterParameter(name: string): boolean {
+    const m = /^(.*)\.lora_[AB]\.weight$/.exec(name);
+    return !!m && this.adapters.has(m[1]);
+  }
+
   namedParameters(): NamedParameter[] {
     return [...this.base.namedParameters(), ...(this.attached ? this.adapterParameters() : [])];
   }
@@ -79,7 +87,7 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
    * "Does this parameter train?": every adapter parameter, plus base parameters matching a
    * `--train-only` glob (peft modules_to_save); `--freeze` globs exclude either.
    */
-  trainablePredicate(o: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean {
+  trainedPredicate(o: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean {
     const adapterNames = new Set(this.adapterParameters().map((p) => p.name));
     const baseNames = this.base.namedParameters().map((p) => p.name);
     const only = (o.trainOnly ?? []).map((g) => [g, globToRegExp(g)] as const);

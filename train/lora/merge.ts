@@ -18,7 +18,7 @@ export function mergeAdapterToDir(modelDir: string, adapterDir: string, outDir: 
     const lora = loadPeftAdapter(loaded.model, adapterDir);
     const merged = lora.adapters.size;
     lora.merge();
-    return { ...exportHfModel(loaded.model, outDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite }), merged };
+    return { ...exportHfModel(loaded.model, outDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite, hfName: loaded.format.weights.hfName }), merged };
   } finally {
     loaded.model.dispose();
   }

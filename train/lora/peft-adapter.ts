@@ -17,6 +17,7 @@ import { SafetensorsFile } from '../../convert/safetensors.js';
 import { LoraModel, type LoraSettings } from './lora-model.js';
 import type { PeftTargetModules } from './targets.js';
 import type { NamedParameter, TrainableModel } from '../../core/trainable.js';
+import type { PipelineTask } from '../../models/registry.js';
 
 export const ADAPTER_CONFIG = 'adapter_config.json';
 export const ADAPTER_WEIGHTS = 'adapter_model.safetensors';
@@ -25,9 +26,9 @@ const PREFIX = 'base_model.model.';
 
 export type PeftTaskType = 'CAUSAL_LM' | 'SEQ_2_SEQ_LM';
 
-/** The task type peft uses for an HF config's model_type. */
-export function peftTaskType(modelType: unknown): PeftTaskType {
-  return modelType === 'xglm' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
+/** The task type peft uses for a model of this pipeline task (AutoModelForCausalLM / AutoModelForSeq2SeqLM). */
+export function peftTaskType(task: PipelineTask): PeftTaskType {
+  return task === 'text-generation' ? 'CAUSAL_LM' : 'SEQ_2_SEQ_LM';
 }
 
 export interface PeftAdapterConfig extends LoraSettings {
