@@ -38,6 +38,21 @@ export function setBatchedStrategy(s: 'auto' | 'gemm' | 'loop'): void {
   batchedStrategy = s;
 }
 
+/**
+ * Whether XNNPACK's packed copy of a whole weights tensor stays cached on the tensor's id (the
+ * C++ kernel's behaviour): packing is then paid once, but every weight a product has used is held
+ * twice in float32 for as long as the weight lives (1.2 GB more for XGLM-564M's linear layers).
+ * Training turns it off (train/trainer.ts): its products have hundreds of rows, so packing per
+ * call costs a few percent, and a frozen base must not double in the 4 GiB heap.
+ */
+let cachePackedWeights = true;
+/** Sets the packed-weights cache policy; returns the previous one. */
+export function setPackedWeightCache(on: boolean): boolean {
+  const was = cachePackedWeights;
+  cachePackedWeights = on;
+  return was;
+}
+
 let overrideEnabled = true;
 /** Benchmarks compare against the stock kernel by switching the override off. */
 export function setMatMulOverrideEnabled(enabled: boolean): void {
@@ -101,7 +116,10 @@ const PACK_COST = 1;
 function gemm2d(backend: WasmBackend, a: tf.TensorInfo, ta: boolean, b: tf.TensorInfo, tb: boolean, m: number, k: number, n: number): tf.TensorInfo {
   if (!ta && !tb) {
     const out = backend.makeOutput([m, n], 'float32');
-    gemmIds(backend, idOf(backend, a), idOf(backend, b), idOf(backend, out), m, k, n);
+    // Without the cache, B goes in as a view: releasing the view frees its packed operator.
+    const view = cachePackedWeights ? undefined : makeView(backend, offsetOf(backend, b), k * n);
+    gemmIds(backend, idOf(backend, a), view ?? idOf(backend, b), idOf(backend, out), m, k, n);
+    if (view !== undefined) releaseView(backend, view);
     lastMatMulPath = 'gemm';
     return out;
   }

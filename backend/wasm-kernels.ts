@@ -6,6 +6,7 @@
  *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
  *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
  *  - Cumsum: negative axes normalised (stock one reads out of bounds).
+ *  - Identity: shares the data instead of copying it (backprop clones every saved input).
  *  - BatchMatMul and _FusedMatMul by the native addon when it is built and loads
  *    (native-matmul.ts; the JS BatchMatMul above stays as its fallback).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
@@ -14,6 +15,7 @@ import { tf } from '../core/tf.js';
 import { initialisedWasmBackend } from './wasm-backend.js';
 import { unsortedSegmentSumConfig } from './wasm-unsorted-segment-sum.js';
 import { oneHotConfig } from './wasm-one-hot.js';
+import { identityConfig } from './wasm-identity.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
 import { registerTransposeOverride } from './wasm-transpose.js';
 import { registerCumsumFix } from './wasm-cumsum.js';
@@ -33,6 +35,7 @@ export function registerWasmKernels(): void {
   if (registered) return;
   replace(unsortedSegmentSumConfig);
   replace(oneHotConfig);
+  replace(identityConfig);
   const initialised = initialisedWasmBackend();
   registerTransposeOverride(initialised);
   registerBatchMatMulOverride(initialised);

@@ -8,6 +8,7 @@ import type { NllbTokenizer } from '../tokenizers/nllb.js';
 import type { XGLMForCausalLM } from '../models/xglm/model.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import type { PretrainedOptions } from '../models/pretrained.js';
+import type { CheckpointFormat } from '../models/checkpoint-format.js';
 import { loadModelForTask, loadPretrainedTokenizer } from '../models/registry.js';
 import { modelGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 
@@ -15,6 +16,8 @@ export interface TextGenerator {
   model: XGLMForCausalLM;
   tokenizer: XGLMTokenizer;
   dir: string;
+  /** The checkpoint's format (its HF weight names, e.g. for LoRA adapter keys). */
+  format: CheckpointFormat<unknown>;
   /** generation_config.json defaults (generateText applies them; explicit options win). */
   generationConfig: GenerationDefaults;
 }
@@ -23,14 +26,16 @@ export interface TextGenerator {
 export async function loadTextGenerator(idOrDir: string, options: PretrainedOptions = {}): Promise<TextGenerator> {
   const ck = await openPretrained(idOrDir, options);
   const tokenizer = (await loadPretrainedTokenizer(ck.dir)) as XGLMTokenizer;
-  const { model } = loadModelForTask(ck, 'text-generation', options, '; use polyglot translate for translation models');
-  return { model, tokenizer, dir: ck.dir, generationConfig: modelGenerationDefaults(model) };
+  const { model, format } = loadModelForTask(ck, 'text-generation', options, '; use polyglot translate for translation models');
+  return { model, tokenizer, dir: ck.dir, format, generationConfig: modelGenerationDefaults(model) };
 }
 
 export interface Translator {
   model: NllbMoeForConditionalGeneration;
   tokenizer: NllbTokenizer;
   dir: string;
+  /** The checkpoint's format (its HF weight names, e.g. for LoRA adapter keys). */
+  format: CheckpointFormat<unknown>;
   /** generation_config.json defaults (translate applies them; explicit options win). */
   generationConfig: GenerationDefaults;
 }
@@ -39,6 +44,6 @@ export interface Translator {
 export async function loadTranslator(idOrDir: string, options: PretrainedOptions = {}): Promise<Translator> {
   const ck = await openPretrained(idOrDir, options);
   const tokenizer = (await loadPretrainedTokenizer(ck.dir)) as NllbTokenizer;
-  const { model } = loadModelForTask(ck, 'translation', options, '; use polyglot generate for text-generation models');
-  return { model, tokenizer, dir: ck.dir, generationConfig: modelGenerationDefaults(model) };
+  const { model, format } = loadModelForTask(ck, 'translation', options, '; use polyglot generate for text-generation models');
+  return { model, tokenizer, dir: ck.dir, format, generationConfig: modelGenerationDefaults(model) };
 }

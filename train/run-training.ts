@@ -151,7 +151,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       gradientCheckpointing: o.gradientCheckpointing,
     };
     const lora = o.lora
-      ? startLoraRun(loaded.model, { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets, useRslora: o.loraRslora }, { seed: o.seed, baseModel: o.modelDir, task: loaded.task })
+      ? startLoraRun(loaded.model, { r: o.loraR, alpha: o.loraAlpha, dropout: o.loraDropout, targets: o.loraTargets, useRslora: o.loraRslora }, { seed: o.seed, baseModel: o.modelDir, task: loaded.task, hfName: loaded.format.weights.hfName })
       : undefined;
     const { onStart, ...hooks } = o.hooks ?? {};
     const trainer = new Trainer(lora?.model ?? loaded.model, data.train, cfg, {

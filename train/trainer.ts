@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../core/tf.js';
+import { setPackedWeightCache } from '../backend/wasm-batch-matmul.js';
 import { Rng, type RngState } from '../core/random.js';
 import { PolyglotError } from '../core/errors.js';
 import { AdamW, hfNoDecay } from './adamw.js';
@@ -357,7 +358,20 @@ export class Trainer {
     }
   }
 
+  /**
+   * Trains to cfg.maxSteps. On wasm, packed matmul weights are not cached meanwhile
+   * (backend/wasm-batch-matmul.ts): the cache would hold a second copy of every weight.
+   */
   async run(): Promise<TrainSummary> {
+    const cached = setPackedWeightCache(false);
+    try {
+      return await this.trainLoop();
+    } finally {
+      setPackedWeightCache(cached);
+    }
+  }
+
+  private async trainLoop(): Promise<TrainSummary> {
     const cfg = this.cfg;
     fs.mkdirSync(cfg.outDir, { recursive: true });
     if (cfg.resume) {

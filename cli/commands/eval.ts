@@ -35,7 +35,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
     if (args.adapter) {
       try {
-        loadPeftAdapter(loaded.model, args.adapter);
+        loadPeftAdapter(loaded.model, args.adapter, { hfName: loaded.format.weights.hfName });
       } catch (e) {
         loaded.model.dispose();
         throw e;

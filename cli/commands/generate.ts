@@ -78,10 +78,10 @@ export const generateCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args));
     applyWeights(model, args);
     try {
-      if (args.adapter) loadPeftAdapter(model, args.adapter);
+      if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
       const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
       let onToken: GenerateOptions['onToken'];

@@ -53,10 +53,10 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args));
     applyWeights(model, args);
     try {
-      if (args.adapter) loadPeftAdapter(model, args.adapter);
+      if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
       const t0 = Date.now();

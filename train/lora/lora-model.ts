@@ -30,14 +30,30 @@ export function checkLoraSettings(s: LoraSettings, where: string): void {
   if (!(s.dropout >= 0 && s.dropout < 1)) throw new PolyglotError(`${where}: lora_dropout: expected a probability in [0, 1), found ${s.dropout}`);
 }
 
-/** The Linear modules of a model by HF module path (the name of `<module>.weight` without `.weight`). */
-export function linearModules(model: Pick<TrainableModel, 'namedParameters'>): Map<string, Linear> {
+/** Our parameter name -> the state-dict name HF writes (a format's `weights.hfName`; identity when the names agree). */
+export type HfNaming = (name: string) => string;
+
+const sameName: HfNaming = (name) => name;
+
+/**
+ * The Linear modules of a model by HF module path (the name HF gives `<module>.weight`, without
+ * `.weight`): peft matches target_modules against, and names adapter keys by, the HF model's modules
+ * (an m2m_100 checkpoint's `encoder_attn.q_proj` is our `cross_attention.q_proj`).
+ */
+export function linearModules(model: Pick<TrainableModel, 'namedParameters'>, hfName: HfNaming = sameName): Map<string, Linear> {
   const out = new Map<string, Linear>();
   for (const p of model.namedParameters()) {
     const lin = p.name.endsWith('.weight') ? linearOfKernel(p.variable) : undefined;
-    if (lin && lin.kernel === p.variable) out.set(p.name.slice(0, -'.weight'.length), lin);
+    if (lin && lin.kernel === p.variable) out.set(hfName(p.name).slice(0, -'.weight'.length), lin);
   }
   return out;
+}
+
+export interface LoraModelOptions {
+  /** Names the settings in errors (default --lora-targets). */
+  where?: string;
+  /** How HF names the base model's parameters (default: as we do). */
+  hfName?: HfNaming;
 }
 
 export class LoraModel<M extends TrainableModel = TrainableModel> implements TrainableModel {
@@ -47,16 +63,21 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
   readonly frozenBase = true;
   private attached = true;
 
+  /** How HF names the base model's parameters (adapter modules are named the HF way). */
+  readonly hfName: HfNaming;
+
   /** Adds fresh adapters (peft init, A drawn from `seed`) to the target modules of `base`. */
   constructor(
     readonly base: M,
     readonly settings: LoraSettings,
     seed: number,
-    where = '--lora-targets',
+    o: LoraModelOptions = {},
   ) {
+    const where = o.where ?? '--lora-targets';
+    this.hfName = o.hfName ?? sameName;
     checkLoraSettings(settings, where);
     this.scaling = settings.useRslora ? settings.alpha / Math.sqrt(settings.r) : settings.alpha / settings.r;
-    const linears = linearModules(base);
+    const linears = linearModules(base, this.hfName);
     const chosen = selectTargets(settings.targetModules, [...linears.keys()], where);
     const rng = new Rng(seed);
     for (const [index, module] of chosen.entries()) {

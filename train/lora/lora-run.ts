@@ -3,7 +3,7 @@
  * selectTrainable to optimise and checkpoint only the adapters plus `--train-only` parameters), and
  * writes the result as a peft adapter directory instead of a full model.
  */
-import { LoraModel } from './lora-model.js';
+import { LoraModel, type HfNaming } from './lora-model.js';
 import { DEFAULT_LORA_TARGETS, peftTargetModules } from './targets.js';
 import { peftTaskType, writePeftAdapter } from './peft-adapter.js';
 import type { TrainableModel } from '../../core/trainable.js';
@@ -24,9 +24,9 @@ export interface LoraRun {
   save(dir: string, trainedNames: string[]): void;
 }
 
-export function startLoraRun(base: TrainableModel, o: LoraTrainOptions, run: { seed: number; baseModel: string; task: PipelineTask }): LoraRun {
+export function startLoraRun(base: TrainableModel, o: LoraTrainOptions, run: { seed: number; baseModel: string; task: PipelineTask; hfName?: HfNaming }): LoraRun {
   const targets = o.targets?.length ? o.targets : DEFAULT_LORA_TARGETS;
-  const model = new LoraModel(base, { r: o.r, alpha: o.alpha, dropout: o.dropout, targetModules: peftTargetModules(targets), useRslora: o.useRslora }, run.seed);
+  const model = new LoraModel(base, { r: o.r, alpha: o.alpha, dropout: o.dropout, targetModules: peftTargetModules(targets), useRslora: o.useRslora }, run.seed, { hfName: run.hfName });
   return {
     model,
     save(dir, trainedNames) {

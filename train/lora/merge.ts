@@ -15,7 +15,7 @@ import type { HfWriteResult } from '../../convert/hf-writer.js';
 export function mergeAdapterToDir(modelDir: string, adapterDir: string, outDir: string, overwrite = false): HfWriteResult & { merged: number } {
   const loaded = loadModel(modelDir);
   try {
-    const lora = loadPeftAdapter(loaded.model, adapterDir);
+    const lora = loadPeftAdapter(loaded.model, adapterDir, { hfName: loaded.format.weights.hfName });
     const merged = lora.adapters.size;
     lora.merge();
     return { ...exportHfModel(loaded.model, outDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite, hfName: loaded.format.weights.hfName }), merged };

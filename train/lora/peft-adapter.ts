@@ -14,7 +14,7 @@ import { PolyglotError } from '../../core/errors.js';
 import { writeAll, writeFileAtomic } from '../../convert/atomic.js';
 import { writeSafetensors } from '../../convert/safetensors-writer.js';
 import { SafetensorsFile } from '../../convert/safetensors.js';
-import { LoraModel, type LoraSettings } from './lora-model.js';
+import { LoraModel, type HfNaming, type LoraSettings } from './lora-model.js';
 import type { PeftTargetModules } from './targets.js';
 import type { NamedParameter, TrainableModel } from '../../core/trainable.js';
 import type { PipelineTask } from '../../models/registry.js';
@@ -89,11 +89,13 @@ export function writePeftAdapter(dir: string, lora: LoraModel, o: WriteAdapterOp
   if (!o.overwrite && fs.existsSync(cfgPath)) throw new PolyglotError(`${dir}: already holds an adapter (use --force to replace it)`);
   fs.mkdirSync(dir, { recursive: true });
   const extra = o.extraParameters ?? [];
-  const tensors = [...lora.adapterParameters(), ...extra]
+  // adapter parameters are named after HF's modules already; --train-only ones are base parameters
+  const named = [...lora.adapterParameters(), ...extra.map((p) => ({ ...p, name: lora.hfName(p.name) }))];
+  const tensors = named
     .map((p) => ({ name: `${PREFIX}${p.name}`, dtype: 'F32' as const, ...hfLayout(p) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   writeSafetensors(path.join(dir, ADAPTER_WEIGHTS), tensors, { format: 'pt' });
-  const modulesToSave = extra.length ? [...new Set(extra.map((p) => p.name.replace(/\.[^.]+$/, '')))].sort() : null;
+  const modulesToSave = extra.length ? [...new Set(extra.map((p) => lora.hfName(p.name).replace(/\.[^.]+$/, '')))].sort() : null;
   const json = peftConfigJson({ ...lora.settings, baseModelNameOrPath: o.baseModelNameOrPath, taskType: o.taskType, modulesToSave });
   writeFileAtomic(cfgPath, (fd) => writeAll(fd, Buffer.from(`${JSON.stringify(json, null, 2)}\n`, 'utf8')));
 }
@@ -148,15 +150,15 @@ export function readPeftConfig(dir: string): PeftAdapterConfig {
  * Every tensor of the file must land: lora_A / lora_B of a targeted module with the model's shapes, or a
  * modules_to_save parameter of the base model.
  */
-export function loadPeftAdapter<M extends TrainableModel>(model: M, dir: string): LoraModel<M> {
+export function loadPeftAdapter<M extends TrainableModel>(model: M, dir: string, o: { hfName?: HfNaming } = {}): LoraModel<M> {
   const cfg = readPeftConfig(dir);
   const file = path.join(dir, ADAPTER_WEIGHTS);
   if (!fs.existsSync(file)) throw new PolyglotError(`${dir}: no ${ADAPTER_WEIGHTS} (adapter_model.bin is not read: convert it with peft's save_pretrained(safe_serialization=True))`);
   const st = SafetensorsFile.open(file);
-  const lora = new LoraModel(model, cfg, 0, path.join(dir, ADAPTER_CONFIG));
+  const lora = new LoraModel(model, cfg, 0, { where: path.join(dir, ADAPTER_CONFIG), hfName: o.hfName });
   try {
     const own = new Map(lora.adapterParameters().map((p) => [p.name, p]));
-    const base = new Map(model.namedParameters().map((p) => [p.name, p]));
+    const base = new Map(model.namedParameters().map((p) => [lora.hfName(p.name), p]));
     const seen = new Set<string>();
     for (const key of st.names()) {
       const where = `${file}: tensor "${key}"`;
