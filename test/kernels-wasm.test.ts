@@ -8,7 +8,7 @@ import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { useBackend, cpuThenWasm, outputsOn, type HostOutput } from './helpers.js';
 import { setNativeMatMulEnabled } from '../backend/native-matmul.js';
-import { lastMatMulPath, setBatchedStrategy, type MatMulPath } from '../backend/wasm-batch-matmul.js';
+import { lastMatMulPath, setBatchedStrategy, setPackedWeightCache, type MatMulPath } from '../backend/wasm-batch-matmul.js';
 
 await useBackend('wasm'); // imports the wasm package and registers our kernels
 // These tests cover the JS override; the native kernels (tested in native-matmul.test.ts) step aside.
@@ -187,6 +187,41 @@ test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
   await checkMatMul(1, 1, 1, [], []);
   await checkMatMul(4, 1, 3, [], []);
   await checkMatMul(1, 9, 1, [2], []);
+});
+
+test('Identity shares the data (no copy): a clone outlives its source, no new buffer, gradients pass', async () => {
+  await useBackend('wasm');
+  const x = tf.tensor2d([[1, 2, 3], [4, 5, 6]]);
+  const buffers = tf.memory().numDataBuffers;
+  const y = x.clone();
+  assert.is(tf.memory().numDataBuffers, buffers, 'no second buffer');
+  x.dispose();
+  assert.equal(Array.from(y.dataSync()), [1, 2, 3, 4, 5, 6]);
+  const w = tf.variable(tf.tensor2d([[0.5, -1], [2, 0.25], [1, 1]]));
+  // under a tape every saved input is cloned: the product's gradient is unchanged
+  const { grads } = tf.variableGrads(() => tf.sum(tf.matMul(y, w)), [w]);
+  assert.equal(Array.from(grads[w.name].dataSync()), [5, 5, 7, 7, 9, 9]);
+  tf.dispose([y, w, grads[w.name]]);
+});
+
+test('matMul with the packed-weights cache off (training) equals cache on; tensors flat', async () => {
+  await useBackend('wasm');
+  const rng = new Rng(12);
+  const a = tf.tensor2d(randn(rng, 64 * 48), [64, 48]);
+  const b = tf.tensor2d(randn(rng, 48 * 40), [48, 40]);
+  const on = tf.matMul(a, b);
+  const before = tf.memory().numTensors;
+  const was = setPackedWeightCache(false);
+  try {
+    const off = tf.matMul(a, b);
+    assert.is(lastMatMulPath, 'gemm');
+    assert.equal(Array.from(off.dataSync()), Array.from(on.dataSync()));
+    off.dispose();
+    assert.is(tf.memory().numTensors, before);
+  } finally {
+    setPackedWeightCache(was);
+  }
+  tf.dispose([a, b, on]);
 });
 
 test.run();
