@@ -7,6 +7,7 @@
  *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
  *  - Cumsum: negative axes normalised (stock one reads out of bounds).
  *  - Identity: shares the data instead of copying it (backprop clones every saved input).
+ *  - _FusedMatMul: a bias with a transpose or a batch (stock result is wrong).
  *  - BatchMatMul and _FusedMatMul by the native addon when it is built and loads
  *    (native-matmul.ts; the JS BatchMatMul above stays as its fallback).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
@@ -19,6 +20,7 @@ import { identityConfig } from './wasm-identity.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
 import { registerTransposeOverride } from './wasm-transpose.js';
 import { registerCumsumFix } from './wasm-cumsum.js';
+import { registerFusedMatMulFix } from './wasm-fused-matmul.js';
 import { nativeAddon } from './native.js';
 import { registerNativeMatMul } from './native-matmul.js';
 
@@ -40,6 +42,7 @@ export function registerWasmKernels(): void {
   registerTransposeOverride(initialised);
   registerBatchMatMulOverride(initialised);
   registerCumsumFix(initialised);
+  registerFusedMatMulFix(initialised);
   const native = nativeAddon();
   if (native !== undefined) registerNativeMatMul(native, initialised);
   registered = true;
