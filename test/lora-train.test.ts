@@ -101,4 +101,17 @@ test('NLLB-MoE LoRA run: router/aux losses and MoE metrics still logged, experts
   r.loaded.model.dispose();
 });
 
+test('LoRA step where LayerDrop skips every adapted layer: no gradient, nothing updated, the run goes on', async () => {
+  await useBackend('wasm');
+  const s = setup('xglm');
+  const run = await runTraining({ ...opts, maxSteps: 2, evalEvery: 0, saveEvery: 0, modelDir: s.modelDir, data: [s.data], outDir: path.join(s.tmp, 'dropped'), configOverrides: { layerdrop: 0.999999 } });
+  assert.is(run.summary.step, 2);
+  assert.ok(Number.isFinite(run.summary.lastLoss));
+  for (const { adapter } of run.lora!.model.adapters.values()) {
+    assert.ok(adapter.b.read().dataSync().every((v) => v === 0), 'B still zero: no update without a gradient');
+  }
+  run.lora!.model.detach();
+  run.loaded.model.dispose();
+});
+
 test.run();

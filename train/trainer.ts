@@ -208,22 +208,27 @@ export class Trainer {
     opts.trained = this.trainable.map((p) => ({ name: p.name, variable: p.variable }));
     if (this.cfg.gradientCheckpointing) opts.gradientCheckpointing = { trained: opts.trained };
     try {
-      const { value, grads } = tf.variableGrads(() => {
+      // engine.gradients with allowNoGradients (what tf.variableGrads calls, minus its "some variable
+      // is connected" check): a step where nothing trained is on the loss's path -- LoRA adapters
+      // when LayerDrop skipped every adapted layer -- gives no gradients, and, as torch's AdamW
+      // skips parameters whose .grad is None, the optimizer then updates nothing.
+      const variables = this.trainable.map((p) => p.variable);
+      const { value, grads } = tf.engine().gradients(() => {
         const out = this.model.computeLoss(inputs, opts);
         for (const [k, c] of Object.entries(out.components)) kept[k] = tf.keep(c);
         histograms = out.histograms ?? {};
         return out.loss;
-      }, this.trainable.map((p) => p.variable));
+      }, variables, undefined, true);
       const loss = value.dataSync()[0];
       const components: Record<string, number> = {};
       // A component may be the loss tensor itself (XGLM reports lm_loss = loss): read before disposing.
       for (const [k, c] of Object.entries(kept)) components[k] = c === value ? loss : c.dataSync()[0];
       value.dispose();
       const byName = new Map<string, tf.Tensor>();
-      for (const p of this.trainable) {
-        const g = grads[p.variable.name];
+      this.trainable.forEach((p, i) => {
+        const g = grads[i];
         if (g) byName.set(p.name, g);
-      }
+      });
       return { loss, components, histograms, grads: byName };
     } finally {
       tf.dispose([...new Set(Object.values(kept))].filter((t) => !t.isDisposed));
