@@ -57,7 +57,11 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
   return m;
 }
 
-export const nllbMoeCaseRunner: ModelCaseRunner = {
+/** Builds the model of a fixture checkpoint with a case's config overrides (HF JSON keys). */
+export type Seq2SeqFixtureLoader = (ck: HfCheckpoint, overrides: Record<string, unknown>) => NllbMoeForConditionalGeneration;
+
+/** The case runner of an NLLB-MoE-computed family (NLLB-MoE itself, M2M-100 as its all-dense case). */
+export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner => ({
   async prepare(fixtureDir: string) {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     const models = new Map<string, NllbMoeForConditionalGeneration>();
@@ -67,7 +71,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = nllbMoeFromCheckpoint(ck, ov);
+        m = load(ck, ov);
         models.set(key, m);
       }
       return m;
@@ -79,7 +83,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
     const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
     const generationDefaults = readGenerationConfig(fixtureDir);
     const freshForTraining = (p: Record<string, unknown>) => {
-      const m = nllbMoeFromCheckpoint(ck, overridesOf(p));
+      const m = load(ck, overridesOf(p));
       m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
       return m;
     };
@@ -101,6 +105,8 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
           out.logits = actual(r.logits, host.decoder_attention_mask);
           out.encoder_last_hidden_state = actual(r.encoderLastHiddenState, host.attention_mask);
           out.decoder_last_hidden_state = actual(r.decoderLastHiddenState, host.decoder_attention_mask);
+          // HF's Seq2SeqModelOutput name of the same tensor (the m2m100 fixture's key)
+          out.last_hidden_state = out.decoder_last_hidden_state;
           for (const [side, routers] of [['encoder', r.encoderRouters], ['decoder', r.decoderRouters]] as const) {
             routers.forEach((rt, i) => {
               if (!rt) return;
@@ -219,4 +225,6 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       },
     };
   },
-};
+});
+
+export const nllbMoeCaseRunner = seq2seqCaseRunner(nllbMoeFromCheckpoint);

@@ -14,13 +14,15 @@ import { resultFromError, resultFromOutputs } from './results.js';
 import type { ActualOutput, CaseContext, CaseResult, CaseSpec, LiteralOutput, ModelCaseRunner } from './types.js';
 import { tokenizeCase } from './tokenize-case.js';
 import { xglmCaseRunner } from './xglm-cases.js';
-import { nllbMoeCaseRunner } from './nllb-cases.js';
+import { nllbMoeCaseRunner, seq2seqCaseRunner } from './nllb-cases.js';
+import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
 import { runTokenizerFixture } from './tokenizer-cases.js';
 
 const MODEL_RUNNERS: Record<string, ModelCaseRunner> = {
   xglm: xglmCaseRunner,
   'nllb-moe': nllbMoeCaseRunner,
   nllb_moe: nllbMoeCaseRunner,
+  m2m_100: seq2seqCaseRunner(m2m100FromCheckpoint),
 };
 
 export interface VerifyOptions {

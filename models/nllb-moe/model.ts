@@ -120,6 +120,7 @@ export class NllbMoeModel {
       dropout: c.dropout,
       attentionDropout: c.attentionDropout,
       isSparse: isSparseLayer(i, side === 'encoder' ? c.encoderSparseStep : c.decoderSparseStep),
+      ffnOutputDropout: c.ffnOutputDropout === 'dropout' ? c.dropout : c.activationDropout,
       hfName: `model.${side}.layers.${i}`,
     });
     this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i), hook));
