@@ -24,7 +24,8 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
   if (c.decoderAttentionHeads <= 0 || c.dModel % c.decoderAttentionHeads !== 0) {
     throw new PolyglotError(`config.json: d_model ${c.dModel} is not divisible by decoder_attention_heads ${c.decoderAttentionHeads}`);
   }
-  const params = new Set(lm.namedParameters().map((p) => p.name));
+  // the layers' own names (what o.weight sees), not a subclass's HF spelling (M2M100 renames them)
+  const params = new Set([...lm.model.hfParameters(), ...(lm.lmHead?.hfParameters() ?? [])].map((p) => p.name));
   // Router classifiers stay float32 under --quantize: HF runs them in router_dtype (float32)
   // even for half-precision models, and a quantized router flips discrete expert choices.
   const quantizable = (n: string) => params.has(n) && !/\.router\.classifier\./.test(n);
