@@ -9,6 +9,7 @@ import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { loadXGLMWeights } from '../models/xglm/weights.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
 
 export type ExportableModel = { type: 'xglm'; model: XGLMForCausalLM } | { type: 'nllb-moe'; model: NllbMoeForConditionalGeneration };
 
@@ -27,5 +28,6 @@ export function buildModelForExport(ck: HfCheckpoint): ExportableModel {
     return { type, model: lm };
   }
   if (type === 'nllb-moe' || type === 'nllb_moe') return { type: 'nllb-moe', model: nllbMoeFromCheckpoint(ck) };
+  if (type === 'm2m_100') return { type: 'nllb-moe', model: m2m100FromCheckpoint(ck) };
   throw new PolyglotError(`${ck.dir}/config.json: field "model_type": expected one of ${EXPORTABLE_TYPES.join(', ')} to export as a graph model, found ${JSON.stringify(type)}`);
 }

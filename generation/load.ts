@@ -12,6 +12,7 @@ import { readGenerationConfig, type GenerationDefaults } from './generation-conf
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
 
 function checkModelType(ck: HfCheckpoint, want: string, what: string): void {
   const t = ck.config.model_type;
@@ -48,9 +49,9 @@ export interface Translator {
 /** An NLLB-MoE checkpoint and its tokenizer. */
 export async function loadTranslator(dirOrModelId: string): Promise<Translator> {
   const ck = openCheckpoint(dirOrModelId);
-  checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
+  if (ck.config.model_type !== 'm2m_100') checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
   const tokenizer = await loadTokenizer(ck.dir, { kind: 'nllb' });
-  const model = nllbMoeFromCheckpoint(ck);
+  const model = ck.config.model_type === 'm2m_100' ? m2m100FromCheckpoint(ck) : nllbMoeFromCheckpoint(ck);
   return { model, tokenizer: tokenizer as NllbTokenizer, dir: ck.dir, generationConfig: readGenerationConfig(ck.dir) };
 }
 

@@ -10,6 +10,7 @@ import { parseXGLMConfig, withConfigOverrides } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { loadXGLMWeights } from '../models/xglm/weights.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
 
@@ -27,7 +28,7 @@ export interface LoadModelOptions {
 export function archOf(ck: HfCheckpoint): 'xglm' | 'nllb-moe' {
   const mt = ck.config.model_type;
   if (mt === 'xglm') return 'xglm';
-  if (mt === 'nllb-moe' || mt === 'nllb_moe') return 'nllb-moe';
+  if (mt === 'nllb-moe' || mt === 'nllb_moe' || mt === 'm2m_100') return 'nllb-moe';
   throw new PolyglotError(`${ck.dir}/config.json: field "model_type": expected "xglm" or "nllb-moe", found ${JSON.stringify(mt)}`);
 }
 
@@ -45,7 +46,7 @@ export function loadModel(dirOrCk: string | HfCheckpoint, o: LoadModelOptions = 
     }
     return { arch, model, ck };
   }
-  const model = nllbMoeFromCheckpoint(ck, o.configOverrides ?? {});
+  const model = (ck.config.model_type === 'm2m_100' ? m2m100FromCheckpoint : nllbMoeFromCheckpoint)(ck, o.configOverrides ?? {});
   if (o.moeLoss) model.lossDefaults = { ...model.lossDefaults, moeLoss: o.moeLoss };
   return { arch, model, ck };
 }
