@@ -88,3 +88,9 @@ export { FeedForward } from './layers/feed-forward.js';
 export { XGLMDecoderBlock } from './layers/xglm-decoder-block.js';
 export { applyActivation, ACTIVATION_NAMES, type ActivationName } from './layers/activations.js';
 export { exportCheckpoint } from './train/export-checkpoint.js';
+// M2M-100 / dense NLLB-200 (the all-dense NLLB-MoE) and sparse upcycling
+export { parseM2M100Config, m2m100ConfigJson, M2M100_MODEL_TYPE, M2M100_FIELDS } from './models/m2m-100/config.js';
+export { M2M100ForConditionalGeneration, m2m100FromCheckpoint, m2m100FromPretrained } from './models/m2m-100/model.js';
+export { m2m100ToNllbMoeName, nllbMoeToM2m100Name, isIgnoredM2m100Key } from './models/m2m-100/names.js';
+export { upcycleCheckpoint, denseSourceOf } from './models/m2m-100/dense-source.js';
+export { upcycleToNllbMoe, upcycleSteps, type UpcycleOptions, type UpcycleResult, type DenseSource } from './models/nllb-moe/upcycle.js';
