@@ -23,10 +23,10 @@ export { NllbTokenizer } from './tokenizers/nllb.js';
 export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
 export { FairseqSpmTokenizer, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
 export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, type ExportOptions, type ExportResult } from './export/export-model.js';
-export { GraphOps, type GraphNode, type RecordedGraph } from './export/graph-ops.js';
+export { GraphOps, type GraphNode, type RecordedGraph } from './ops/graph.js';
 export { writeGraphModel, writeWeightGroup, graphModelJson, type GraphModelJson, type WeightGroup } from './export/graph-model-writer.js';
 export { QUANTIZE_MODES, parseQuantizeMode, type QuantizeMode } from './export/quantize.js';
-export type { DecoderSession } from './generation/session.js';
+export type { DecoderSession } from './core/decoder-session.js';
 export { generate, type GenerateInputs, type GenerateResult } from './generation/generate.js';
 export type { GenerateOptions, TokenEvent } from './generation/options.js';
 export { generateText, trimGenerated, type GenerateTextOptions, type GeneratedText } from './generation/generate-text.js';
@@ -48,7 +48,7 @@ export { lrMultiplier, parseScheduleName, SCHEDULE_NAMES, type ScheduleName, typ
 export { clipGradNorm, globalNorm } from './train/clip.js';
 export { trainablePredicate, globToRegExp } from './train/freeze.js';
 export { GradAccumulator } from './train/accumulate.js';
-export { distinctParameters, type TrainableModel, type NamedParameter, type TrainParam, type LossOutput } from './train/trainable.js';
+export { distinctParameters, type TrainableModel, type NamedParameter, type TrainParam, type LossOutput } from './core/trainable.js';
 export { batchTensors, type BatchSource, type HostBatch, type HostArray } from './train/batch.js';
 export { evaluateLoss } from './train/evaluate.js';
 export { Trainer, formatEval, formatDuration, type TrainerConfig, type TrainerHooks, type TrainSummary, type EvalResult } from './train/trainer.js';
@@ -67,9 +67,9 @@ export { NllbMoeModel, NllbMoeForConditionalGeneration, lmCrossEntropy, type Nll
 export { nllbMoeFromCheckpoint, nllbMoeFromPretrained, loadNllbMoeWeights } from './models/nllb-moe/weights.js';
 export { NllbMoeSession, type NllbMoeSessionOptions } from './models/nllb-moe/session.js';
 export type { MoeLayerMetrics } from './models/nllb-moe/metrics.js';
-export { Top2Router, planRouting, type RouterConfig, type RouterOutput, type RoutingPlan, type RoutingStats } from './layers/router.js';
-export { SparseMLP, type SparseMLPConfig, type ParameterHook } from './layers/sparse-mlp.js';
-export { maskExpertOutput, type ExpertOutputMaskingMode } from './layers/expert-output-masking.js';
+export { Top2Router, planRouting, type RouterConfig, type RouterOutput, type RoutingPlan, type RoutingStats } from './layers/moe/router.js';
+export { SparseMLP, type SparseMLPConfig, type ParameterHook } from './layers/moe/sparse-mlp.js';
+export { maskExpertOutput, type ExpertOutputMaskingMode } from './layers/moe/expert-output-masking.js';
 export { moeLoss, hfLoadBalancingLoss, standardRouterLosses, type MoeLossMode } from './losses/moe-losses.js';
 export { parseXGLMConfig, withConfigOverrides as withXGLMConfigOverrides, toHfJson as xglmConfigToHfJson, XGLM_DEFAULTS, type XGLMConfig } from './models/xglm/config.js';
 export { XGLMForCausalLM, XGLMModel, type XGLMForwardInput, type XGLMForwardOutput, type XGLMRunInput } from './models/xglm/model.js';
@@ -85,7 +85,7 @@ export { SinusoidalPositions, sinusoidalTable, defaultPositionIds, positionIdsFr
 export { Attention, type KeyValue } from './layers/attention.js';
 export { causalAttentionMask, paddingAttentionMask } from './layers/attention-mask.js';
 export { FeedForward } from './layers/feed-forward.js';
-export { XGLMDecoderBlock } from './layers/xglm-decoder-block.js';
+export { XGLMDecoderBlock } from './models/xglm/decoder-block.js';
 export { applyActivation, ACTIVATION_NAMES, type ActivationName } from './layers/activations.js';
 export { exportCheckpoint } from './train/export-checkpoint.js';
 // M2M-100 / dense NLLB-200 (the all-dense NLLB-MoE) and sparse upcycling

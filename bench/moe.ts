@@ -16,9 +16,10 @@ import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
 import type { HfParameter } from '../layers/base.js';
-import { SparseMLP, type ParameterHook, type SparseMLPConfig } from '../layers/sparse-mlp.js';
+import { SparseMLP, type ParameterHook, type SparseMLPConfig } from '../layers/moe/sparse-mlp.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { generate } from '../generation/generate.js';
 import { measure, result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
@@ -118,7 +119,7 @@ async function translationBench(ctx: BenchContext): Promise<BenchResult[]> {
   for (let b = 0; b < batch; b++) ids[b * srcLen + srcLen - 1] = config.eosTokenId;
   const input = tf.tensor2d(ids, [batch, srcLen], 'int32');
   const run = async () => {
-    const session = model.createSession(input);
+    const session = new NllbMoeSession(model, input);
     try {
       // eos disabled so every run decodes the same number of tokens
       return await generate(session, { inputIds: Array.from({ length: batch }, () => [config.decoderStartTokenId]) }, { maxNewTokens: newTokens, eosTokenId: null, padTokenId: config.padTokenId });

@@ -29,7 +29,7 @@ import { parseNllbMoeConfig, type NllbMoeConfig } from '../models/nllb-moe/confi
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { Trainer } from '../train/trainer.js';
 import type { BatchSource, HostBatch } from '../train/batch.js';
-import type { TrainableModel } from '../train/trainable.js';
+import type { TrainableModel } from '../core/trainable.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 function intOpt(ctx: BenchContext, key: string, dflt: number): number {

@@ -11,9 +11,15 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
-import type { AdamWState } from '../train/adamw.js';
 import { fsyncDir, writeAll, writeFileAtomic } from '../convert/atomic.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
+
+/** AdamW's resumable state as a checkpoint stores it (train/adamw.ts produces and restores it). */
+export interface AdamWState {
+  step: number;
+  /** Per parameter name: first and second moments (flat float32, tfjs layout) and its own step count. */
+  moments: Record<string, { m: Float32Array; v: Float32Array; shape: number[]; step?: number }>;
+}
 
 export interface NamedArray {
   name: string;

@@ -9,14 +9,14 @@ import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { writeDirAtomically } from './atomic-dir.js';
-import type { RecordedGraph, SignatureEntry } from './graph-ops.js';
+import type { RecordedGraph, SignatureEntry } from '../ops/graph.js';
 import { writeGraphModel, writeWeightGroup, type WrittenWeightGroup } from './graph-model-writer.js';
-import type { ConstValue } from './graph-ops.js';
+import type { ConstValue } from '../ops/graph.js';
 import { buildModelForExport, type ExportableModel } from './load-model.js';
-import { recordNllbMoeGraph } from './nllb-moe-graphs.js';
+import { recordNllbMoeGraph } from '../models/nllb-moe/graphs.js';
 import type { QuantizeMode } from './quantize.js';
 import { exportReadme, type GraphSummary } from './readme.js';
-import { recordXglmGraph } from './xglm-graphs.js';
+import { recordXglmGraph } from '../models/xglm/graphs.js';
 
 export const EXPORT_FORMATS = ['graph'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];

@@ -14,7 +14,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import type { DType } from '../ops/ops.js';
-import type { ConstValue, NodeDef, RecordedGraph, SignatureEntry } from './graph-ops.js';
+import type { ConstValue, NodeDef, RecordedGraph, SignatureEntry } from '../ops/graph.js';
 import { quantizeFloat32, type QuantizeMode, type Quantized } from './quantize.js';
 
 /** tfjs-converter's default shard size. */

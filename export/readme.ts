@@ -2,7 +2,7 @@
  * OUT/README.md of an export: what each graph folder takes and returns, and how to run it
  * with stock @tensorflow/tfjs (no tfjs-polyglot code needed).
  */
-import type { SignatureEntry } from './graph-ops.js';
+import type { SignatureEntry } from '../ops/graph.js';
 import type { QuantizeMode } from './quantize.js';
 
 export interface GraphSummary {

@@ -16,7 +16,7 @@ import { argmax, logSoftmaxInPlace, softmax, topK } from './scores.js';
 import { sampleOne, sampleWithoutReplacement } from './sampling.js';
 import { BeamSearchScorer } from './beam-hypotheses.js';
 import { runStep } from './step.js';
-import type { DecoderSession } from './session.js';
+import type { DecoderSession } from '../core/decoder-session.js';
 
 export interface GenerateInputs {
   inputIds: readonly (readonly number[])[];

@@ -1,7 +1,7 @@
 /** One decoding step: host ids -> session.step -> host scores, leaving no tensor behind. */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import type { DecoderSession } from './session.js';
+import type { DecoderSession } from '../core/decoder-session.js';
 
 export interface StepScores {
   /** [rows * vocab], row-major; a private copy the caller may modify. */

@@ -11,6 +11,7 @@ import { PolyglotError } from '../core/errors.js';
 import { padBatch, type DecodeOptions } from '../tokenizers/tokenizer.js';
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { generate } from './generate.js';
 import type { GenerateOptions } from './options.js';
 import { trimGenerated } from './generate-text.js';
@@ -68,7 +69,7 @@ export async function translate(
     const mask = tf.tensor2d(enc.attentionMask, enc.shape, 'int32');
     let session;
     try {
-      session = model.createSession(ids, mask);
+      session = new NllbMoeSession(model, ids, mask);
     } finally {
       ids.dispose();
       mask.dispose();

@@ -21,10 +21,3 @@ export function dropout<T>(o: Ops<T>, x: T, rate: number, opts: RunOptions): T {
   return o.mul(x, scaled);
 }
 
-/** A dropout with a fixed rate, as a small object layers hold. */
-export class Dropout {
-  constructor(readonly rate: number) {}
-  run<T>(o: Ops<T>, x: T, opts: RunOptions): T {
-    return dropout(o, x, this.rate, opts);
-  }
-}

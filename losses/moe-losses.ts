@@ -12,7 +12,7 @@
  */
 import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
-import { expertOneHot } from '../layers/router.js';
+import { expertOneHot } from '../layers/moe/router.js';
 
 export type MoeLossMode = 'standard' | 'hf';
 

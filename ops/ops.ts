@@ -4,7 +4,7 @@
  * Two implementations exist:
  *  - `eagerOps` (ops/eager.ts): plain tfjs calls, used for inference and training
  *    (gradients flow because these are ordinary tfjs ops);
- *  - the GraphDef builder (export/graph-ops.ts): records the same calls as TensorFlow
+ *  - the GraphDef builder (ops/graph.ts): records the same calls as TensorFlow
  *    GraphDef nodes, so an exported graph model cannot drift from the eager model.
  *
  * Rules for code written against `Ops<T>`:

@@ -10,7 +10,7 @@ import { AdamW, hfNoDecay } from '../train/adamw.js';
 import { runAdamwStep, hostToTensor } from '../verify/train-cases.js';
 import { compareOutput } from '../verify/compare.js';
 import type { CaseContext, CaseSpec } from '../verify/types.js';
-import type { TrainParam } from '../train/trainable.js';
+import type { TrainParam } from '../core/trainable.js';
 
 function context(fixture: string, caseName: string): CaseContext {
   const dir = fixturePath(fixture);

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
-import { GraphOps, type GraphNode } from '../export/graph-ops.js';
+import { GraphOps, type GraphNode } from '../ops/graph.js';
 import { orderGroups, writeGraphModel, writeWeightGroup } from '../export/graph-model-writer.js';
 import { writeDirAtomically } from '../export/atomic-dir.js';
 import { toFloat16Bits, type QuantizeMode } from '../export/quantize.js';

@@ -1,6 +1,6 @@
 /** A fake DecoderSession for generation tests: logits are a pure function of each row's history. */
 import { tf } from '../core/tf.js';
-import type { DecoderSession } from '../generation/session.js';
+import type { DecoderSession } from '../core/decoder-session.js';
 
 export type LogitsFn = (history: readonly number[]) => Float32Array;
 

@@ -7,6 +7,7 @@ import { SafetensorsFile } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import { translate } from '../generation/translate.js';
 import { loadTranslator, type Translator } from '../generation/load.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { fixturePath, useBackend } from './helpers.js';
 
 let tr: Translator;
@@ -32,7 +33,7 @@ test('greedy generation reproduces the fixture generate_greedy sequences exactly
   const idsT = tf.tensor2d(rows(ids.data as ArrayLike<number | bigint>, ids.shape), undefined, 'int32');
   const maskT = tf.tensor2d(rows(mask.data as ArrayLike<number | bigint>, mask.shape), undefined, 'int32');
   const before = tf.memory().numTensors;
-  const s = tr.model.createSession(idsT, maskT);
+  const s = new NllbMoeSession(tr.model, idsT, maskT);
   const B = ids.shape[0];
   const r = await generate(s, { inputIds: Array.from({ length: B }, () => [c.params.decoder_start_token_id]) }, {
     maxNewTokens: c.params.max_new_tokens,

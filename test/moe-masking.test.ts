@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { eagerOps } from '../ops/eager.js';
-import { maskExpertOutput } from '../layers/expert-output-masking.js';
+import { maskExpertOutput } from '../layers/moe/expert-output-masking.js';
 import { useBackend } from './helpers.js';
 
 await useBackend('wasm');

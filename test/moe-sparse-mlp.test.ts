@@ -4,7 +4,7 @@ import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
-import { SparseMLP, type SparseMLPConfig } from '../layers/sparse-mlp.js';
+import { SparseMLP, type SparseMLPConfig } from '../layers/moe/sparse-mlp.js';
 import { useBackend } from './helpers.js';
 
 await useBackend('wasm');

@@ -8,11 +8,12 @@ import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { parseNllbMoeConfig, isSparseLayer } from '../models/nllb-moe/config.js';
 import { nllbMoeFromCheckpoint, loadNllbMoeWeights } from '../models/nllb-moe/weights.js';
 import { shiftTokensRight } from '../models/nllb-moe/model.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { verifyFixture } from '../verify/verify.js';
 import { hostToTensor } from '../verify/train-cases.js';
 import { eagerOps } from '../ops/eager.js';
 import { AdamW } from '../train/adamw.js';
-import { distinctParameters } from '../train/trainable.js';
+import { distinctParameters } from '../core/trainable.js';
 import type { Ops } from '../ops/ops.js';
 import { fixturePath, useBackend } from './helpers.js';
 
@@ -138,7 +139,7 @@ test('session: cached step-by-step decoding equals the full forward (fraction 1:
   const dec = tf.tensor2d([[2, 1057, 40, 41], [2, 1057, 50, 51], [2, 1057, 60, 61]], [3, 4], 'int32');
   const full = tf.tidy(() => model.forward({ inputIds: ids, attentionMask: mask, decoderInputIds: dec }).logits.arraySync() as number[][][]);
   const before = tf.memory().numTensors;
-  const session = model.createSession(ids, mask);
+  const session = new NllbMoeSession(model, ids, mask);
   for (let t = 0; t < 4; t++) {
     const col = tf.slice(dec, [0, t], [3, 1]);
     const lg = session.step(col);

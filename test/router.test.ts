@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { eagerOps } from '../ops/eager.js';
-import { planRouting, combineWeights, Top2Router, type PlanOptions, type RouterConfig } from '../layers/router.js';
+import { planRouting, combineWeights, Top2Router, type PlanOptions, type RouterConfig } from '../layers/moe/router.js';
 import { useBackend } from './helpers.js';
 
 await useBackend('cpu');

@@ -9,7 +9,7 @@ import { loadModel } from '../train/load-model.js';
 import { exportHfModel } from '../train/export-hf.js';
 import { initModelDir } from '../train/init-model.js';
 import { AdamW } from '../train/adamw.js';
-import { distinctParameters } from '../train/trainable.js';
+import { distinctParameters } from '../core/trainable.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { loadTokenizer } from '../tokenizers/load.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';

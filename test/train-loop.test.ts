@@ -9,7 +9,7 @@ import { Trainer, type TrainerConfig } from '../train/trainer.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { ToyLM, ToySource, toyEvalBatches } from './train-toy.js';
 import type { BatchSource, HostBatch } from '../train/batch.js';
-import type { LossOutput } from '../train/trainable.js';
+import type { LossOutput } from '../core/trainable.js';
 import { decodePng } from '../train/png.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-'));

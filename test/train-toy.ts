@@ -1,7 +1,7 @@
 /** A tiny bigram language model and a synthetic batch source for trainer / checkpoint tests. */
 import { tf } from '../core/tf.js';
 import { Rng, type RngState } from '../core/random.js';
-import type { TrainableModel, NamedParameter, LossOutput } from '../train/trainable.js';
+import type { TrainableModel, NamedParameter, LossOutput } from '../core/trainable.js';
 import type { BatchSource, HostBatch } from '../train/batch.js';
 
 export class ToyLM implements TrainableModel {

@@ -13,7 +13,10 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import type { TrainParam } from './trainable.js';
+import type { TrainParam } from '../core/trainable.js';
+import type { AdamWState } from '../checkpoints/training-checkpoint.js';
+
+export type { AdamWState };
 
 export interface AdamWOptions {
   lr: number;
@@ -39,12 +42,6 @@ export function hfNoDecay(name: string): boolean {
 }
 
 /** Serialisable optimizer state (for checkpoints). */
-export interface AdamWState {
-  step: number;
-  /** Per parameter name: first and second moments (flat float32, tfjs layout) and its own step count. */
-  moments: Record<string, { m: Float32Array; v: Float32Array; shape: number[]; step?: number }>;
-}
-
 interface Slot {
   m: tf.Variable;
   v: tf.Variable;

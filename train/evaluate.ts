@@ -7,7 +7,7 @@
 import { tf } from '../core/tf.js';
 import type { HostBatch } from './batch.js';
 import { batchTensors } from './batch.js';
-import type { TrainableModel } from './trainable.js';
+import type { TrainableModel } from '../core/trainable.js';
 
 export interface EvalResult {
   loss: number;

@@ -8,7 +8,7 @@ import { PolyglotError } from '../core/errors.js';
 import { loadCheckpoint, resolveCheckpoint } from '../checkpoints/training-checkpoint.js';
 import { loadModel } from './load-model.js';
 import { exportHfModel } from './export-hf.js';
-import { distinctParameters } from './trainable.js';
+import { distinctParameters } from '../core/trainable.js';
 import type { HfWriteResult } from '../convert/hf-writer.js';
 
 export function exportCheckpoint(baseModelDir: string, checkpoint: string, outDir: string, overwrite = false): { result: HfWriteResult; step: number } {

@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { writeHfModelDir, type HfExtraFile, type HfWriteResult } from '../convert/hf-writer.js';
 import type { TorchFloatName } from '../convert/dtypes.js';
-import { distinctParameters, type TrainableModel } from './trainable.js';
+import { distinctParameters, type TrainableModel } from '../core/trainable.js';
 
 export const TOKENIZER_FILES = ['sentencepiece.bpe.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'];
 

@@ -19,7 +19,7 @@ import { trainablePredicate } from './freeze.js';
 import { GradAccumulator } from './accumulate.js';
 import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
 import { evaluateLoss, type EvalResult } from './evaluate.js';
-import { distinctParameters, type ComputeLossOptions, type TrainableModel, type TrainParam } from './trainable.js';
+import { distinctParameters, type ComputeLossOptions, type TrainableModel, type TrainParam } from '../core/trainable.js';
 import { writeLossPlot } from './plot.js';
 import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
 

@@ -15,6 +15,7 @@ import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
 import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
 import type { DecoderCache, NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { eagerOps } from '../ops/eager.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
 import type { ActualOutput, CaseContext, ModelCaseRunner } from './types.js';
@@ -180,7 +181,7 @@ export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner =
         const c = model.config;
         const ids = hostToTensor(ctx.input('input_ids')) as tf.Tensor2D;
         const mask = ctx.spec.inputs.attention_mask !== undefined ? (hostToTensor(ctx.input('attention_mask')) as tf.Tensor2D) : undefined;
-        const session = model.createSession(ids, mask);
+        const session = new NllbMoeSession(model, ids, mask);
         try {
           const base: GenerationDefaults = generationFile
             ? generationDefaults

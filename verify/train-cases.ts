@@ -14,7 +14,7 @@ import { Rng } from '../core/random.js';
 import { PolyglotError } from '../core/errors.js';
 import type { HostTensor } from '../convert/safetensors.js';
 import type { ActualOutput, CaseContext, CaseHandler } from './types.js';
-import { distinctParameters, type TrainableModel, type TrainParam } from '../train/trainable.js';
+import { distinctParameters, type TrainableModel, type TrainParam } from '../core/trainable.js';
 import { AdamW } from '../train/adamw.js';
 
 export type CaseModel = TrainableModel & { dispose?: () => void };

@@ -1,5 +1,5 @@
 /** MoE training metrics per sparse layer: capacity drops, expert usage histogram, router entropy. */
-import type { RouterOutput, RoutingStats } from '../../layers/router.js';
+import type { RouterOutput, RoutingStats } from '../../layers/moe/router.js';
 
 /** Host-side MoE metrics of one sparse layer. */
 export interface MoeLayerMetrics extends RoutingStats {

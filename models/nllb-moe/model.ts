@@ -20,17 +20,16 @@ import { LayerNorm } from '../../layers/layer-norm.js';
 import { Linear } from '../../layers/linear.js';
 import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinusoidal-positions.js';
-import { NllbMoeEncoderBlock, type MoeBlockConfig } from '../../layers/encoder-block.js';
-import { NllbMoeDecoderBlock } from '../../layers/seq2seq-decoder-block.js';
-import type { ExpertOutputMaskingMode } from '../../layers/expert-output-masking.js';
-import type { ParameterHook } from '../../layers/sparse-mlp.js';
-import type { RouterOutput } from '../../layers/router.js';
+import { NllbMoeEncoderBlock, type MoeBlockConfig } from './encoder-block.js';
+import { NllbMoeDecoderBlock } from './decoder-block.js';
+import type { ExpertOutputMaskingMode } from '../../layers/moe/expert-output-masking.js';
+import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
+import type { RouterOutput } from '../../layers/moe/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
-import type { LossOutput, NamedParameter, TrainableModel } from '../../train/trainable.js';
+import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
-import { NllbMoeSession, type NllbMoeSessionOptions } from './session.js';
 
 export type { MoeLayerMetrics };
 
@@ -417,11 +416,6 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       histograms[`${key}/expert_usage`] = Array.from(m.expertUsage);
     }
     return { loss: res.loss as tf.Scalar, components, histograms };
-  }
-
-  /** A generation session: the encoder runs now, `step` decodes with self + cross caches. */
-  createSession(inputIds: tf.Tensor2D, attentionMask?: tf.Tensor2D, opts: NllbMoeSessionOptions = {}): NllbMoeSession {
-    return new NllbMoeSession(this, inputIds, attentionMask, opts);
   }
 
   dispose(): void {

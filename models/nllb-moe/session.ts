@@ -8,7 +8,7 @@
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import { eagerOps } from '../../ops/eager.js';
-import type { DecoderSession } from '../../generation/session.js';
+import type { DecoderSession } from '../../core/decoder-session.js';
 import type { DecoderCache, NllbMoeForConditionalGeneration } from './model.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
 

@@ -11,7 +11,7 @@ import { eagerOps } from '../../ops/eager.js';
 import { withInitialValues, type HfParameter, type RunOptions } from '../../layers/base.js';
 import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, defaultPositionIds } from '../../layers/sinusoidal-positions.js';
-import { XGLMDecoderBlock } from '../../layers/xglm-decoder-block.js';
+import { XGLMDecoderBlock } from './decoder-block.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { Linear } from '../../layers/linear.js';
 import type { KeyValue } from '../../layers/attention.js';

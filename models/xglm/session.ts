@@ -8,7 +8,7 @@
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { KeyValue } from '../../layers/attention.js';
-import type { DecoderSession } from '../../generation/session.js';
+import type { DecoderSession } from '../../core/decoder-session.js';
 import type { XGLMForCausalLM } from './model.js';
 
 export class XGLMDecoderSession implements DecoderSession {

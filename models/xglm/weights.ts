@@ -10,7 +10,6 @@ import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
 import type { HfParameter, InitialValueProvider } from '../../layers/base.js';
-import type { XGLMForCausalLM } from './model.js';
 
 /** Position buffers older conversions saved (non-persistent in HF; recomputed here), not parameters. */
 const IGNORED = [/^(model\.)?embed_positions\.(weights?|_float_tensor)$/];
@@ -90,7 +89,7 @@ export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource
 }
 
 /** Overwrites an existing model's parameters with the checkpoint's (validated first). */
-export function loadXGLMWeights(lm: XGLMForCausalLM, tensors: TensorSource, source: string): void {
+export function loadXGLMWeights(lm: { namedParameters(): HfParameter[] }, tensors: TensorSource, source: string): void {
   const params = lm.namedParameters();
   checkXGLMCheckpoint(params, tensors, source);
   const ckName = checkpointNamer(tensors);

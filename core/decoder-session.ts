@@ -3,7 +3,7 @@
  * A session is the state of one generate call: the key/value cache, the attention mask that grows
  * with every fed column, and (encoder-decoder) the encoder output computed once at creation.
  */
-import type { tf } from '../core/tf.js';
+import type { tf } from './tf.js';
 
 export interface DecoderSession {
   /** Current number of rows (changes when `reorder` expands batch -> batch * beams). */

@@ -5,16 +5,16 @@
  *   h += ff_dropout(ffn(ff_layer_norm(h)))                            dense or sparse (cfg.ffnOutputDropout)
  * HF names: `cross_attention` / `cross_attention_layer_norm` (not encoder_attn).
  */
-import type { Ops } from '../ops/ops.js';
-import { tf } from '../core/tf.js';
-import { PolyglotLayer } from './base.js';
-import { Attention, type KeyValue } from './attention.js';
-import { LayerNorm } from './layer-norm.js';
-import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
-import { preNormResidual } from './residual.js';
-import type { RouterOutput } from './router.js';
+import type { Ops } from '../../ops/ops.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotLayer } from '../../layers/base.js';
+import { Attention, type KeyValue } from '../../layers/attention.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { MoeFfn, type MoeFfnInput } from '../../layers/moe/moe-ffn.js';
+import { preNormResidual } from '../../layers/residual.js';
+import type { RouterOutput } from '../../layers/moe/router.js';
 import type { MoeBlockConfig } from './encoder-block.js';
-import type { ParameterHook } from './sparse-mlp.js';
+import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
 
 export interface Seq2SeqDecoderBlockInput<T> extends MoeFfnInput<T> {
   /** Additive causal (+ padding) mask [B|1, 1, Tq, Tk]. */

@@ -9,12 +9,12 @@
  * unsortedSegmentSum). Graph mode runs every expert densely on every token times its combine
  * weight (zero for unrouted tokens), with the same routing math.
  */
-import { PolyglotError } from '../core/errors.js';
-import type { Ops } from '../ops/ops.js';
-import { tf } from '../core/tf.js';
-import { PolyglotLayer, type HfParameter, type RunOptions } from './base.js';
+import { PolyglotError } from '../../core/errors.js';
+import type { Ops } from '../../ops/ops.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotLayer, type HfParameter, type RunOptions } from '../base.js';
 import { maskExpertOutput, type ExpertOutputMaskingMode } from './expert-output-masking.js';
-import { FeedForward } from './feed-forward.js';
+import { FeedForward } from '../feed-forward.js';
 import { Top2Router, type RouterConfig, type RouterOutput } from './router.js';
 
 export interface SparseMLPConfig extends RouterConfig {

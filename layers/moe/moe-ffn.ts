@@ -2,10 +2,10 @@
  * The FFN slot of an NLLB-MoE block: dense (`ffn.fc1/fc2`, NllbMoeDenseActDense) or sparse
  * (`ffn.router` + `ffn.experts.expert_K`), chosen per layer by the sparse step.
  */
-import type { Ops } from '../ops/ops.js';
-import { tf } from '../core/tf.js';
-import { PolyglotLayer, type RunOptions } from './base.js';
-import { FeedForward } from './feed-forward.js';
+import type { Ops } from '../../ops/ops.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotLayer, type RunOptions } from '../base.js';
+import { FeedForward } from '../feed-forward.js';
 import type { ExpertOutputMaskingMode } from './expert-output-masking.js';
 import type { RouterOutput } from './router.js';
 import { SparseMLP, type ParameterHook, type SparseMLPConfig } from './sparse-mlp.js';

@@ -10,10 +10,10 @@
  *   dropped independently, survivors scaled by 1 / (1 - p).
  * A token routed to two experts gets two independent masks in both modes.
  */
-import { tf } from '../core/tf.js';
-import { PolyglotError } from '../core/errors.js';
-import type { Rng } from '../core/random.js';
-import type { Ops } from '../ops/ops.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import type { Rng } from '../../core/random.js';
+import type { Ops } from '../../ops/ops.js';
 
 export type ExpertOutputMaskingMode = 'token' | 'hf';
 

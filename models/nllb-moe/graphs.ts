@@ -13,9 +13,9 @@
  * routed (router_ignore_padding_tokens = false), so they take no expert capacity. HF generate
  * passes none, which equals all ones.
  */
-import type { NllbMoeForConditionalGeneration, DecoderCache } from '../models/nllb-moe/model.js';
-import { PolyglotError } from '../core/errors.js';
-import { GraphOps, type GraphNode, type RecordedGraph } from './graph-ops.js';
+import type { NllbMoeForConditionalGeneration, DecoderCache } from './model.js';
+import { PolyglotError } from '../../core/errors.js';
+import { GraphOps, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
 
 export type NllbGraphKind = 'encoder' | 'decoder' | 'decoder_with_past';
 

@@ -4,13 +4,13 @@
  *   h += dropout(fc2(activation_dropout(act(fc1(final_layer_norm(h))))))
  * LayerDrop is decided by the model (it skips whole blocks).
  */
-import { tf } from '../core/tf.js';
-import type { Ops } from '../ops/ops.js';
-import { PolyglotLayer, type RunOptions } from './base.js';
-import { Attention, type KeyValue } from './attention.js';
-import { LayerNorm } from './layer-norm.js';
-import { FeedForward } from './feed-forward.js';
-import { preNormResidual } from './residual.js';
+import { tf } from '../../core/tf.js';
+import type { Ops } from '../../ops/ops.js';
+import { PolyglotLayer, type RunOptions } from '../../layers/base.js';
+import { Attention, type KeyValue } from '../../layers/attention.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { FeedForward } from '../../layers/feed-forward.js';
+import { preNormResidual } from '../../layers/residual.js';
 
 export interface XGLMDecoderBlockConfig {
   dim: number;

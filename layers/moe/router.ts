@@ -9,12 +9,12 @@
  * token lists for the sparse MLP. Graph mode (`o.kind === 'graph'`) expresses the same decisions
  * with argMax / oneHot / cumsum / comparisons (deterministic policies only).
  */
-import { tf } from '../core/tf.js';
-import { PolyglotError } from '../core/errors.js';
-import type { Rng } from '../core/random.js';
-import type { Dim, Ops } from '../ops/ops.js';
-import { PolyglotLayer } from './base.js';
-import { Linear } from './linear.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotError } from '../../core/errors.js';
+import type { Rng } from '../../core/random.js';
+import type { Dim, Ops } from '../../ops/ops.js';
+import { PolyglotLayer } from '../base.js';
+import { Linear } from '../linear.js';
 
 /** float32 machine epsilon (torch.finfo(float32).eps), HF's clamp of the gate denominator. */
 export const FLOAT32_EPS = 1.1920928955078125e-7;

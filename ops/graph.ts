@@ -11,7 +11,7 @@
  */
 import type { Tensor } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import type { Dim, DType, Ops, TopK } from '../ops/ops.js';
+import type { Dim, DType, Ops, TopK } from './ops.js';
 
 /** One tensor in the graph: a node output (`name` or `name:i`) with its dtype and known dims. */
 export interface GraphNode {

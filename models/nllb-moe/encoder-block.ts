@@ -4,15 +4,15 @@
  *   h += ff_dropout(ffn(ff_layer_norm(h)))        (ff_dropout = activation_dropout; dropout for M2M100 checkpoints)
  * The FFN is dense or sparse (router + experts). LayerDrop is decided by the model.
  */
-import type { Ops } from '../ops/ops.js';
-import { tf } from '../core/tf.js';
-import { PolyglotLayer } from './base.js';
-import { Attention } from './attention.js';
-import { LayerNorm } from './layer-norm.js';
-import { MoeFfn, type MoeFfnInput } from './moe-ffn.js';
-import { preNormResidual } from './residual.js';
-import type { RouterOutput } from './router.js';
-import type { ParameterHook, SparseMLPConfig } from './sparse-mlp.js';
+import type { Ops } from '../../ops/ops.js';
+import { tf } from '../../core/tf.js';
+import { PolyglotLayer } from '../../layers/base.js';
+import { Attention } from '../../layers/attention.js';
+import { LayerNorm } from '../../layers/layer-norm.js';
+import { MoeFfn, type MoeFfnInput } from '../../layers/moe/moe-ffn.js';
+import { preNormResidual } from '../../layers/residual.js';
+import type { RouterOutput } from '../../layers/moe/router.js';
+import type { ParameterHook, SparseMLPConfig } from '../../layers/moe/sparse-mlp.js';
 
 export interface MoeBlockConfig extends SparseMLPConfig {
   numHeads: number;

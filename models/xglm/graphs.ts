@@ -6,9 +6,9 @@
  *      attention_mask then covers past + new tokens [B, P + T]; presents are [B, heads, P + T, head_dim].
  * The graphs are recorded from the model's own Ops-generic `run` (eval mode).
  */
-import type { XGLMForCausalLM } from '../models/xglm/model.js';
-import type { KeyValue } from '../layers/attention.js';
-import { GraphOps, type GraphNode, type RecordedGraph } from './graph-ops.js';
+import type { XGLMForCausalLM } from './model.js';
+import type { KeyValue } from '../../layers/attention.js';
+import { GraphOps, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
 
 export function recordXglmGraph(model: XGLMForCausalLM, withPast: boolean): RecordedGraph {
   const c = model.config;

@@ -3,8 +3,8 @@
  * Models (XGLM, NLLB-MoE) implement it; the optimizer, trainer, checkpoints, verify's
  * grad / adamw_step handlers and the HF exporter only use this.
  */
-import type { tf } from '../core/tf.js';
-import type { Rng } from '../core/random.js';
+import type { tf } from './tf.js';
+import type { Rng } from './random.js';
 
 export interface NamedParameter {
   /** Hugging Face state-dict name, e.g. `model.layers.0.self_attn.q_proj.weight`. */
