@@ -20,8 +20,9 @@ import { m2m100FromCheckpoint, m2m100FromPretrained, type M2M100ForConditionalGe
 import { isIgnoredM2m100Key, m2m100ToNllbMoeName, nllbMoeToM2m100Name } from '../models/m2m-100/names.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
 import { nllbMoeFromPretrained } from '../models/nllb-moe/weights.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { exportHfModel } from '../train/export-hf.js';
-import { distinctParameters } from '../train/trainable.js';
+import { distinctParameters } from '../core/trainable.js';
 import { fixturePath, throwsExactly, useBackend } from './helpers.js';
 import { stateDictPickle, torchZip, type FakeTensor } from './convert-torchfile.js';
 
@@ -257,7 +258,7 @@ test('training steps and generation keep the tensor count flat', async () => {
     assert.ok(losses.every(Number.isFinite));
     const ids = host('generate_greedy/input_ids') as tf.Tensor2D;
     const mask = host('generate_greedy/attention_mask') as tf.Tensor2D;
-    const s = m.createSession(ids, mask);
+    const s = new NllbMoeSession(m, ids, mask);
     const start = tf.tensor2d(Array.from({ length: ids.shape[0] }, () => [2]), undefined, 'int32');
     s.step(start).dispose(); // the first step creates the cross-attention caches
     const genBefore = tf.memory().numTensors;

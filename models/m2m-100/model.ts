@@ -7,7 +7,7 @@
  */
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import { openCheckpoint } from '../../convert/open-checkpoint.js';
-import type { NamedParameter } from '../../train/trainable.js';
+import type { NamedParameter } from '../../core/trainable.js';
 import { NllbMoeForConditionalGeneration } from '../nllb-moe/model.js';
 import { loadNllbMoeWeights } from '../nllb-moe/weights.js';
 import { parseM2M100Config } from './config.js';
