@@ -1,0 +1,190 @@
+/**
+ * Dense NLLB-200-distilled-600M shape (m2m_100: d_model 1024, 12 + 12 layers, ffn 4096, 16 heads,
+ * vocab 256206), random weights:
+ *  - translation: greedy decoding with the KV-cache session, batch 1 and 4, 32 source tokens and
+ *    exactly 32 new tokens (eos suppressed), new tokens/s;
+ *  - one training step (forward + backward + AdamW): the full shape does not fit the wasm heap
+ *    (printed plan below), so the step runs on the same widths with fewer layers and a smaller
+ *    vocabulary (--train-layers, --train-vocab) and the full-shape rate is extrapolated by FLOPs.
+ * Options: --layers N (translation depth, default 12), --vocab V, --skip-translate, --skip-train.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { tf } from '../core/tf.js';
+import type { HfParameter } from '../layers/base.js';
+import type { NllbMoeConfig } from '../models/nllb-moe/config.js';
+import { NllbMoeSession } from '../models/nllb-moe/session.js';
+import { parseM2M100Config } from '../models/m2m-100/config.js';
+import { M2M100ForConditionalGeneration } from '../models/m2m-100/model.js';
+import { generate } from '../generation/generate.js';
+import { Trainer } from '../train/trainer.js';
+import type { BatchSource, HostBatch } from '../train/batch.js';
+import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
+
+const NLLB_600M = { d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, encoder_attention_heads: 16, decoder_attention_heads: 16, vocab_size: 256206, max_position_embeddings: 1024, scale_embedding: true };
+
+function intOpt(ctx: BenchContext, key: string, dflt: number): number {
+  const v = ctx.options[key];
+  return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
+}
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return s / 2147483648 - 1;
+  };
+}
+
+/** A model with uniform random matrices of std 0.02 written piecewise (one matrix on the host at a time). */
+function randomModel(json: Record<string, unknown>): M2M100ForConditionalGeneration {
+  let seed = 1;
+  const hook = (params: HfParameter[]) => {
+    for (const p of params) {
+      const shape = p.variable.shape as number[];
+      if (shape.length !== 2) continue;
+      const next = lcg(seed++);
+      const data = new Float32Array(shape[0] * shape[1]);
+      for (let i = 0; i < data.length; i++) data[i] = next() * 0.02 * Math.sqrt(3);
+      const v = tf.tensor2d(data, [shape[0], shape[1]]);
+      p.variable.write(v);
+      v.dispose();
+    }
+  };
+  return new M2M100ForConditionalGeneration(parseM2M100Config({ model_type: 'm2m_100', ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 }), { parameterHook: hook });
+}
+
+function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
+  const next = lcg(seed);
+  return Int32Array.from({ length: b * t }, () => 4 + Math.floor(((next() + 1) / 2) * (vocab - 4)));
+}
+
+function parameterCount(c: NllbMoeConfig): number {
+  const d = c.dModel;
+  const attn = 4 * (d * d + d) + 2 * d;
+  const ffn = (f: number) => 2 * d * f + f + d + 2 * d;
+  return c.vocabSize * d + c.encoderLayers * (attn + ffn(c.encoderFfnDim)) + c.decoderLayers * (2 * attn + ffn(c.decoderFfnDim)) + 4 * d;
+}
+
+/** Matmul FLOPs of a forward over b x s source and b x t decoder tokens (decoder attention over `past` cached keys). */
+function forwardFlops(c: NllbMoeConfig, b: number, s: number, t: number, past = 0): number {
+  const d = c.dModel;
+  const enc = s === 0 ? 0 : c.encoderLayers * (2 * b * s * (4 * d * d + 2 * d * c.encoderFfnDim) + 4 * b * s * s * d);
+  const dec = c.decoderLayers * (2 * b * t * (6 * d * d + 2 * d * c.decoderFfnDim) + 4 * b * t * (past + t) * d + 4 * b * t * s * d) + 2 * b * t * d * c.vocabSize;
+  return enc + dec;
+}
+
+async function translateRun(ctx: BenchContext, model: M2M100ForConditionalGeneration, b: number): Promise<BenchResult> {
+  const c = model.config;
+  const S = 32;
+  const N = 32;
+  const ids = tf.tensor2d(randomIds(b, S, c.vocabSize, 3 + b), [b, S], 'int32');
+  const run = async () => {
+    const session = new NllbMoeSession(model, ids);
+    try {
+      await generate(session, { inputIds: Array.from({ length: b }, () => [c.decoderStartTokenId]) }, { maxNewTokens: N, minNewTokens: N, eosTokenId: c.eosTokenId, padTokenId: c.padTokenId });
+    } finally {
+      session.dispose();
+    }
+  };
+  await run(); // warm-up
+  const times: number[] = [];
+  for (let i = 0; i < (ctx.quick ? 1 : 2); i++) {
+    const t0 = performance.now();
+    await run();
+    times.push(performance.now() - t0);
+  }
+  ids.dispose();
+  const ms = Math.min(...times);
+  let flops = forwardFlops(c, b, S, 1);
+  for (let p = 1; p < N; p++) flops += forwardFlops(c, b, 0, 1, p) + c.decoderLayers * 4 * b * S * c.dModel;
+  return result(ctx, `translate greedy m2m_100 d${c.dModel} ${c.encoderLayers}+${c.decoderLayers} ffn${c.decoderFfnDim} V${c.vocabSize} batch ${b} [${S} src + ${N} new]`, {
+    ms, tokens: b * N, flops, extra: { meanMs: +(times.reduce((a, x) => a + x, 0) / times.length).toFixed(0) },
+  });
+}
+
+class FixedBatches implements BatchSource {
+  epoch = 0;
+  constructor(private readonly batch: HostBatch) {}
+  next(): HostBatch {
+    return this.batch;
+  }
+  state(): unknown {
+    return {};
+  }
+  restore(): void {}
+}
+
+async function trainRun(ctx: BenchContext): Promise<BenchResult> {
+  const layers = intOpt(ctx, 'train-layers', 2);
+  const vocab = intOpt(ctx, 'train-vocab', 32000);
+  const b = intOpt(ctx, 'batch', 4);
+  const t = 32;
+  const model = randomModel({ ...NLLB_600M, encoder_layers: layers, decoder_layers: layers, vocab_size: vocab });
+  const c = model.config;
+  const src = randomIds(b, t, vocab, 5);
+  const tgt = randomIds(b, t, vocab, 7);
+  const batch: HostBatch = { arrays: { input_ids: { data: src, shape: [b, t] }, attention_mask: { data: new Int32Array(b * t).fill(1), shape: [b, t] }, labels: { data: tgt, shape: [b, t] } }, tokens: 2 * b * t, targets: b * t };
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-m2m100-'));
+  const times: number[] = [];
+  let last = performance.now();
+  const steps = ctx.quick ? 2 : 3;
+  const trainer = new Trainer(model, new FixedBatches(batch), {
+    maxSteps: steps + 1, lr: 1e-4, weightDecay: 0.01, schedule: 'constant', warmupSteps: 0, gradAccum: 1, maxGradNorm: 1, seed: 0,
+    evalEvery: 0, saveEvery: 0, keep: 1, outDir: out, plot: false,
+  }, {
+    onRecord: (r) => {
+      if (r.type !== 'train') return;
+      const now = performance.now();
+      if ((r.step as number) > 1) times.push(now - last);
+      last = now;
+    },
+  });
+  try {
+    await trainer.run();
+  } finally {
+    trainer.dispose();
+    model.dispose();
+    fs.rmSync(out, { recursive: true, force: true });
+  }
+  const ms = Math.min(...times);
+  const flops = 3 * forwardFlops(c, b, t, t);
+  const full = parseM2M100Config({ model_type: 'm2m_100', ...NLLB_600M });
+  const fullMs = (ms * 3 * forwardFlops(full, b, t, t)) / flops;
+  return result(ctx, `train step m2m_100 d1024 ${layers}+${layers} ffn4096 V${vocab} [${b}x${t} src + ${b}x${t} tgt]`, {
+    ms, tokens: 2 * b * t, flops,
+    extra: { reduced: true, estFullShapeTokensPerSec: +((2 * b * t * 1000) / fullMs).toFixed(1) },
+  });
+}
+
+/** Bytes of full fine-tuning with AdamW in float32: weights, gradients, two moments (activations extra). */
+export function fullFineTuneBytes(c: NllbMoeConfig): { parameters: number; weights: number; adamw: number } {
+  const p = parameterCount(c);
+  return { parameters: p, weights: 4 * p, adamw: 16 * p };
+}
+
+export const m2m100Bench: Bench = {
+  name: 'm2m100',
+  description: 'NLLB-200-distilled-600M shape (m2m_100): greedy translation tokens/s (batch 1, 4; 32 src + 32 new) and a training step (reduced depth/vocab, extrapolated)',
+  async run(ctx) {
+    const out: BenchResult[] = [];
+    const full = parseM2M100Config({ model_type: 'm2m_100', ...NLLB_600M });
+    const plan = fullFineTuneBytes(full);
+    const gb = (x: number) => (x / 2 ** 30).toFixed(2);
+    console.log(
+      `nllb-200-distilled-600M shape: ${(plan.parameters / 1e6).toFixed(1)}M parameters; float32 weights ${gb(plan.weights)} GiB; ` +
+        `full fine-tuning with AdamW (weights + grads + 2 moments) ${gb(plan.adamw)} GiB before activations; wasm32 heap limit 4 GiB`,
+    );
+    if (ctx.options['skip-translate'] !== true) {
+      const model = randomModel({ ...NLLB_600M, encoder_layers: intOpt(ctx, 'layers', 12), decoder_layers: intOpt(ctx, 'layers', 12), vocab_size: intOpt(ctx, 'vocab', 256206) });
+      try {
+        for (const b of [1, 4]) out.push(await translateRun(ctx, model, b));
+      } finally {
+        model.dispose();
+      }
+    }
+    if (ctx.options['skip-train'] !== true) out.push(await trainRun(ctx));
+    return out;
+  },
+};
