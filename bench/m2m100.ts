@@ -8,9 +8,6 @@
  *    vocabulary (--train-layers, --train-vocab) and the full-shape rate is extrapolated by FLOPs.
  * Options: --layers N (translation depth, default 12), --vocab V, --skip-translate, --skip-train.
  */
-import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import type { HfParameter } from '../layers/base.js';
 import type { NllbMoeConfig } from '../models/nllb-moe/config.js';
@@ -18,24 +15,11 @@ import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { parseM2M100Config } from '../models/m2m-100/config.js';
 import { M2M100ForConditionalGeneration } from '../models/m2m-100/model.js';
 import { generate } from '../generation/generate.js';
-import { Trainer } from '../train/trainer.js';
-import type { BatchSource, HostBatch } from '../train/batch.js';
+import type { HostBatch } from '../train/batch.js';
+import { intOpt, lcgFill, randomIds, timeSteps } from './train.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 const NLLB_600M = { d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, encoder_attention_heads: 16, decoder_attention_heads: 16, vocab_size: 256206, max_position_embeddings: 1024, scale_embedding: true };
-
-function intOpt(ctx: BenchContext, key: string, dflt: number): number {
-  const v = ctx.options[key];
-  return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
-}
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2147483648 - 1;
-  };
-}
 
 /** A model with uniform random matrices of std 0.02 written piecewise (one matrix on the host at a time). */
 function randomModel(json: Record<string, unknown>): M2M100ForConditionalGeneration {
@@ -44,20 +28,12 @@ function randomModel(json: Record<string, unknown>): M2M100ForConditionalGenerat
     for (const p of params) {
       const shape = p.variable.shape as number[];
       if (shape.length !== 2) continue;
-      const next = lcg(seed++);
-      const data = new Float32Array(shape[0] * shape[1]);
-      for (let i = 0; i < data.length; i++) data[i] = next() * 0.02 * Math.sqrt(3);
-      const v = tf.tensor2d(data, [shape[0], shape[1]]);
+      const v = tf.tensor2d(lcgFill(shape[0] * shape[1], 0.02 * Math.sqrt(3), seed++), [shape[0], shape[1]]);
       p.variable.write(v);
       v.dispose();
     }
   };
   return new M2M100ForConditionalGeneration(parseM2M100Config({ model_type: 'm2m_100', ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 }), { parameterHook: hook });
-}
-
-function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
-  const next = lcg(seed);
-  return Int32Array.from({ length: b * t }, () => 4 + Math.floor(((next() + 1) / 2) * (vocab - 4)));
 }
 
 function parameterCount(c: NllbMoeConfig): number {
@@ -104,18 +80,6 @@ async function translateRun(ctx: BenchContext, model: M2M100ForConditionalGenera
   });
 }
 
-class FixedBatches implements BatchSource {
-  epoch = 0;
-  constructor(private readonly batch: HostBatch) {}
-  next(): HostBatch {
-    return this.batch;
-  }
-  state(): unknown {
-    return {};
-  }
-  restore(): void {}
-}
-
 async function trainRun(ctx: BenchContext): Promise<BenchResult> {
   const layers = intOpt(ctx, 'train-layers', 2);
   const vocab = intOpt(ctx, 'train-vocab', 32000);
@@ -126,29 +90,12 @@ async function trainRun(ctx: BenchContext): Promise<BenchResult> {
   const src = randomIds(b, t, vocab, 5);
   const tgt = randomIds(b, t, vocab, 7);
   const batch: HostBatch = { arrays: { input_ids: { data: src, shape: [b, t] }, attention_mask: { data: new Int32Array(b * t).fill(1), shape: [b, t] }, labels: { data: tgt, shape: [b, t] } }, tokens: 2 * b * t, targets: b * t };
-  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-m2m100-'));
-  const times: number[] = [];
-  let last = performance.now();
-  const steps = ctx.quick ? 2 : 3;
-  const trainer = new Trainer(model, new FixedBatches(batch), {
-    maxSteps: steps + 1, lr: 1e-4, weightDecay: 0.01, schedule: 'constant', warmupSteps: 0, gradAccum: 1, maxGradNorm: 1, seed: 0,
-    evalEvery: 0, saveEvery: 0, keep: 1, outDir: out, plot: false,
-  }, {
-    onRecord: (r) => {
-      if (r.type !== 'train') return;
-      const now = performance.now();
-      if ((r.step as number) > 1) times.push(now - last);
-      last = now;
-    },
-  });
+  let ms: number;
   try {
-    await trainer.run();
+    ms = (await timeSteps(model, batch, ctx.quick ? 2 : 3)).best;
   } finally {
-    trainer.dispose();
     model.dispose();
-    fs.rmSync(out, { recursive: true, force: true });
   }
-  const ms = Math.min(...times);
   const flops = 3 * forwardFlops(c, b, t, t);
   const full = parseM2M100Config({ model_type: 'm2m_100', ...NLLB_600M });
   const fullMs = (ms * 3 * forwardFlops(full, b, t, t)) / flops;
