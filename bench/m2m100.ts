@@ -9,7 +9,7 @@
  * Options: --layers N (translation depth, default 12), --vocab V, --skip-translate, --skip-train.
  */
 import { tf } from '../core/tf.js';
-import type { HfParameter } from '../layers/base.js';
+import { withInitialValues } from '../layers/base.js';
 import type { NllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { parseM2M100Config } from '../models/m2m-100/config.js';
@@ -21,19 +21,14 @@ import { result, type Bench, type BenchContext, type BenchResult } from './commo
 
 const NLLB_600M = { d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, encoder_attention_heads: 16, decoder_attention_heads: 16, vocab_size: 256206, max_position_embeddings: 1024, scale_embedding: true };
 
-/** A model with uniform random matrices of std 0.02 written piecewise (one matrix on the host at a time). */
+/** A model with uniform random matrices of std 0.02, each created once as its variable's initial value (no zeros first). */
 function randomModel(json: Record<string, unknown>): M2M100ForConditionalGeneration {
   let seed = 1;
-  const hook = (params: HfParameter[]) => {
-    for (const p of params) {
-      const shape = p.variable.shape as number[];
-      if (shape.length !== 2) continue;
-      const v = tf.tensor2d(lcgFill(shape[0] * shape[1], 0.02 * Math.sqrt(3), seed++), [shape[0], shape[1]]);
-      p.variable.write(v);
-      v.dispose();
-    }
-  };
-  return new M2M100ForConditionalGeneration(parseM2M100Config({ model_type: 'm2m_100', ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 }), { parameterHook: hook });
+  const config = parseM2M100Config({ model_type: 'm2m_100', ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 });
+  return withInitialValues(
+    (_name, shape) => (shape.length === 2 ? tf.tensor2d(lcgFill(shape[0] * shape[1], 0.02 * Math.sqrt(3), seed++), [shape[0], shape[1]]) : undefined),
+    () => new M2M100ForConditionalGeneration(config),
+  );
 }
 
 function parameterCount(c: NllbMoeConfig): number {
