@@ -2,7 +2,7 @@
  * The active backend's own float32 matmul rate, the yardstick benches divide by
  * ("achieved / backend matmul"). Times plain 2-D products with fixed operands; each
  * product is read back with dataSync outside any tf.tidy (a tidy around dataSync is
- * about 10x slower: tidy walks the returned array, ../shared/notes/tfjs-platform.md).
+ * about 10x slower: tidy walks the returned array, docs/BACKENDS.md).
  */
 import { tf } from '../core/tf.js';
 

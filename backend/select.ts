@@ -7,6 +7,7 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
+import { registerCpuKernels } from './cpu-kernels.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -68,6 +69,7 @@ export async function tryNativePackages(packages: readonly string[] = NATIVE_PAC
  * marked as already shown (the backend's own `firstUse` flag).
  */
 async function setCpu(): Promise<void> {
+  registerCpuKernels();
   await tf.setBackend('cpu');
   const cpu = tf.findBackend('cpu') as unknown as { firstUse?: boolean } | null;
   if (cpu !== null && cpu.firstUse === true) cpu.firstUse = false;

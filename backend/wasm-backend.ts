@@ -2,7 +2,7 @@
  * The parts of @tensorflow/tfjs-backend-wasm's `BackendWasm` (4.22.0) our kernels use,
  * typed structurally so the package's internals stay out of our public types.
  *
- * Rule (measured, ../shared/notes/tfjs-platform.md): anything that may allocate on the
+ * Rule (measured, docs/BACKENDS.md): anything that may allocate on the
  * wasm heap (`makeOutput`, `_malloc`, calling another kernel, an XNNPACK operator
  * creation) can grow the heap and detach earlier typed-array views: take views with
  * `heapF32` / `heapI32` only after the last allocation.

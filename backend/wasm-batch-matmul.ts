@@ -19,6 +19,7 @@
 import { tf } from '../core/tf.js';
 import { asWasmBackend, makeView, offsetOf, releaseView, type WasmBackend, overrideWasmKernel } from './wasm-backend.js';
 import { transposeLast2 } from './wasm-transpose.js';
+import { forEachBatch, productShape } from './matmul-shapes.js';
 
 type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -163,18 +164,9 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
     lastMatMulPath = 'stock';
     return stock!.kernelFunc(args as unknown as Parameters<tf.KernelFunc>[0]) as tf.TensorInfo;
   }
-  const ar = a.shape.length;
-  const br = b.shape.length;
-  const k = transposeA ? a.shape[ar - 2] : a.shape[ar - 1];
-  const kb = transposeB ? b.shape[br - 1] : b.shape[br - 2];
-  const m = transposeA ? a.shape[ar - 1] : a.shape[ar - 2];
-  const n = transposeB ? b.shape[br - 2] : b.shape[br - 1];
-  if (k !== kb) {
-    throw new Error(`Error in matMul: inner shapes (${k}) and (${kb}) of Tensors with shapes ${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} must match.`);
-  }
-  const outerA = a.shape.slice(0, -2);
-  const outerB = b.shape.slice(0, -2);
-  const outOuter = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  const shape = productShape(a, b, transposeA, transposeB);
+  const { m, n, k, outerA, outerB } = shape;
+  const outOuter = shape.outer;
   const outShape = [...outOuter, m, n];
   const batchA = size(outerA);
   const batchB = size(outerB);
@@ -227,17 +219,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
   const bOff = offsetOf(backend, bN);
   const oOff = offsetOf(backend, out);
   // Broadcasting: map each output batch index to A's and B's batch index.
-  const rank = outOuter.length;
-  const padA = [...Array(rank - outerA.length).fill(1), ...outerA];
-  const padB = [...Array(rank - outerB.length).fill(1), ...outerB];
-  const idx = new Array<number>(rank).fill(0);
-  for (let i = 0; i < nb; i++) {
-    let ia = 0;
-    let ib = 0;
-    for (let d = 0; d < rank; d++) {
-      ia = ia * padA[d] + (padA[d] === 1 ? 0 : idx[d]);
-      ib = ib * padB[d] + (padB[d] === 1 ? 0 : idx[d]);
-    }
+  forEachBatch(shape, (i, ia, ib) => {
     const aId = makeView(backend, aOff + ia * m * k * 4, m * k);
     const bId = makeView(backend, bOff + ib * k * n * 4, k * n);
     const oId = makeView(backend, oOff + i * m * n * 4, m * n);
@@ -245,11 +227,7 @@ function batchMatMul(args: KernelArgs): tf.TensorInfo {
     releaseView(backend, aId);
     releaseView(backend, bId); // also frees the XNNPACK operator cached on this view id
     releaseView(backend, oId);
-    for (let d = rank - 1; d >= 0; d--) {
-      if (++idx[d] < outOuter[d]) break;
-      idx[d] = 0;
-    }
-  }
+  });
   for (const t of owned) dispose(backend, t);
   lastMatMulPath = 'batched-gemm';
   out.shape = outShape;

@@ -6,6 +6,8 @@
  *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
  *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
  *  - Cumsum: negative axes normalised (stock one reads out of bounds).
+ *  - BatchMatMul and _FusedMatMul by the native addon when it is built and loads
+ *    (native-matmul.ts; the JS BatchMatMul above stays as its fallback).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
  */
 import { tf } from '../core/tf.js';
@@ -15,6 +17,8 @@ import { oneHotConfig } from './wasm-one-hot.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
 import { registerTransposeOverride } from './wasm-transpose.js';
 import { registerCumsumFix } from './wasm-cumsum.js';
+import { nativeAddon } from './native.js';
+import { registerNativeMatMul } from './native-matmul.js';
 
 let registered = false;
 
@@ -33,5 +37,7 @@ export function registerWasmKernels(): void {
   registerTransposeOverride(initialised);
   registerBatchMatMulOverride(initialised);
   registerCumsumFix(initialised);
+  const native = nativeAddon();
+  if (native !== undefined) registerNativeMatMul(native, initialised);
   registered = true;
 }

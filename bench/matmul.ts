@@ -3,7 +3,8 @@
  * linear layers and their backprop products, attention (training and decode), a tied
  * lm_head (few rows times a transposed 256k x 1024 embedding), and a training-step-like
  * sequence (one transformer block forward + backward). On wasm every case is timed with
- * the stock kernel and with our override (backend/wasm-batch-matmul.ts).
+ * the stock kernel and with our override (backend/wasm-batch-matmul.ts), and, when the
+ * native addon is active (backend/native.ts), with its kernels on 1 and on 2 threads.
  *
  * Variants of one case are timed round-robin and rated by their fastest call, so load
  * from other processes on a shared machine hits them alike (bench/common.ts).
@@ -13,31 +14,39 @@
 import { tf } from '../core/tf.js';
 import { setBatchedStrategy, setMatMulOverrideEnabled } from '../backend/wasm-batch-matmul.js';
 import { setTransposeOverrideEnabled } from '../backend/wasm-transpose.js';
+import { nativeAddon } from '../backend/native.js';
+import { setNativeMatMulEnabled } from '../backend/native-matmul.js';
 import { measureInterleaved, result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 function rand(shape: number[], seed: number): tf.Tensor {
   return tf.randomUniform(shape, -0.5, 0.5, 'float32', seed);
 }
 
-type Variant = { label: string; stock: boolean; batched?: 'auto' | 'gemm' | 'loop' };
+/** `native`: the addon's kernels on that many threads (the others run with it off). */
+type Variant = { label: string; stock: boolean; batched?: 'auto' | 'gemm' | 'loop'; native?: number };
 
 function variants(ctx: BenchContext, batched: boolean): Variant[] {
   if (ctx.backend !== 'wasm') return [{ label: ctx.backend, stock: true }];
   const v: Variant[] = [{ label: 'stock', stock: true }, { label: 'override', stock: false }];
   if (batched) v.push({ label: 'override-gemm', stock: false, batched: 'gemm' }, { label: 'override-loop', stock: false, batched: 'loop' });
+  if (nativeAddon() !== undefined) v.push({ label: 'native-1t', stock: false, native: 1 }, { label: 'native-2t', stock: false, native: 2 });
   return v;
 }
 
 function withVariant<R>(v: Variant, fn: () => R): R {
+  const addon = nativeAddon();
   setMatMulOverrideEnabled(!v.stock);
   setTransposeOverrideEnabled(!v.stock);
   setBatchedStrategy(v.batched ?? 'auto');
+  setNativeMatMulEnabled(v.native !== undefined);
+  if (addon !== undefined && v.native !== undefined && addon.threads() !== v.native) addon.setThreads(v.native);
   try {
     return fn();
   } finally {
     setMatMulOverrideEnabled(true);
     setTransposeOverrideEnabled(true);
     setBatchedStrategy('auto');
+    setNativeMatMulEnabled(true);
   }
 }
 
@@ -137,7 +146,7 @@ function trainingStep(ctx: BenchContext): BenchResult[] {
 
 export const matmulBench: Bench = {
   name: 'matmul',
-  description: 'matmul rates for model shapes (stock vs override on wasm), lm_head, a training-step-like block',
+  description: 'matmul rates for model shapes (stock vs override vs native 1/2 threads on wasm), lm_head, a training-step-like block',
   async run(ctx) {
     if (ctx.options['sweep'] === true && ctx.backend === 'wasm') {
       const out: BenchResult[] = [];

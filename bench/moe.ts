@@ -15,42 +15,34 @@
 import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
-import type { HfParameter } from '../layers/base.js';
-import { SparseMLP, type ParameterHook, type SparseMLPConfig } from '../layers/moe/sparse-mlp.js';
+import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
+import { SparseMLP, type SparseMLPConfig } from '../layers/moe/sparse-mlp.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { generate } from '../generation/generate.js';
 import { measure, result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
-/** Fills every >= 2-D parameter with a random tensor shared by all parameters of that shape. */
-function sharedRandomHook(seed: number, std = 0.02): { hook: ParameterHook; dispose: () => void } {
+/**
+ * Initial values for every >= 2-D parameter: a random tensor shared by all parameters of that
+ * shape (routers get their own, so layers route differently); LayerNorm ones / zero biases stay.
+ */
+function sharedRandomInit(seed: number, std = 0.02): { provider: InitialValueProvider; dispose: () => void } {
   const pool = new Map<string, tf.Tensor>();
   let routerSeed = seed + 1000;
-  const hook: ParameterHook = (params: HfParameter[]) => {
-    for (const p of params) {
-      const shape = p.variable.shape as number[];
-      if (shape.length < 2) continue; // LayerNorm ones / zero biases stay
-      let value: tf.Tensor;
-      let own = false;
-      if (p.name.includes('router.classifier')) {
-        // routers get their own weights so layers route differently
-        value = tf.randomNormal(shape, 0, 1, 'float32', routerSeed++);
-        own = true;
-      } else {
-        const key = shape.join('x');
-        let v = pool.get(key);
-        if (!v) {
-          v = tf.randomNormal(shape, 0, std, 'float32', seed + pool.size);
-          pool.set(key, v);
-        }
-        value = v;
-      }
-      p.variable.write(value);
-      if (own) value.dispose();
+  const provider: InitialValueProvider = (name, shape) => {
+    if (shape.length < 2) return undefined;
+    if (name.includes('router.classifier')) return tf.randomNormal(shape, 0, 1, 'float32', routerSeed++);
+    const key = shape.join('x');
+    let v = pool.get(key);
+    if (!v) {
+      v = tf.randomNormal(shape, 0, std, 'float32', seed + pool.size);
+      pool.set(key, v);
     }
+    // the variable takes ownership of the tensor it is given: a clone shares the pooled data
+    return tf.clone(v);
   };
-  return { hook, dispose: () => tf.dispose([...pool.values()]) };
+  return { provider, dispose: () => tf.dispose([...pool.values()]) };
 }
 
 function sparseLayerBench(ctx: BenchContext): BenchResult[] {
@@ -75,8 +67,8 @@ function sparseLayerBench(ctx: BenchContext): BenchResult[] {
       activationDropout: 0,
       moeTokenDropout: 0.2,
     };
-    const init = sharedRandomHook(10 * E);
-    const layer = new SparseMLP('bench.ffn', cfg, init.hook);
+    const init = sharedRandomInit(10 * E);
+    const layer = withInitialValues(init.provider, () => new SparseMLP('bench.ffn', cfg));
     // 2 experts per token, fc1 + fc2 = 2 products of 2*d*ffn FLOPs each.
     const flops = tokens * 2 * 2 * 2 * d * ffn;
     const t = measure(() => {
@@ -109,8 +101,8 @@ async function translationBench(ctx: BenchContext): Promise<BenchResult[]> {
       : { d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, encoder_attention_heads: 16, decoder_attention_heads: 16, num_experts: 16, encoder_sparse_step: 4, decoder_sparse_step: 4, vocab_size: 128112 },
     'bench config',
   );
-  const init = sharedRandomHook(7);
-  const model = new NllbMoeForConditionalGeneration(config, { parameterHook: init.hook });
+  const init = sharedRandomInit(7);
+  const model = withInitialValues(init.provider, () => new NllbMoeForConditionalGeneration(config));
   const batch = 4;
   const srcLen = 32;
   const newTokens = Number(ctx.options['new-tokens'] ?? (ctx.quick ? 6 : 24));

@@ -1,7 +1,10 @@
 /**
  * Benchmark entry point:
  *   node dist/bench/run.js [name ...] [--backend auto|wasm|cpu|tensorflow] [--quick]
+ *                          [--native 0|1] [--threads N]
  *                          [--json[=file]] [--list] [bench options, e.g. --full]
+ * --native 0 turns the native kernels off for the run (as POLYGLOT_NATIVE=0 does),
+ * --threads N sets their thread count. The last line is the process's peak RSS.
  * Prints the chosen backend, the backend's own matmul rate, then one report line per
  * result (bench/common.ts formatResult). With --json the results are also written as a
  * JSON array (to the file, or to stdout after the report lines when no file is given).
@@ -11,6 +14,8 @@
 import * as fs from 'node:fs';
 import { selectBackend, type BackendName } from '../backend/select.js';
 import { measureMatmulGflops } from '../backend/matmul-rate.js';
+import { nativeAddon, nativeStatus } from '../backend/native.js';
+import { setNativeMatMulEnabled } from '../backend/native-matmul.js';
 import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
 import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
@@ -42,7 +47,11 @@ async function main(argv: string[]): Promise<number> {
   const backendOpt = typeof options['backend'] === 'string' ? options['backend'] : 'auto';
   const backend = await selectBackend(backendOpt as BackendName);
   const quick = options['quick'] === true;
-  console.log(`backend: ${backend}`);
+  const addon = nativeAddon();
+  if (options['native'] === '0') setNativeMatMulEnabled(false);
+  if (typeof options['threads'] === 'string' && addon !== undefined) addon.setThreads(Number.parseInt(options['threads'], 10));
+  const nativeLine = options['native'] === '0' ? 'native kernels: off (--native 0)' : nativeStatus().line;
+  console.log(`backend: ${backend}${backend === 'wasm' ? ` (${nativeLine})` : ''}`);
   // Best-of timing over a second or more per shape: robust to load spikes from other processes.
   const rate = await measureMatmulGflops({ minMs: quick ? 400 : 1200 });
   for (const s of rate.perShape) console.log(`backend matmul [${s.m}x${s.k}]x[${s.k}x${s.n}]: ${s.gflops.toFixed(1)} GFLOP/s`);
@@ -52,9 +61,12 @@ async function main(argv: string[]): Promise<number> {
     for (const r of results) console.log(formatResult(r));
     all.push(...results);
   }
+  // resourceUsage().maxRSS is in kilobytes.
+  const peakRssGB = process.resourceUsage().maxRSS / 1e6;
+  console.log(`peak RSS: ${peakRssGB.toFixed(2)} GB`);
   const json = options['json'];
-  if (typeof json === 'string') fs.writeFileSync(json, JSON.stringify({ backend, matmul: rate, results: all }, null, 2) + '\n');
-  else if (json === true) console.log(JSON.stringify({ backend, matmul: rate, results: all }));
+  if (typeof json === 'string') fs.writeFileSync(json, JSON.stringify({ backend, native: nativeLine, peakRssGB, matmul: rate, results: all }, null, 2) + '\n');
+  else if (json === true) console.log(JSON.stringify({ backend, native: nativeLine, peakRssGB, matmul: rate, results: all }));
   return 0;
 }
 

@@ -24,7 +24,7 @@ import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
-import { withInitialValues, type HfParameter } from '../layers/base.js';
+import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { parseNllbMoeConfig, type NllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { Trainer } from '../train/trainer.js';
@@ -153,16 +153,9 @@ async function nllbTrain(ctx: BenchContext): Promise<BenchResult> {
     encoder_layerdrop: 0, decoder_layerdrop: 0,
   });
   let seed = 11;
-  const hook = (params: HfParameter[]) => {
-    for (const p of params) {
-      const shape = p.variable.shape as number[];
-      if (shape.length !== 2) continue;
-      const v = tf.tensor2d(lcgFill(shape[0] * shape[1], (p.name.includes('router') ? 1 : 0.02) * Math.sqrt(3), seed++), [shape[0], shape[1]]);
-      p.variable.write(v);
-      v.dispose();
-    }
-  };
-  const model = new NllbMoeForConditionalGeneration(cfg, { parameterHook: hook });
+  const init: InitialValueProvider = (name, shape) =>
+    shape.length === 2 ? tf.tensor2d(lcgFill(shape[0] * shape[1], (name.includes('router') ? 1 : 0.02) * Math.sqrt(3), seed++), [shape[0], shape[1]]) : undefined;
+  const model = withInitialValues(init, () => new NllbMoeForConditionalGeneration(cfg));
   const src = randomIds(b, t, cfg.vocabSize, 3);
   const tgt = randomIds(b, t, cfg.vocabSize, 5);
   const batch: HostBatch = { arrays: { input_ids: { data: src, shape: [b, t] }, attention_mask: { data: new Int32Array(b * t).fill(1), shape: [b, t] }, labels: { data: tgt, shape: [b, t] } }, tokens: 2 * b * t, targets: b * t };

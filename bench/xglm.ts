@@ -6,7 +6,8 @@
  *    new tokens/s after the prompt.
  * Achieved GFLOP/s counts the matmul work (2 flops per multiply-add: projections, FFN,
  * attention scores/context, tied lm_head) and is divided by the backend's matmul rate.
- * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000.
+ * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000;
+ * --weights int8|bfloat16|float16 (layers/weight-precision.ts; int8 also reports the native bytes).
  */
 import { tf } from '../core/tf.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
@@ -14,6 +15,7 @@ import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { withInitialValues } from '../layers/base.js';
 import { generate } from '../generation/generate.js';
+import { applyWeightPrecision, type WeightPrecision } from '../layers/weight-precision.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 function intOpt(ctx: BenchContext, key: string, dflt: number): number {
@@ -64,10 +66,12 @@ function randomModel(cfg: XGLMConfig, seed: number): XGLMForCausalLM {
 }
 
 async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number): Promise<BenchResult[]> {
-  const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}`;
+  const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}${typeof ctx.options['weights'] === 'string' ? ` weights ${ctx.options['weights']}` : ''}`;
   const params = paramCount(cfg);
   let t0 = performance.now();
   const lm = randomModel(cfg, 1);
+  const weights = (typeof ctx.options['weights'] === 'string' ? ctx.options['weights'] : 'float32') as WeightPrecision;
+  const precision = applyWeightPrecision(lm, weights);
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];
   try {
@@ -115,7 +119,7 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
         ms: stepMs,
         tokens: 1,
         flops: flopsFor(cfg, 1, meanPast, 1),
-        extra: { newTokens: g.tokens, totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}) },
+        extra: { newTokens: g.tokens, int8NativeGB: +(precision.nativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}) },
       }),
     );
     ids.dispose();

@@ -5,7 +5,9 @@
  *   trainer_state.json     step, RNG states, data position, schedule, history (written last)
  * A checkpoint is built in a temporary sibling directory and renamed into place, with
  * every file and both directories fsync'ed, so a crash never leaves a half checkpoint
- * under a real name. Only the newest `keep` checkpoints are kept.
+ * under a real name. Only the newest `keep` checkpoints are kept. A temporary left by a
+ * killed writer (`.checkpoint-N.tmp-PID`, PID no longer running) is removed when a run
+ * starts and after a failed write, so kills and full disks do not accumulate them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -13,6 +15,7 @@ import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { fsyncDir, writeAll, writeFileAtomic } from '../convert/atomic.js';
 import { writeSafetensors } from '../convert/safetensors-writer.js';
+import { isProcessAlive } from './process-alive.js';
 
 /** AdamW's resumable state as a checkpoint stores it (train/adamw.ts produces and restores it). */
 export interface AdamWState {
@@ -49,6 +52,9 @@ export interface CheckpointContents {
 
 const DIR_RE = /^checkpoint-(\d+)$/;
 
+/** Steps past this are not a real training run (a year at 30 steps/s is 1e9). */
+const MAX_STEP = 1e9;
+
 export function checkpointsRoot(outDir: string): string {
   return path.join(outDir, 'checkpoints');
 }
@@ -64,10 +70,41 @@ export function listCheckpoints(root: string): { step: number; dir: string }[] {
     .sort((a, b) => a.step - b.step);
 }
 
+const TMP_RE = /^\.checkpoint-\d+\.tmp-(\d+)$/;
+
+/**
+ * Removes checkpoint temporaries whose writer is gone (its PID is not running), and this
+ * process's own when `ownToo` (after a failed write). Returns the removed paths.
+ */
+export function cleanStaleTemporaries(root: string, ownToo = false): string[] {
+  if (!fs.existsSync(root)) return [];
+  const removed: string[] = [];
+  for (const n of fs.readdirSync(root)) {
+    const m = TMP_RE.exec(n);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    if (pid === process.pid ? !ownToo : isProcessAlive(pid)) continue;
+    const p = path.join(root, n);
+    fs.rmSync(p, { recursive: true, force: true });
+    removed.push(p);
+  }
+  return removed;
+}
+
 /** Saves a checkpoint atomically and prunes old ones; returns its directory. */
 export function saveCheckpoint(root: string, c: CheckpointContents, keep: number): string {
   fs.mkdirSync(root, { recursive: true });
   const name = `checkpoint-${String(c.step).padStart(7, '0')}`;
+  try {
+    return writeCheckpoint(root, name, c, keep);
+  } catch (e) {
+    cleanStaleTemporaries(root, true);
+    if (e instanceof PolyglotError) throw e;
+    throw new PolyglotError(`${path.join(root, name)}: cannot write the checkpoint (${(e as Error).message}); the earlier checkpoints are intact`);
+  }
+}
+
+function writeCheckpoint(root: string, name: string, c: CheckpointContents, keep: number): string {
   const final = path.join(root, name);
   const tmp = path.join(root, `.${name}.tmp-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
@@ -113,7 +150,15 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   } catch (e) {
     throw new PolyglotError(`${stPath}: cannot read the trainer state (${(e as Error).message})`);
   }
+  if (typeof st !== 'object' || st === null || Array.isArray(st)) throw new PolyglotError(`${stPath}: expected a JSON object`);
   if (st.format !== CHECKPOINT_FORMAT) throw new PolyglotError(`${stPath}: format: expected "${CHECKPOINT_FORMAT}", found ${JSON.stringify(st.format)}`);
+  // A step or RNG state the trainer never writes is a damaged checkpoint: say so instead of resuming from it.
+  if (!Number.isSafeInteger(st.step) || st.step < 0 || st.step > MAX_STEP) throw new PolyglotError(`${stPath}: step: expected an integer from 0 to ${MAX_STEP}, found ${JSON.stringify(st.step)}`);
+  if (typeof st.state !== 'object' || st.state === null || Array.isArray(st.state)) throw new PolyglotError(`${stPath}: state: expected an object, found ${JSON.stringify(st.state)?.slice(0, 60)}`);
+  const rng = st.state.rng;
+  if (!Array.isArray(rng) || rng.length !== 4 || !rng.every((x) => Number.isInteger(x) && x >= 0 && x <= 0xffffffff)) {
+    throw new PolyglotError(`${stPath}: state.rng: expected 4 unsigned 32-bit integers, found ${JSON.stringify(rng)?.slice(0, 60)}`);
+  }
   const w = SafetensorsFile.open(path.join(dir, 'weights.safetensors'));
   const weights: NamedArray[] = w.names().map((n) => {
     const t = w.read(n);
@@ -121,7 +166,17 @@ export function loadCheckpoint(dir: string): CheckpointContents {
   });
   const o = SafetensorsFile.open(path.join(dir, 'optimizer.safetensors'));
   const moments: AdamWState['moments'] = {};
-  const paramSteps = (o.metadata.param_steps ? JSON.parse(o.metadata.param_steps) : {}) as Record<string, number>;
+  let paramSteps: Record<string, number> = {};
+  try {
+    paramSteps = o.metadata.param_steps ? (JSON.parse(o.metadata.param_steps) as Record<string, number>) : {};
+  } catch (e) {
+    throw new PolyglotError(`${o.path}: __metadata__.param_steps: not valid JSON (${(e as Error).message})`);
+  }
+  if (typeof paramSteps !== 'object' || paramSteps === null || Array.isArray(paramSteps) || !Object.values(paramSteps).every((x) => Number.isSafeInteger(x) && x >= 0 && x <= MAX_STEP)) {
+    throw new PolyglotError(`${o.path}: __metadata__.param_steps: expected an object of parameter name -> step`);
+  }
+  const optimizerStep = Number(o.metadata.step ?? st.step);
+  if (!Number.isSafeInteger(optimizerStep) || optimizerStep < 0 || optimizerStep > MAX_STEP) throw new PolyglotError(`${o.path}: __metadata__.step: expected an integer from 0 to ${MAX_STEP}, found ${JSON.stringify(o.metadata.step)}`);
   for (const n of o.names()) {
     if (!n.startsWith('m/')) continue;
     const p = n.slice(2);
@@ -129,5 +184,5 @@ export function loadCheckpoint(dir: string): CheckpointContents {
     const v = o.read(`v/${p}`);
     moments[p] = { m: m.data as Float32Array, v: v.data as Float32Array, shape: m.shape, step: paramSteps[p] };
   }
-  return { step: st.step, weights, optimizer: { step: Number(o.metadata.step ?? st.step), moments }, state: st.state };
+  return { step: st.step, weights, optimizer: { step: optimizerStep, moments }, state: st.state };
 }

@@ -1,6 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
+import { nativeStatus, applyWeightPrecision, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter } from '../index.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -31,6 +32,28 @@ export function acceptBackend<T>(y: Argv<T>): Argv<T & { backend: BackendName }>
 /** Activates the backend and says which one was chosen (on stderr, so stdout stays clean for --json). */
 export async function startBackend(args: BackendArgs): Promise<string> {
   const name = await selectBackend(args.backend);
-  if (!args.quiet) process.stderr.write(`backend: ${name}\n`);
+  // On wasm, the same line says whether the native kernels run (and why not).
+  if (!args.quiet) process.stderr.write(`backend: ${name}${name === 'wasm' ? ` (${nativeStatus().line})` : ''}\n`);
   return name;
+}
+
+export interface WeightsArgs {
+  weights: WeightPrecision;
+}
+
+/** `--weights int8|bfloat16|float16|float32` (README "Precision"). */
+export function withWeights<T>(y: Argv<T>): Argv<T & WeightsArgs> {
+  return y.option('weights', {
+    choices: WEIGHT_PRECISIONS as WeightPrecision[],
+    default: 'float32' as WeightPrecision,
+    describe: 'precision of the linear weights (int8: native int8 kernels, weights outside the wasm heap)',
+  }) as unknown as Argv<T & WeightsArgs>;
+}
+
+/** Applies --weights to a loaded model and says what it did (stderr). */
+export function applyWeights(model: { namedParameters(): HfParameter[] }, args: WeightsArgs & { quiet?: boolean }): void {
+  const r = applyWeightPrecision(model, args.weights ?? 'float32');
+  if (args.quiet || r.precision === 'float32') return;
+  const where = r.precision === 'int8' ? (r.native ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB int8 in native memory` : ', native kernels absent: float32 products of the dequantised weights') : '';
+  process.stderr.write(`weights: ${r.precision} (${r.tensors} tensors${where})\n`);
 }

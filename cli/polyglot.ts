@@ -1,13 +1,27 @@
 #!/usr/bin/env node
 /** `polyglot`: a thin command-line shell over the library (index.ts). */
-import yargs from 'yargs';
+import { createRequire } from 'node:module';
+import type yargsType from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PolyglotError } from '../core/errors.js';
 import { commands } from './commands/index.js';
 
+// yargs' CommonJS build: its help formatter (cliui) wraps at word boundaries; the ESM build's
+// cliui breaks words anywhere ("model dir / ectory").
+const yargs = createRequire(import.meta.url)('yargs') as typeof yargsType;
+
+/**
+ * Generation options are validated by the library under their library names (numBeams); on the
+ * command line the user typed flags (--num-beams), so the message names those.
+ */
+function asCliMessage(message: string): string {
+  if (!message.startsWith('generate: ')) return message;
+  return message.replace(/\b([a-z]+(?:[A-Z][a-z]*)+)\b/g, (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
+}
+
 function fail(e: unknown): never {
   if (e instanceof PolyglotError) {
-    process.stderr.write(`polyglot: ${e.message}\n`);
+    process.stderr.write(`polyglot: ${asCliMessage(e.message)}\n`);
   } else {
     const err = e as Error;
     process.stderr.write(`polyglot: internal error: ${err?.message ?? String(e)}\n`);
@@ -18,7 +32,10 @@ function fail(e: unknown): never {
 
 process.on('unhandledRejection', fail);
 
-let cli = yargs(hideBin(process.argv)).scriptName('polyglot').strict().demandCommand(1, 'name a command').recommendCommands();
+let cli = yargs(hideBin(process.argv)).scriptName('polyglot')
+  // flags are kebab-case only: no camelCase twins in errors ("Unknown arguments: max-new-token, maxNewToken")
+  .parserConfiguration({ 'camel-case-expansion': false })
+  .strict().demandCommand(1, 'name a command').recommendCommands();
 for (const c of commands) cli = cli.command(c as never);
 cli
   .fail((msg, err) => {

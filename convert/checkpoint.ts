@@ -2,11 +2,12 @@
  * A Hugging Face model directory opened for reading: its config.json and a lazy
  * name -> tensor source over whichever weight layout it uses.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import type { SafetensorsDType } from './dtypes.js';
 import { SafetensorsFile, type HostTensor } from './safetensors.js';
+import { checkJsonNesting } from './json-nesting.js';
+import { MAX_JSON_BYTES, checkPlainFileName, findModelFile, modelFile, readRegularFile } from './model-file.js';
 
 export interface TensorMeta {
   name: string;
@@ -40,13 +41,10 @@ export interface HfCheckpoint {
   files: string[];
 }
 
+/** A JSON file (a regular file of at most MAX_JSON_BYTES). */
 export function readJsonFile(file: string): unknown {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new PolyglotError(`${file}: cannot read (${(e as Error).message})`);
-  }
+  const text = readRegularFile(file, MAX_JSON_BYTES, 'JSON file').toString('utf8');
+  checkJsonNesting(text, file);
   try {
     return JSON.parse(text);
   } catch (e) {
@@ -110,6 +108,15 @@ export class ShardedSource<F extends TensorShard> implements TensorSource {
   }
 }
 
+/** An index's weight_map: tensor name -> plain file name of a shard in the model folder. */
+export function checkWeightMap(weightMap: unknown, index: string): Record<string, string> {
+  if (typeof weightMap !== 'object' || weightMap === null || Array.isArray(weightMap)) {
+    throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
+  }
+  for (const [k, v] of Object.entries(weightMap)) checkPlainFileName(v, `${index}: weight_map["${k}"]`);
+  return weightMap as Record<string, string>;
+}
+
 /** A TensorSource over several safetensors files (one, or the shards of an index). */
 export class SafetensorsSource extends ShardedSource<SafetensorsFile> {}
 
@@ -118,22 +125,13 @@ export class SafetensorsSource extends ShardedSource<SafetensorsFile> {}
  * (pytorch_model.bin and the HF hub cache are added in convert/open-checkpoint.ts.)
  */
 export function openSafetensorsDir(dir: string): HfCheckpoint | undefined {
-  const single = path.join(dir, 'model.safetensors');
-  const index = path.join(dir, 'model.safetensors.index.json');
-  const configPath = path.join(dir, 'config.json');
-  if (fs.existsSync(index)) {
-    const idx = readJsonFile(index) as { weight_map?: unknown };
-    if (typeof idx.weight_map !== 'object' || idx.weight_map === null) {
-      throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
-    }
-    const weightMap = idx.weight_map as Record<string, string>;
-    for (const [k, v] of Object.entries(weightMap)) {
-      if (typeof v !== 'string' || v.includes('/') || v.includes('\\')) {
-        throw new PolyglotError(`${index}: weight_map["${k}"] must be a shard file name, found ${JSON.stringify(v)}`);
-      }
-    }
+  const single = findModelFile(dir, 'model.safetensors');
+  const index = findModelFile(dir, 'model.safetensors.index.json');
+  const configPath = modelFile(dir, 'config.json', 'config.json');
+  if (index) {
+    const weightMap = checkWeightMap((readJsonFile(index) as { weight_map?: unknown } | null)?.weight_map, index);
     const shards = [...new Set(Object.values(weightMap))];
-    const files = shards.map((s) => SafetensorsFile.open(path.join(dir, s)));
+    const files = shards.map((s) => SafetensorsFile.open(modelFile(dir, s, `shard named by ${index}`)));
     return {
       dir,
       config: readJsonFile(configPath) as Record<string, unknown>,
@@ -141,7 +139,7 @@ export function openSafetensorsDir(dir: string): HfCheckpoint | undefined {
       files: files.map((f) => f.path),
     };
   }
-  if (fs.existsSync(single)) {
+  if (single) {
     const f = SafetensorsFile.open(single);
     return { dir, config: readJsonFile(configPath) as Record<string, unknown>, tensors: new SafetensorsSource([f]), files: [single] };
   }

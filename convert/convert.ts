@@ -9,6 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from './open-checkpoint.js';
+import { isCopyableModelFile } from './model-file.js';
 import { writeHfModelDir, type HfExtraFile, type HfTensorData, type HfTensorToWrite, type HfWriteResult } from './hf-writer.js';
 import type { TorchFloatName } from './dtypes.js';
 import type { HfCheckpoint } from './checkpoint.js';
@@ -83,7 +84,8 @@ export function convertCheckpoint(input: string, outDir: string, opts: ConvertOp
   const srcDir = path.resolve(ck.dir);
   const extraFiles: HfExtraFile[] = fs
     .readdirSync(srcDir)
-    .filter((f) => !f.startsWith('.') && !NOT_COPIED.test(f) && fs.statSync(path.join(srcDir, f)).isFile())
+    // Only regular files inside the folder (or hub cache links): a link elsewhere is never followed.
+    .filter((f) => !f.startsWith('.') && !NOT_COPIED.test(f) && isCopyableModelFile(srcDir, f))
     .sort()
     .map((f) => ({ name: f, sourcePath: path.join(srcDir, f) }));
   const res = writeHfModelDir(outDir, { config: ck.config, tensors, extraFiles }, { dtype, overwrite: opts.force, maxShardBytes: opts.maxShardBytes });

@@ -11,6 +11,7 @@ import { PolyglotError } from '../core/errors.js';
 import { fsyncDir, tempSiblingPath, writeFileAtomic, writeAll } from './atomic.js';
 import { dtypeByteSize, TORCH_FLOAT_TO_SAFETENSORS, type SafetensorsDType, type TorchFloatName } from './dtypes.js';
 import { shapeSize, writeSafetensors } from './safetensors-writer.js';
+import { copyModelFile, findModelFile } from './model-file.js';
 
 export type HfTensorData = Float32Array | Int32Array | BigInt64Array;
 
@@ -115,7 +116,7 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
   for (const f of model.extraFiles ?? []) {
     if (!f.name || f.name !== path.basename(f.name) || f.name.startsWith('.')) throw new PolyglotError(`extra file "${f.name}": expected a plain file name`);
     if (RESERVED.has(f.name) || /\.safetensors$/.test(f.name)) throw new PolyglotError(`extra file "${f.name}": that name is written by the model writer itself`);
-    if (f.contents === undefined && (f.sourcePath === undefined || !fs.existsSync(f.sourcePath))) {
+    if (f.contents === undefined && (f.sourcePath === undefined || findModelFile(path.dirname(f.sourcePath), path.basename(f.sourcePath)) === undefined)) {
       throw new PolyglotError(`extra file "${f.name}": source ${f.sourcePath ?? '(none)'} does not exist`);
     }
   }
@@ -162,7 +163,7 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
       const dest = path.join(tmp, f.name);
       if (f.contents !== undefined) fs.writeFileSync(dest, f.contents);
       else {
-        fs.copyFileSync(f.sourcePath!, dest);
+        copyModelFile(f.sourcePath!, dest);
         fs.chmodSync(dest, 0o644); // sources may be read-only (hub cache blobs); the output is the user's
       }
     }

@@ -3,9 +3,11 @@
  * parameters it holds (tied aliases counted once), in which dtypes, and its size on disk.
  * Reads headers / pickles only, never tensor data.
  */
+import { checkConfigBounds } from './config-bounds.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HfCheckpoint } from './checkpoint.js';
+import { formatBytes } from '../core/format-bytes.js';
 
 export interface CheckpointDescription {
   dir: string;
@@ -25,60 +27,23 @@ export interface CheckpointDescription {
   sizeOnDisk: number;
 }
 
-function num(config: Record<string, unknown>, key: string): number | undefined {
-  const v = config[key];
-  return typeof v === 'number' ? v : undefined;
-}
-
-/** HF NllbMoe{Encoder,Decoder}: layer i is sparse when (i + 1) % sparse_step == 0 (sparse_step > 0). */
-export function sparseLayers(layers: number, sparseStep: number): number[] {
-  const out: number[] = [];
-  if (sparseStep > 0) for (let i = 0; i < layers; i++) if ((i + 1) % sparseStep === 0) out.push(i);
-  return out;
-}
-
-function summarize(config: Record<string, unknown>): Record<string, string | number | boolean> {
+/** Summary rows of a config no registered model_type describes: the common HF field names. */
+export function genericSummary(config: Record<string, unknown>): Record<string, string | number | boolean> {
   const rows: Record<string, string | number | boolean> = {};
-  const add = (label: string, key: string): void => {
-    const v = config[key];
-    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') rows[label] = v;
-  };
-  const type = config.model_type;
-  if (type === 'xglm') {
-    add('layers', 'num_layers');
-    add('d_model', 'd_model');
-    add('attention heads', 'attention_heads');
-    add('ffn dim', 'ffn_dim');
-    add('vocab size', 'vocab_size');
-    add('max positions', 'max_position_embeddings');
-    add('activation', 'activation_function');
-  } else if (type === 'nllb-moe') {
-    add('encoder layers', 'encoder_layers');
-    add('decoder layers', 'decoder_layers');
-    add('d_model', 'd_model');
-    add('encoder heads', 'encoder_attention_heads');
-    add('decoder heads', 'decoder_attention_heads');
-    add('encoder ffn dim', 'encoder_ffn_dim');
-    add('decoder ffn dim', 'decoder_ffn_dim');
-    add('vocab size', 'vocab_size');
-    add('experts', 'num_experts');
-    add('expert capacity', 'expert_capacity');
-    add('encoder sparse step', 'encoder_sparse_step');
-    add('decoder sparse step', 'decoder_sparse_step');
-    const enc = sparseLayers(num(config, 'encoder_layers') ?? 0, num(config, 'encoder_sparse_step') ?? 0);
-    const dec = sparseLayers(num(config, 'decoder_layers') ?? 0, num(config, 'decoder_sparse_step') ?? 0);
-    rows['sparse encoder layers'] = enc.length ? enc.join(', ') : 'none';
-    rows['sparse decoder layers'] = dec.length ? dec.join(', ') : 'none';
-    add('second expert policy', 'second_expert_policy');
-  } else {
-    for (const k of ['num_hidden_layers', 'num_layers', 'hidden_size', 'd_model', 'num_attention_heads', 'intermediate_size', 'vocab_size']) add(k, k);
+  for (const k of ['num_hidden_layers', 'num_layers', 'hidden_size', 'd_model', 'num_attention_heads', 'intermediate_size', 'vocab_size']) {
+    const v = config[k];
+    if (typeof v === 'number' || typeof v === 'string' || typeof v === 'boolean') rows[k] = v;
   }
-  add('torch_dtype', 'torch_dtype');
   return rows;
 }
 
-export function describeCheckpoint(ck: HfCheckpoint): CheckpointDescription {
+/**
+ * `summarize` gives the model-specific config rows (models/registry.ts `describeModel` passes the
+ * model_type's own); torch_dtype is added to them.
+ */
+export function describeCheckpoint(ck: HfCheckpoint, summarize: (config: Record<string, unknown>) => Record<string, string | number | boolean> = genericSummary): CheckpointDescription {
   const config = ck.config;
+  checkConfigBounds(config, `${ck.dir}/config.json`);
   const names = ck.tensors.names();
   const aliases: { name: string; of: string }[] = [];
   const dtypes: CheckpointDescription['dtypes'] = {};
@@ -104,7 +69,7 @@ export function describeCheckpoint(ck: HfCheckpoint): CheckpointDescription {
     dir: ck.dir,
     modelType: typeof config.model_type === 'string' ? config.model_type : undefined,
     architectures: archs,
-    summary: summarize(config),
+    summary: withTorchDtype(summarize(config), config),
     tensorCount: names.length,
     aliases,
     parameterCount,
@@ -115,6 +80,11 @@ export function describeCheckpoint(ck: HfCheckpoint): CheckpointDescription {
   };
 }
 
+function withTorchDtype(rows: Record<string, string | number | boolean>, config: Record<string, unknown>): Record<string, string | number | boolean> {
+  const v = config.torch_dtype;
+  return typeof v === 'string' ? { ...rows, torch_dtype: v } : rows;
+}
+
 /** 1234567 -> "1.23M" (parameters). */
 export function formatCount(n: number): string {
   if (n >= 1e9) return `${(n / 1e9).toFixed(2)}B`;
@@ -123,17 +93,7 @@ export function formatCount(n: number): string {
   return String(n);
 }
 
-/** Bytes in binary units ("512.0 KiB"). */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return u === 0 ? `${n} B` : `${v.toFixed(1)} ${units[u]}`;
-}
+export { formatBytes };
 
 export function formatCheckpointDescription(d: CheckpointDescription): string {
   const lines: string[] = [];

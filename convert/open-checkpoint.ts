@@ -5,21 +5,16 @@
  * pytorch_model.bin (sharded index, then single file).
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
-import { openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
+import { REPO_ID } from '../hub/cache-layout.js';
+import { resolveModel, type ResolveModelOptions } from '../hub/resolve-model.js';
+import { hubCacheDir } from '../hub/settings.js';
+import { checkWeightMap, openSafetensorsDir, readJsonFile, type HfCheckpoint } from './checkpoint.js';
+import { findModelFile, modelFile, readRegularFile } from './model-file.js';
 import { TorchBinFile, TorchBinSource } from './torch-bin.js';
 
-/** The hub cache folder, resolved like huggingface_hub: HF_HUB_CACHE, else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub. */
-export function hubCacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  if (env.HF_HUB_CACHE) return env.HF_HUB_CACHE;
-  if (env.HF_HOME) return path.join(env.HF_HOME, 'hub');
-  const cache = env.XDG_CACHE_HOME || path.join(os.homedir(), '.cache');
-  return path.join(cache, 'huggingface', 'hub');
-}
-
-const MODEL_ID = /^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/;
+export { hubCacheDir };
 
 /**
  * The snapshot folder of a cached model id: `models--ORG--NAME/snapshots/<rev>` where <rev>
@@ -33,7 +28,7 @@ export function resolveHubSnapshot(modelId: string, cacheDir = hubCacheDir()): s
   }
   const refMain = path.join(repo, 'refs', 'main');
   if (fs.existsSync(refMain)) {
-    const rev = fs.readFileSync(refMain, 'utf8').trim();
+    const rev = readRegularFile(refMain, 1024, 'ref').toString('utf8').trim();
     if (!/^[\w.-]+$/.test(rev)) throw new PolyglotError(`${refMain}: expected a commit hash, found ${JSON.stringify(rev.slice(0, 60))}`);
     const dir = path.join(snapshots, rev);
     if (!fs.existsSync(dir)) throw new PolyglotError(`${refMain}: points at revision ${rev}, but ${dir} does not exist (incomplete download?)`);
@@ -51,7 +46,7 @@ export function resolveModelDir(dirOrModelId: string): string {
     if (!fs.statSync(dirOrModelId).isDirectory()) throw new PolyglotError(`${dirOrModelId}: expected a model directory, found a file`);
     return dirOrModelId;
   }
-  if (MODEL_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
+  if (REPO_ID.test(dirOrModelId)) return resolveHubSnapshot(dirOrModelId);
   throw new PolyglotError(`${dirOrModelId}: no such directory (and not an ORG/NAME model id)`);
 }
 
@@ -60,22 +55,15 @@ export const WEIGHT_LAYOUTS = ['model.safetensors.index.json', 'model.safetensor
 
 /** Opens a pytorch_model.bin(.index.json) layout, or returns undefined if the directory has neither. */
 export function openTorchBinDir(dir: string, config: Record<string, unknown>): HfCheckpoint | undefined {
-  const index = path.join(dir, 'pytorch_model.bin.index.json');
-  const single = path.join(dir, 'pytorch_model.bin');
-  if (fs.existsSync(index)) {
-    const idx = readJsonFile(index) as { weight_map?: unknown };
-    if (typeof idx.weight_map !== 'object' || idx.weight_map === null || Array.isArray(idx.weight_map)) {
-      throw new PolyglotError(`${index}: expected a "weight_map" object of tensor name -> shard file`);
-    }
-    const weightMap = idx.weight_map as Record<string, unknown>;
-    for (const [k, v] of Object.entries(weightMap)) {
-      if (typeof v !== 'string' || v.includes('/') || v.includes('\\')) throw new PolyglotError(`${index}: weight_map["${k}"] must be a shard file name, found ${JSON.stringify(v)}`);
-    }
-    const shards = [...new Set(Object.values(weightMap) as string[])];
-    const files = shards.map((s) => TorchBinFile.open(path.join(dir, s)));
-    return { dir, config, tensors: new TorchBinSource(files, weightMap as Record<string, string>, index), files: files.map((f) => f.path) };
+  const index = findModelFile(dir, 'pytorch_model.bin.index.json');
+  const single = findModelFile(dir, 'pytorch_model.bin');
+  if (index) {
+    const weightMap = checkWeightMap((readJsonFile(index) as { weight_map?: unknown } | null)?.weight_map, index);
+    const shards = [...new Set(Object.values(weightMap))];
+    const files = shards.map((s) => TorchBinFile.open(modelFile(dir, s, `shard named by ${index}`)));
+    return { dir, config, tensors: new TorchBinSource(files, weightMap, index), files: files.map((f) => f.path) };
   }
-  if (fs.existsSync(single)) {
+  if (single) {
     return { dir, config, tensors: new TorchBinSource([TorchBinFile.open(single)]), files: [single] };
   }
   return undefined;
@@ -84,13 +72,40 @@ export function openTorchBinDir(dir: string, config: Record<string, unknown>): H
 /** Opens a model directory or cached model id in any supported layout. */
 export function openCheckpoint(dirOrModelId: string): HfCheckpoint {
   const dir = resolveModelDir(dirOrModelId);
-  const configPath = path.join(dir, 'config.json');
-  if (!fs.existsSync(configPath)) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)`);
+  const configPath = findModelFile(dir, 'config.json');
+  if (!configPath) throw new PolyglotError(`${dir}: no config.json (expected a Hugging Face model directory)${whatItIs(dir)}`);
   const config = readJsonFile(configPath);
   if (typeof config !== 'object' || config === null || Array.isArray(config)) throw new PolyglotError(`${configPath}: expected a JSON object`);
   const st = openSafetensorsDir(dir);
   if (st) return { ...st, config: config as Record<string, unknown> };
   const bin = openTorchBinDir(dir, config as Record<string, unknown>);
   if (bin) return bin;
-  throw new PolyglotError(`${dir}: no weights found (expected one of ${WEIGHT_LAYOUTS.join(', ')})`);
+  throw new PolyglotError(`${dir}: no weights found (expected one of ${WEIGHT_LAYOUTS.join(', ')})${whatItIs(dir)}`);
+}
+
+/** For a folder given as a model that is something else polyglot writes: what it is and what to run. */
+function whatItIs(dir: string): string {
+  const has = (...p: string[]) => fs.existsSync(path.join(dir, ...p));
+  if (has('trainer_state.json')) return `; it is a training checkpoint: \`polyglot export-hf --model <model trained from> --checkpoint ${dir} --out <folder>\` writes its model`;
+  if (has('checkpoints') || has('metrics.jsonl')) return `; it is a training output folder: its final model is ${path.join(dir, 'model')}, or \`polyglot export-hf --checkpoint ${dir} ...\` for its newest checkpoint`;
+  const graphs = ['decoder_model', 'encoder_model'].filter((g) => has(g, 'model.json'));
+  if (graphs.length) return '; it is a tfjs graph-model export (`polyglot export`): load it with tf.loadGraphModel, and give polyglot the Hugging Face folder it was exported from';
+  return '';
+}
+
+/** Where a `fromPretrained` id comes from: revision, cache, offline, token, progress (hub/resolve-model.ts). */
+export type HubOptions = ResolveModelOptions;
+
+/**
+ * THE resolution of a `fromPretrained` argument: a model directory, or an `ORG/NAME` id found in
+ * the hub cache (a `revision` other than "main" names a snapshot folder or a refs/ file). Every
+ * loader goes through here, so downloading can be added in this one place.
+ */
+export async function resolvePretrained(idOrDir: string, options: HubOptions = {}): Promise<string> {
+  return resolveModel(idOrDir, options);
+}
+
+/** `openCheckpoint` after `resolvePretrained`. */
+export async function openPretrained(idOrDir: string, options: HubOptions = {}): Promise<HfCheckpoint> {
+  return openCheckpoint(await resolvePretrained(idOrDir, options));
 }

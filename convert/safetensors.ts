@@ -6,6 +6,8 @@
  */
 import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
+import { openRegularFile } from './model-file.js';
+import { checkJsonNesting } from './json-nesting.js';
 import { decodeToFloat32, dtypeByteSize, isSafetensorsDType, type SafetensorsDType } from './dtypes.js';
 
 export interface TensorInfo {
@@ -40,14 +42,8 @@ export class SafetensorsFile {
 
   /** Opens and validates the header (no tensor data is read). */
   static open(path: string): SafetensorsFile {
-    let fd: number;
+    const { fd, size: fileSize } = openRegularFile(path);
     try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new PolyglotError(`${path}: cannot open safetensors file (${(e as Error).message})`);
-    }
-    try {
-      const fileSize = fs.fstatSync(fd).size;
       if (fileSize < 8) throw new PolyglotError(`${path}: not a safetensors file: ${fileSize} bytes, expected at least the 8-byte header length`);
       const lenBuf = Buffer.alloc(8);
       fs.readSync(fd, lenBuf, 0, 8, 0);
@@ -86,7 +82,7 @@ export class SafetensorsFile {
   readBytes(name: string): Uint8Array {
     const info = this.info(name);
     const buf = Buffer.alloc(info.end - info.begin);
-    const fd = fs.openSync(this.path, 'r');
+    const { fd } = openRegularFile(this.path);
     try {
       let done = 0;
       while (done < buf.length) {
@@ -113,9 +109,17 @@ function parseHeader(
   dataStart: number,
   fileSize: number,
 ): { infos: Map<string, TensorInfo>; metadata: Record<string, string> } {
+  let text: string;
+  try {
+    // The format requires a UTF-8 header (HF's safetensors rejects anything else).
+    text = new TextDecoder('utf-8', { fatal: true }).decode(headerBuf);
+  } catch {
+    throw new PolyglotError(`${path}: safetensors header is not valid UTF-8`);
+  }
+  checkJsonNesting(text, `${path}: safetensors header`);
   let header: unknown;
   try {
-    header = JSON.parse(headerBuf.toString('utf8'));
+    header = JSON.parse(text);
   } catch (e) {
     throw new PolyglotError(`${path}: safetensors header is not valid JSON (${(e as Error).message})`);
   }

@@ -13,6 +13,7 @@ import { decodeToFloat32, dtypeByteSize, type SafetensorsDType } from './dtypes.
 import type { HostTensor } from './safetensors.js';
 import { PyDict, PyGlobal, PyHostObject, PyTuple, describe, unpickle, type PyValue, type UnpickleHooks } from './pickle.js';
 import { ZipArchive } from './zip.js';
+import { openRegularFile } from './model-file.js';
 
 /** torch legacy storage classes (what `_pickle_storage_type` names) -> element type. */
 const STORAGE_DTYPES: Record<string, SafetensorsDType> = {
@@ -155,6 +156,7 @@ export class TorchBinFile {
       if (!(v instanceof PyHostObject) || v.tag !== TENSOR) throw new PolyglotError(`${file}: state dict entry "${k}" is ${describe(v)}, not a tensor`);
       infos.set(k, { ...(v.value as Omit<TorchTensorInfo, 'name'>), name: k });
     }
+    checkDeflatedStorages(file, zip, infos);
     return new TorchBinFile(file, zip, infos);
   }
 
@@ -190,9 +192,9 @@ export class TorchBinFile {
     const es = dtypeByteSize(t.dtype);
     if (numel === 0) return { dtype: t.dtype, shape: t.shape.slice(), data: decodeToFloat32(t.dtype, new Uint8Array(0)) };
     const last = lastIndex(t);
-    const bytes = this.zip.read(t.storage.entry);
-    // Decode only the span the view touches, then gather when it is not row-major.
-    const span = decodeToFloat32(t.dtype, new Uint8Array(bytes.buffer, bytes.byteOffset + t.offset * es, (last - t.offset + 1) * es));
+    // Read and decode only the span the view touches, then gather when it is not row-major.
+    const bytes = this.zip.readRange(t.storage.entry, t.offset * es, (last + 1) * es);
+    const span = decodeToFloat32(t.dtype, new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length));
     if (isRowMajor(t.shape, t.stride)) return { dtype: t.dtype, shape: t.shape.slice(), data: span };
     return { dtype: t.dtype, shape: t.shape.slice(), data: gather(span, t.shape, t.stride) };
   }
@@ -200,23 +202,37 @@ export class TorchBinFile {
 
 /** Opens the zip, explaining the legacy (pre-1.6, plain pickle stream) format instead of a zip error. */
 function openTorchZip(file: string): ZipArchive {
-  let head: Buffer;
+  let head = Buffer.alloc(4);
+  const { fd } = openRegularFile(file);
   try {
-    const fd = fs.openSync(file, 'r');
-    try {
-      head = Buffer.alloc(4);
-      head = head.subarray(0, fs.readSync(fd, head, 0, 4, 0));
-    } finally {
-      fs.closeSync(fd);
-    }
-  } catch (e) {
-    throw new PolyglotError(`${file}: cannot open (${(e as Error).message})`);
+    head = head.subarray(0, fs.readSync(fd, head, 0, 4, 0));
+  } finally {
+    fs.closeSync(fd);
   }
   if (head.length === 4 && head.readUInt32LE(0) === 0x04034b50) return ZipArchive.open(file);
   if (head.length > 0 && head[0] === 0x80) {
     throw new PolyglotError(`${file}: legacy torch serialization (before torch 1.6) is not supported; re-save it with a recent torch or convert it to safetensors`);
   }
   throw new PolyglotError(`${file}: not a torch checkpoint: expected a zip archive (torch.save format)`);
+}
+
+/**
+ * A deflated storage is inflated whole (zlib cannot stop early in one synchronous call), so it is
+ * accepted only when its views use all of it: torch.save writes storages uncompressed, and a small
+ * deflated entry that declares a huge storage for a small view would otherwise cost its full size.
+ */
+function checkDeflatedStorages(file: string, zip: ZipArchive, infos: Map<string, TorchTensorInfo>): void {
+  const used = new Map<TorchStorage, number>();
+  for (const t of infos.values()) {
+    if (t.shape.some((d) => d === 0)) continue;
+    used.set(t.storage, Math.max(used.get(t.storage) ?? 0, (lastIndex(t) + 1) * dtypeByteSize(t.dtype)));
+  }
+  for (const [st, bytes] of used) {
+    const en = zip.entry(st.entry)!;
+    if (en.method !== 0 && en.size > bytes) {
+      throw new PolyglotError(`${file}: storage ${st.key} is deflated to ${en.size} bytes but its views use only ${bytes}; torch.save stores storages uncompressed (re-save the checkpoint)`);
+    }
+  }
 }
 
 /** Index (in storage elements) of the view's last element; the view is non-empty. */
@@ -252,11 +268,31 @@ function gather<A extends Float32Array | Int32Array | BigInt64Array>(src: A, sha
   return out;
 }
 
+/**
+ * A state dict's tensors never have elements that share memory within one view: a zero stride
+ * (broadcast) or overlapping strides would make a few stored bytes expand into a huge tensor.
+ * Dimensions of size 1 do not move, so their stride is free.
+ */
+function checkNoOverlap(shape: number[], stride: number[], where: string): void {
+  const dims = shape.map((d, i) => ({ d, s: stride[i] })).filter((x) => x.d > 1).sort((a, b) => a.s - b.s);
+  let extent = 1; // elements spanned by the dimensions with smaller strides
+  for (const { d, s } of dims) {
+    if (s < extent) {
+      throw new PolyglotError(`${where}: size ${JSON.stringify(shape)} with stride ${JSON.stringify(stride)} makes elements overlap (a zero or overlapping stride; a saved state dict has none)`);
+    }
+    extent = s * (d - 1) + extent;
+  }
+}
+
 /** torch._utils._rebuild_tensor_v2(storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata]). */
 function rebuildTensor(args: PyValue[], file: string): PyHostObject {
   const where = `${file}: _rebuild_tensor_v2`;
-  if (args.length < 4) throw new PolyglotError(`${where} expects (storage, offset, size, stride, ...), found ${args.length} arguments`);
-  const [st, offset, size, stride] = args;
+  // torch's function takes 6 or 7 arguments; torch.load(weights_only=True) fails on any other count.
+  if (args.length !== 6 && args.length !== 7) {
+    throw new PolyglotError(`${where} expects (storage, offset, size, stride, requires_grad, backward_hooks[, metadata]), found ${args.length} arguments`);
+  }
+  const [st, offset, size, stride, requiresGrad] = args;
+  if (typeof requiresGrad !== 'boolean') throw new PolyglotError(`${where}: requires_grad is ${describe(requiresGrad)}, expected True or False`);
   if (!(st instanceof PyHostObject) || st.tag !== STORAGE) throw new PolyglotError(`${where}: first argument is ${describe(st)}, not a storage`);
   const storage = st.value as TorchStorage;
   if (!isNat(offset)) throw new PolyglotError(`${where}: storage offset is ${describe(offset)}`);
@@ -265,6 +301,7 @@ function rebuildTensor(args: PyValue[], file: string): PyHostObject {
   if (shape.length !== strides.length) throw new PolyglotError(`${where}: size ${JSON.stringify(shape)} and stride ${JSON.stringify(strides)} differ in rank`);
   const numel = shape.reduce((a, d) => a * d, 1);
   if (!Number.isSafeInteger(numel)) throw new PolyglotError(`${where}: size ${JSON.stringify(shape)} is too large`);
+  checkNoOverlap(shape, strides, where);
   if (numel > 0) {
     const last = lastIndex({ offset, shape, stride: strides });
     if (last >= storage.numel) {

@@ -8,6 +8,7 @@ import * as fs from 'node:fs';
 import * as zlib from 'node:zlib';
 import { constants as bufferConstants } from 'node:buffer';
 import { PolyglotError } from '../core/errors.js';
+import { openRegularFile } from './model-file.js';
 
 export interface ZipEntry {
   name: string;
@@ -65,12 +66,7 @@ export class ZipArchive {
   }
 
   static open(path: string): ZipArchive {
-    let fd: number;
-    try {
-      fd = fs.openSync(path, 'r');
-    } catch (e) {
-      throw new PolyglotError(`${path}: cannot open (${(e as Error).message})`);
-    }
+    const { fd } = openRegularFile(path);
     try {
       return ZipArchive.read(path, fd);
     } finally {
@@ -172,21 +168,44 @@ export class ZipArchive {
     return this.entries.get(name);
   }
 
+  /**
+   * Bytes [begin, end) of one entry. A stored entry's slice is read straight from the file (the
+   * CRC covers the whole entry, so it is checked only when the slice is the whole entry); a
+   * deflated entry is inflated whole (callers bound its declared size first).
+   */
+  readRange(name: string, begin: number, end: number): Buffer {
+    const en = this.entries.get(name);
+    if (!en) throw new PolyglotError(`${this.path}: zip archive has no entry "${name}"`);
+    if (!(0 <= begin && begin <= end && end <= en.size)) throw new PolyglotError(`${this.path}: entry "${name}": range [${begin}, ${end}) is outside its ${en.size} bytes`);
+    if (en.method !== 0 || (begin === 0 && end === en.size)) return this.read(name).subarray(begin, end);
+    const { fd } = openRegularFile(this.path);
+    try {
+      return readAt(fd, this.dataStart(fd, en) + begin, end - begin, this.path);
+    } finally {
+      fs.closeSync(fd);
+    }
+  }
+
+  /** Where an entry's data begins (after its local header), checked against the central directory. */
+  private dataStart(fd: number, en: ZipEntry): number {
+    const local = readAt(fd, en.localHeaderOffset, 30, this.path);
+    if (local.readUInt32LE(0) !== SIG_LOCAL) throw new PolyglotError(`${this.path}: entry "${en.name}": bad local header signature at ${en.localHeaderOffset}`);
+    const start = en.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
+    if (start + en.compressedSize > this.dataEnd) {
+      throw new PolyglotError(`${this.path}: entry "${en.name}": data [${start}, ${start + en.compressedSize}) runs into the central directory at ${this.dataEnd}`);
+    }
+    return start;
+  }
+
   /** The uncompressed bytes of one entry, size- and CRC-checked. */
   read(name: string): Buffer {
     const en = this.entries.get(name);
     if (!en) throw new PolyglotError(`${this.path}: zip archive has no entry "${name}"`);
     if (en.size > bufferConstants.MAX_LENGTH) throw new PolyglotError(`${this.path}: entry "${name}" is ${en.size} bytes, more than this Node.js can hold in one buffer`);
-    const fd = fs.openSync(this.path, 'r');
+    const { fd } = openRegularFile(this.path);
     let raw: Buffer;
     try {
-      const local = readAt(fd, en.localHeaderOffset, 30, this.path);
-      if (local.readUInt32LE(0) !== SIG_LOCAL) throw new PolyglotError(`${this.path}: entry "${name}": bad local header signature at ${en.localHeaderOffset}`);
-      const start = en.localHeaderOffset + 30 + local.readUInt16LE(26) + local.readUInt16LE(28);
-      if (start + en.compressedSize > this.dataEnd) {
-        throw new PolyglotError(`${this.path}: entry "${name}": data [${start}, ${start + en.compressedSize}) runs into the central directory at ${this.dataEnd}`);
-      }
-      raw = readAt(fd, start, en.compressedSize, this.path);
+      raw = readAt(fd, this.dataStart(fd, en), en.compressedSize, this.path);
     } finally {
       fs.closeSync(fd);
     }

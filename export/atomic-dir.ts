@@ -24,6 +24,14 @@ export async function writeDirAtomically<R>(out: string, force: boolean, fill: (
     result = await fill(tmp);
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
+    if (e instanceof PolyglotError) throw e;
+    // A write failure (ENOSPC, EIO, ...) is the user's disk, not an internal error: name the
+    // output and say what is left, since nothing was renamed into place yet.
+    const code = (e as NodeJS.ErrnoException).code;
+    if (typeof code === 'string') {
+      const kept = fs.existsSync(target) ? `the existing ${out} is intact` : `nothing was written to ${out}`;
+      throw new PolyglotError(`${out}: cannot write the output (${code}: ${(e as Error).message}); ${kept}`);
+    }
     throw e;
   }
   if (fs.existsSync(target)) {

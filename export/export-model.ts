@@ -6,17 +6,16 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { copyModelFile, isCopyableModelFile } from '../convert/model-file.js';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { writeDirAtomically } from './atomic-dir.js';
-import type { RecordedGraph, SignatureEntry } from '../ops/graph.js';
+import type { GraphSignature, SignatureEntry } from '../ops/graph.js';
 import { writeGraphModel, writeWeightGroup, type WrittenWeightGroup } from './graph-model-writer.js';
 import type { ConstValue } from '../ops/graph.js';
-import { buildModelForExport, type ExportableModel } from './load-model.js';
-import { recordNllbMoeGraph } from '../models/nllb-moe/graphs.js';
+import { architectureOf, loadModelFromCheckpoint, type LoadedModel } from '../models/registry.js';
 import type { QuantizeMode } from './quantize.js';
 import { exportReadme, type GraphSummary } from './readme.js';
-import { recordXglmGraph } from '../models/xglm/graphs.js';
 
 export const EXPORT_FORMATS = ['graph'] as const;
 export type ExportFormat = (typeof EXPORT_FORMATS)[number];
@@ -32,7 +31,8 @@ export interface ExportOptions {
 
 export interface ExportResult {
   out: string;
-  modelType: 'xglm' | 'nllb-moe';
+  /** config.json model_type of the exported model. */
+  modelType: string;
   graphs: GraphSummary[];
   copied: string[];
   totalBytes: number;
@@ -49,24 +49,10 @@ export const COPIED_FILES = [
   'added_tokens.json',
 ];
 
-interface PlannedGraph {
-  folder: string;
-  purpose: string;
-  record: () => RecordedGraph;
-}
-
-function plan(m: ExportableModel): PlannedGraph[] {
-  if (m.type === 'xglm') {
-    return [
-      { folder: 'decoder_model', purpose: 'Prompt pass: every token of the prompt, no cache.', record: () => recordXglmGraph(m.model, false) },
-      { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new tokens plus the key/value cache of earlier ones.', record: () => recordXglmGraph(m.model, true) },
-    ];
-  }
-  return [
-    { folder: 'encoder_model', purpose: 'Encoder: source tokens to hidden states (MoE routing in eval semantics).', record: () => recordNllbMoeGraph(m.model, 'encoder') },
-    { folder: 'decoder_model', purpose: 'First decoder pass: decoder tokens attending to the encoder output; also returns the cross-attention cache.', record: () => recordNllbMoeGraph(m.model, 'decoder') },
-    { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new decoder tokens plus the self- and cross-attention caches.', record: () => recordNllbMoeGraph(m.model, 'decoder_with_past') },
-  ];
+/** The graphs of a model: its architecture's signatures (models/<name>/graphs.ts). */
+function plan(m: LoadedModel): GraphSignature[] {
+  const { graphExport } = architectureOf(m);
+  return (graphExport as { signatures(model: LoadedModel['model']): GraphSignature[] }).signatures(m.model);
 }
 
 /** Human names of dynamic dimensions, for the README tables. */
@@ -84,30 +70,13 @@ function dimNamesFor(folder: string): (e: SignatureEntry) => string[] {
   };
 }
 
-function notes(m: ExportableModel): string[] {
+function notes(m: LoadedModel): string[] {
   const c = m.model.config;
-  const common = [
+  const { graphExport } = architectureOf(m);
+  return [
+    ...(graphExport as { notes(model: LoadedModel['model']): string[] }).notes(m.model),
     `Sinusoidal positions are computed inside the graph from the position ids (HF's float32 formula), so sequences may run past max_position_embeddings = ${c.maxPositionEmbeddings} as in Hugging Face, where the table grows.`,
     'Outputs at padding positions are meaningless (as in Hugging Face); compare / sample only real positions.',
-  ];
-  if (m.type === 'xglm') {
-    return [
-      'Token ids follow XGLMTokenizer: a prompt starts with `</s>` (id 2); sentencepiece piece i is id i + 1; `<pad>` = 1.',
-      '`position_ids`: 0..T-1 for an unpadded prompt; for left padding use cumsum(attention_mask) - 1 with padded positions set to 1 (what HF generate does). In decoding steps pass the absolute position of each new token.',
-      '`attention_mask` of decoder_with_past_model covers past and new tokens ([B, P + T]).',
-      'The logits of the last position give the next token; feed `present.*` back as `past_key_values.*`.',
-      ...common,
-    ];
-  }
-  const n = m.model.config;
-  return [
-    'Token ids follow NllbTokenizer: source = `src_lang` code, pieces (sentencepiece piece i is id i + 1), `</s>` (2). Language-code ids are in tokenizer_config.json `added_tokens_decoder`.',
-    `Generation as HF: the decoder starts from decoder_start_token_id = ${n.decoderStartTokenId}; the first generated token is forced to the target language code (forced_bos_token_id); stop at eos = ${n.eosTokenId}.`,
-    '`decoder_attention_mask` ([B, P + T], 1 = real token) as in HF forward: padding keys are masked and padding tokens are not routed (take no expert capacity). Generation passes all ones (HF generate passes none, which is the same).',
-    'Feed `present.{i}.decoder.*` back as `past_key_values.{i}.decoder.*` each step; the cross-attention cache `present.{i}.encoder.*` comes only from decoder_model and is fed as `past_key_values.{i}.encoder.*` unchanged.',
-    `MoE layers route in eval semantics inside the graph: top-2 experts per token, expert capacity = ceil(moe_eval_capacity_token_fraction (${n.moeEvalCapacityTokenFraction}) x tokens in the call); the second expert policy is applied deterministically ("all").`,
-    'Expert capacity depends on how many tokens a call holds (as in HF), so a batched or longer call can drop different assignments than single-token steps when the fraction is below 1.',
-    ...common,
   ];
 }
 
@@ -121,7 +90,7 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
   // Refuse before the (possibly long) model load.
   if (fs.existsSync(opts.out) && !opts.force) throw new PolyglotError(`${opts.out}: output folder already exists (use --force to replace it)`);
   const ck = openCheckpoint(dirOrModelId);
-  const m = buildModelForExport(ck);
+  const m = loadModelFromCheckpoint(ck, {}, ' to export as a graph model');
   try {
     // Record every graph first (node lists only: weights are read from the model when written).
     const graphs = plan(m).map((p) => {
@@ -164,7 +133,7 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
       let totalBytes = sharedBytes;
       for (const g of graphs) {
         const sharedGroups = shared.filter((s) => s.folders.includes(g.folder)).map((s) => s.group);
-        const { bytes } = writeGraphModel(path.join(tmp, g.folder), g.graph, { quantize, sharedGroups, metadata: { polyglot: { model_type: m.type, graph: g.folder, quantize } } });
+        const { bytes } = writeGraphModel(path.join(tmp, g.folder), g.graph, { quantize, sharedGroups, metadata: { polyglot: { model_type: m.format.modelType, graph: g.folder, quantize } } });
         const sharedHere = sharedGroups.reduce((a, grp) => a + grp.bytes, 0);
         log(`wrote ${g.folder}: ${g.graph.nodes.length} nodes, ${(bytes / 1e6).toFixed(2)} MB of its own${sharedHere ? ` + ${(sharedHere / 1e6).toFixed(2)} MB shared` : ''}`);
         // Reported size: what loading this graph reads (its own files + the shared shards it uses).
@@ -173,18 +142,22 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
       }
       const copied: string[] = [];
       for (const f of COPIED_FILES) {
-        const src = path.join(ck.dir, f);
-        if (fs.existsSync(src)) {
-          fs.copyFileSync(src, path.join(tmp, f));
+        if (isCopyableModelFile(ck.dir, f)) {
+          copyModelFile(path.join(ck.dir, f), path.join(tmp, f));
           copied.push(f);
         }
       }
       if (!copied.includes('sentencepiece.bpe.model')) log(`note: ${ck.dir} has no sentencepiece.bpe.model; copy the tokenizer beside the export yourself`);
-      const readme = exportReadme({ modelType: m.type, source: dirOrModelId, quantize, graphs: summaries, dimNames: dimNamesFor, notes: notes(m) });
+      const readme = exportReadme({ title: m.format.label, source: readmeSource(dirOrModelId), quantize, graphs: summaries, dimNames: dimNamesFor, notes: notes(m) });
       fs.writeFileSync(path.join(tmp, 'README.md'), readme);
-      return { out: opts.out, modelType: m.type, graphs: summaries, copied, totalBytes };
+      return { out: opts.out, modelType: m.format.modelType, graphs: summaries, copied, totalBytes };
     });
   } finally {
     m.model.dispose();
   }
+}
+
+/** The source as the export's README names it: a hub id, or the model folder's name (never a local absolute path). */
+function readmeSource(dirOrModelId: string): string {
+  return fs.existsSync(dirOrModelId) ? path.basename(path.resolve(dirOrModelId)) : dirOrModelId;
 }

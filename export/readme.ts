@@ -23,7 +23,8 @@ function table(entries: SignatureEntry[], dimNames: (e: SignatureEntry) => strin
 }
 
 export function exportReadme(opts: {
-  modelType: 'xglm' | 'nllb-moe';
+  /** The model's name, e.g. "XGLM". */
+  title: string;
   source: string;
   quantize: QuantizeMode;
   graphs: GraphSummary[];
@@ -31,7 +32,7 @@ export function exportReadme(opts: {
   notes: string[];
 }): string {
   const parts: string[] = [];
-  parts.push(`# ${opts.modelType === 'xglm' ? 'XGLM' : 'NLLB-MoE'} as TensorFlow.js graph models`);
+  parts.push(`# ${opts.title} as TensorFlow.js graph models`);
   parts.push(
     `Exported by tfjs-polyglot from \`${opts.source}\` (weights quantization: ${opts.quantize}). ` +
       'Each folder is a TensorFlow.js GraphModel (`model.json` + weight shards) that runs with stock ' +

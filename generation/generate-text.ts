@@ -11,6 +11,7 @@ import type { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { generate } from './generate.js';
 import type { GenerateOptions } from './options.js';
+import { modelGenerationDefaults, withDefaults } from './generation-config.js';
 
 export interface GenerateTextOptions extends GenerateOptions {
   /** Prompts per generate call (default: all at once). */
@@ -53,9 +54,11 @@ export async function generateText(
   model: XGLMForCausalLM,
   tokenizer: XGLMTokenizer,
   prompts: readonly string[],
-  options: GenerateTextOptions = {},
+  explicit: GenerateTextOptions = {},
 ): Promise<GeneratedText[]> {
   if (prompts.length === 0) return [];
+  // HF generate() starts from model.generation_config (generation_config.json); explicit options win.
+  const options = withDefaults<GenerateTextOptions>(modelGenerationDefaults(model), explicit);
   const cfg = model.config;
   const eos = eosList(options.eosTokenId, cfg.eosTokenId);
   const pad = options.padTokenId ?? cfg.padTokenId;

@@ -2,10 +2,11 @@
  * generation_config.json -> default GenerateOptions, as HF generate() starts from
  * `model.generation_config`. Explicit options override these defaults.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
-import type { GenerateOptions } from './options.js';
+import { MAX_BEAMS, type GenerateOptions } from './options.js';
+import type { GenerationConfigFile } from '../models/pretrained.js';
+import { readJsonFile } from '../convert/checkpoint.js';
+import { findModelFile } from '../convert/model-file.js';
 
 export interface GenerationDefaults extends GenerateOptions {
   decoderStartTokenId?: number;
@@ -46,6 +47,9 @@ export function parseGenerationConfig(json: unknown, source: string): Generation
     const bad = (want: string) => new PolyglotError(`${source}: field "${key}": expected ${want}, found ${JSON.stringify(v)}`);
     if (kind === 'number') {
       if (typeof v !== 'number') throw bad('a number');
+      if ((key === 'num_beams' || key === 'num_return_sequences') && !(Number.isInteger(v) && v >= 1 && v <= MAX_BEAMS)) {
+        throw bad(`an integer from 1 to ${MAX_BEAMS} (each is a decoder row with its own key/value cache)`);
+      }
       out[field] = v;
     } else if (kind === 'boolean') {
       if (typeof v !== 'boolean') throw bad('true or false');
@@ -61,17 +65,16 @@ export function parseGenerationConfig(json: unknown, source: string): Generation
   return out as GenerationDefaults;
 }
 
+/** A loaded model's generation_config.json defaults ({} when its directory had none): what generate() starts from in HF. */
+export function modelGenerationDefaults(model: { generationConfig?: GenerationConfigFile }): GenerationDefaults {
+  return model.generationConfig ? parseGenerationConfig(model.generationConfig.json, model.generationConfig.source) : {};
+}
+
 /** The directory's generation_config.json, or {} when it has none. */
 export function readGenerationConfig(dir: string): GenerationDefaults {
-  const file = path.join(dir, 'generation_config.json');
-  if (!fs.existsSync(file)) return {};
-  let json: unknown;
-  try {
-    json = JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new PolyglotError(`${file}: not valid JSON (${(e as Error).message})`);
-  }
-  return parseGenerationConfig(json, file);
+  const file = findModelFile(dir, 'generation_config.json');
+  if (file === undefined) return {};
+  return parseGenerationConfig(readJsonFile(file), file);
 }
 
 /** Defaults overlaid with the options that are actually set (undefined does not override). */

@@ -1,57 +1,44 @@
 /**
- * Opening a model directory (or cached hub id) for generation: checkpoint + model + tokenizer,
- * with a clear error when the directory holds the other architecture.
+ * Opening a model directory (or hub id) for generation: model + tokenizer + generation_config.json,
+ * with a clear error (before anything is allocated) when the directory holds a model of the other task.
  */
-import { PolyglotError } from '../core/errors.js';
-import { openCheckpoint } from '../convert/open-checkpoint.js';
-import type { HfCheckpoint } from '../convert/checkpoint.js';
-import { XGLMForCausalLM } from '../models/xglm/model.js';
-import { loadTokenizer } from '../tokenizers/load.js';
+import { openPretrained } from '../convert/open-checkpoint.js';
 import type { XGLMTokenizer } from '../tokenizers/xglm.js';
-import { readGenerationConfig, type GenerationDefaults } from './generation-config.js';
 import type { NllbTokenizer } from '../tokenizers/nllb.js';
+import type { XGLMForCausalLM } from '../models/xglm/model.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
-import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
-import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
-
-function checkModelType(ck: HfCheckpoint, want: string, what: string): void {
-  const t = ck.config.model_type;
-  if (t !== want) {
-    throw new PolyglotError(`${ck.dir}/config.json: model_type: expected "${want}" (${what}), found ${JSON.stringify(t)}`);
-  }
-}
+import type { PretrainedOptions } from '../models/pretrained.js';
+import { loadModelForTask, loadPretrainedTokenizer } from '../models/registry.js';
+import { modelGenerationDefaults, type GenerationDefaults } from './generation-config.js';
 
 export interface TextGenerator {
   model: XGLMForCausalLM;
   tokenizer: XGLMTokenizer;
   dir: string;
-  /** generation_config.json defaults; pass `withDefaults(generationConfig, options)` to use them. */
+  /** generation_config.json defaults (generateText applies them; explicit options win). */
   generationConfig: GenerationDefaults;
 }
 
-/** An XGLM checkpoint and its tokenizer (the directory must hold sentencepiece.bpe.model). */
-export async function loadTextGenerator(dirOrModelId: string): Promise<TextGenerator> {
-  const ck = openCheckpoint(dirOrModelId);
-  checkModelType(ck, 'xglm', 'polyglot generate runs XGLM models; use polyglot translate for NLLB-MoE');
-  const tokenizer = await loadTokenizer(ck.dir, { kind: 'xglm' });
-  const model = XGLMForCausalLM.fromCheckpoint(ck);
-  return { model, tokenizer: tokenizer as XGLMTokenizer, dir: ck.dir, generationConfig: readGenerationConfig(ck.dir) };
+/** A text-generation model (XGLM) and its tokenizer. */
+export async function loadTextGenerator(idOrDir: string, options: PretrainedOptions = {}): Promise<TextGenerator> {
+  const ck = await openPretrained(idOrDir, options);
+  const tokenizer = (await loadPretrainedTokenizer(ck.dir)) as XGLMTokenizer;
+  const { model } = loadModelForTask(ck, 'text-generation', options, '; use polyglot translate for translation models');
+  return { model, tokenizer, dir: ck.dir, generationConfig: modelGenerationDefaults(model) };
 }
 
 export interface Translator {
   model: NllbMoeForConditionalGeneration;
   tokenizer: NllbTokenizer;
   dir: string;
-  /** generation_config.json defaults (e.g. max_length 200 in the NLLB checkpoints). */
+  /** generation_config.json defaults (translate applies them; explicit options win). */
   generationConfig: GenerationDefaults;
 }
 
-/** An NLLB-MoE checkpoint and its tokenizer. */
-export async function loadTranslator(dirOrModelId: string): Promise<Translator> {
-  const ck = openCheckpoint(dirOrModelId);
-  if (ck.config.model_type !== 'm2m_100') checkModelType(ck, 'nllb-moe', 'polyglot translate runs NLLB-MoE models; use polyglot generate for XGLM');
-  const tokenizer = await loadTokenizer(ck.dir, { kind: 'nllb' });
-  const model = ck.config.model_type === 'm2m_100' ? m2m100FromCheckpoint(ck) : nllbMoeFromCheckpoint(ck);
-  return { model, tokenizer: tokenizer as NllbTokenizer, dir: ck.dir, generationConfig: readGenerationConfig(ck.dir) };
+/** A translation model (NLLB-MoE) and its tokenizer. */
+export async function loadTranslator(idOrDir: string, options: PretrainedOptions = {}): Promise<Translator> {
+  const ck = await openPretrained(idOrDir, options);
+  const tokenizer = (await loadPretrainedTokenizer(ck.dir)) as NllbTokenizer;
+  const { model } = loadModelForTask(ck, 'translation', options, '; use polyglot generate for text-generation models');
+  return { model, tokenizer, dir: ck.dir, generationConfig: modelGenerationDefaults(model) };
 }
-

@@ -71,6 +71,13 @@ export interface ResolvedOptions {
   onToken?: (event: TokenEvent) => void;
 }
 
+/**
+ * Beams and returned sequences past this are refused: every beam (and every returned sample) is a
+ * full decoder row with its own key/value cache, so work and memory grow linearly with them; HF
+ * has no cap, but a value like 1e6 from a generation_config.json would only exhaust memory.
+ */
+export const MAX_BEAMS = 256;
+
 function nonNegInt(v: number | undefined, name: string, dflt: number): number {
   if (v === undefined) return dflt;
   if (!Number.isInteger(v) || v < 0) throw new PolyglotError(`generate: ${name} must be an integer >= 0, found ${v}`);
@@ -101,6 +108,8 @@ export function resolveOptions(o: GenerateOptions, promptLength: number): Resolv
   const numBeams = posInt(o.numBeams, 'numBeams', 1);
   const doSample = o.doSample ?? false;
   const numReturnSequences = posInt(o.numReturnSequences, 'numReturnSequences', 1);
+  if (numBeams > MAX_BEAMS) throw new PolyglotError(`generate: numBeams ${numBeams} is more than ${MAX_BEAMS} (each beam is a decoder row with its own cache)`);
+  if (numReturnSequences > MAX_BEAMS) throw new PolyglotError(`generate: numReturnSequences ${numReturnSequences} is more than ${MAX_BEAMS} (each is a decoder row with its own cache)`);
   if (numBeams === 1 && !doSample && numReturnSequences > 1) {
     throw new PolyglotError(`generate: numReturnSequences ${numReturnSequences} needs doSample or numBeams >= numReturnSequences (greedy gives one sequence)`);
   }

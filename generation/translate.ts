@@ -14,6 +14,7 @@ import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.j
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { generate } from './generate.js';
 import type { GenerateOptions } from './options.js';
+import { modelGenerationDefaults, withDefaults } from './generation-config.js';
 import { trimGenerated } from './generate-text.js';
 
 export interface TranslateOptions extends GenerateOptions {
@@ -45,8 +46,10 @@ export async function translate(
   model: NllbMoeForConditionalGeneration,
   tokenizer: NllbTokenizer,
   sentences: readonly string[],
-  options: TranslateOptions,
+  explicit: TranslateOptions,
 ): Promise<Translation[]> {
+  // HF generate() starts from model.generation_config (generation_config.json); explicit options win.
+  const options = withDefaults<TranslateOptions>(modelGenerationDefaults(model), explicit);
   const { srcLang, tgtLang, decoderStartTokenId, batchSize = 8, maxInputLength, sortByLength = true, onProgress, decode: decodeOpts, ...genOpts } = options;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new PolyglotError(`translate: batchSize must be an integer >= 1, found ${batchSize}`);
   const cfg = model.config;

@@ -46,7 +46,6 @@ export interface AttentionOutput<T> {
 }
 
 export class Attention extends PolyglotLayer {
-  static className = 'PolyglotAttention';
   readonly cfg: Required<AttentionConfig>;
   readonly headDim: number;
   readonly qProj: Linear;
@@ -115,8 +114,4 @@ export class Attention extends PolyglotLayer {
     return { output: this.outProj.run(o, merged), present: { key, value } };
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(Attention);

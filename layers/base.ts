@@ -44,7 +44,16 @@ export function withInitialValues<R>(provider: InitialValueProvider, build: () =
   }
 }
 
+/**
+ * Layers hold their parameters as tf.LayerVariables (addWeight: trainable, disposable, what the
+ * optimizer and the HF reader/writer use) and compute in `run<T>(o: Ops<T>, ...)`. They are not
+ * registered with tf.serialization and have no getConfig/fromConfig: a model is built from HF's
+ * config.json by its registry entry and saved as an HF directory, never as tfjs-layers JSON, so a
+ * second serialization path would be untested surface (issue 8's layers decision).
+ */
 export abstract class PolyglotLayer extends tf.layers.Layer {
+  /** tf.layers names each instance after its class name (`polyglot_layer_N`). */
+  static className = 'PolyglotLayer';
   private readonly ownParams: HfParameter[] = [];
 
   /** Creates a float32 variable named after the HF parameter. Initial values are cheap

@@ -21,7 +21,6 @@ export interface FeedForwardConfig {
 }
 
 export class FeedForward extends PolyglotLayer {
-  static className = 'PolyglotFeedForward';
   readonly cfg: Required<FeedForwardConfig>;
   readonly activation: ActivationName;
   readonly fc1: Linear;
@@ -45,8 +44,4 @@ export class FeedForward extends PolyglotLayer {
     return this.fc2.run(o, dropout(o, h, this.cfg.activationDropout, opts));
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(FeedForward);

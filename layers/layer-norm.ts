@@ -12,7 +12,6 @@ export interface LayerNormConfig {
 }
 
 export class LayerNorm extends PolyglotLayer {
-  static className = 'PolyglotLayerNorm';
   readonly cfg: Required<LayerNormConfig>;
   readonly gamma: tf.LayerVariable;
   readonly beta: tf.LayerVariable;
@@ -42,8 +41,4 @@ export class LayerNorm extends PolyglotLayer {
     return inputShape;
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(LayerNorm);

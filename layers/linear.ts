@@ -12,8 +12,13 @@ export interface LinearConfig {
   bias?: boolean;
 }
 
+/**
+ * Eager replacements of x·W keyed by a Linear's kernel variable: int8 weights multiplied
+ * by the native kernel (layers/weight-precision.ts). Graph export keeps the float kernel.
+ */
+export const linearProducts = new WeakMap<tf.LayerVariable, (x: tf.Tensor) => tf.Tensor>();
+
 export class Linear extends PolyglotLayer {
-  static className = 'PolyglotLinear';
   readonly cfg: Required<LinearConfig>;
   readonly kernel: tf.LayerVariable;
   readonly bias?: tf.LayerVariable;
@@ -26,7 +31,8 @@ export class Linear extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, x: T): T {
-    const y = o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
+    const product = (o as unknown) === eagerOps ? linearProducts.get(this.kernel) : undefined;
+    const y = product !== undefined ? (product(x as tf.Tensor) as T) : o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
     return this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
   }
 
@@ -38,8 +44,4 @@ export class Linear extends PolyglotLayer {
     return [...inputShape.slice(0, -1), this.cfg.outFeatures];
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(Linear);

@@ -3,6 +3,7 @@
  * when scale_embedding). Weight stays [vocab, d] (HF layout). As torch's padding_idx,
  * lookups of the padding id give its row no gradient (the row is still read as is).
  */
+import { linearProducts } from './linear.js';
 import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
@@ -22,7 +23,6 @@ export interface ScaledEmbeddingConfig {
 const detach = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) })) as unknown as Parameters<typeof tf.customGrad>[0]);
 
 export class ScaledEmbedding extends PolyglotLayer {
-  static className = 'PolyglotScaledEmbedding';
   readonly cfg: Required<ScaledEmbeddingConfig>;
   readonly embeddings: tf.LayerVariable;
 
@@ -60,6 +60,9 @@ export class ScaledEmbedding extends PolyglotLayer {
    * (the fast, non-transposed path on wasm, and no transposed copy of E).
    */
   project<T>(o: Ops<T>, hidden: T): T {
+    // int8 weights (layers/weight-precision.ts) replace the eager product; the lookup stays float.
+    const product = (o as unknown) === eagerOps ? linearProducts.get(this.embeddings) : undefined;
+    if (product !== undefined) return product(hidden as tf.Tensor) as T;
     const shape = o.shape(hidden);
     const lead = shape.slice(0, -1);
     const flat = o.reshape(hidden, [-1, this.cfg.dim]);
@@ -75,8 +78,4 @@ export class ScaledEmbedding extends PolyglotLayer {
     return [...inputShape, this.cfg.dim];
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(ScaledEmbedding);

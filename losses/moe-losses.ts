@@ -1,5 +1,5 @@
 /**
- * NLLB-MoE router losses (notes sections 4 and 4b).
+ * NLLB-MoE router losses (docs/NLLB-MOE.md sections 4 and 4b).
  *
  * - "standard" (our default): per sparse layer, over that side's non-padding tokens, Switch
  *   load balancing `E * sum_e f_e P_e` on the raw router softmax (top-1 before capacity) plus the

@@ -93,6 +93,20 @@ function upcast(a: DType, b: DType): DType {
   return 'int32';
 }
 
+/** One graph model of an export: its folder, what it is for, and how to record it. */
+export interface GraphSignature {
+  folder: string;
+  purpose: string;
+  record: () => RecordedGraph;
+}
+
+/** How a model family exports as graph models (models/<name>/graphs.ts). */
+export interface GraphExport<M> {
+  signatures(model: M): GraphSignature[];
+  /** Model-specific usage notes for the export's README. */
+  notes(model: M): string[];
+}
+
 export interface GraphOpsOptions {
   /**
    * Which `weight()` names are trained parameters (quantizable). Default: every float32

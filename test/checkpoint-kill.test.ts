@@ -9,6 +9,7 @@ import { initModelDir } from '../train/init-model.js';
 import { syntheticPairs } from '../train/demo/synthetic-task.js';
 import { listCheckpoints } from '../checkpoints/training-checkpoint.js';
 import { SafetensorsFile } from '../convert/safetensors.js';
+import { signalAfterLines } from './cli-process.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 // From sources (tsx): run cli/polyglot.ts through tsx; from dist/test: the compiled CLI.
@@ -98,7 +99,7 @@ test('a run killed with SIGKILL after a checkpoint and resumed ends with the wei
   assert.is(last.loss, fullLosses[29].loss);
 });
 
-test('Ctrl-C (SIGINT) saves a checkpoint of the current step and exits cleanly', async () => {
+test('Ctrl-C (SIGINT) saves a checkpoint of the current step, says how to resume and exits 130', async () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'sigint-'));
   const texts = syntheticPairs(200, 6).flatMap((p) => [p.src, p.tgt]);
   const data = path.join(tmp, 'train.txt');
@@ -109,18 +110,12 @@ test('Ctrl-C (SIGINT) saves a checkpoint of the current step and exits cleanly',
   const child = start(['train', '--model', model, '--data', data, '--out', out, '--max-steps', '100000', '--batch-size', '4', '--max-length', '16', '--eval-every', '0', '--backend', 'wasm', '--no-progress']);
   const done = finished(child);
   const metrics = path.join(out, 'metrics.jsonl');
-  await new Promise<void>((resolve) => {
-    const t = setInterval(() => {
-      if (fs.existsSync(metrics) && fs.readFileSync(metrics, 'utf8').split('\n').length > 5) {
-        clearInterval(t);
-        child.kill('SIGINT');
-        resolve();
-      }
-    }, 20);
-  });
+  await signalAfterLines(child, metrics, 5, 'SIGINT');
   const r = await done;
-  assert.is(r.code, 0, r.stderr);
-  assert.match(r.stderr, /interrupt: saving a checkpoint/);
+  assert.is(r.code, 130, r.stderr);
+  assert.match(r.stderr, /SIGINT: saving a checkpoint/);
+  assert.match(r.stderr, new RegExp(`--resume ${out.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
+  assert.match(r.stderr, /polyglot export-hf --model /);
   const trained = fs.readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.type === 'train');
   const cks = listCheckpoints(path.join(out, 'checkpoints'));
   assert.is(cks.length, 1);

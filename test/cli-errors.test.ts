@@ -4,39 +4,22 @@
  */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { fixturePath } from './helpers.js';
 import { torchZip } from './convert-torchfile.js';
+import { expectOneLineError, fixtureCopy, runCli } from './cli-run.js';
+import { spawnSync } from 'node:child_process';
 
 const cli = path.join(packageRoot(), 'dist', 'cli', 'polyglot.js');
+
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'cli-errors-'));
 
 /** A copy of the xglm-tiny fixture whose files `edit` may change. */
 function modelCopy(name: string, edit: (dir: string) => void): string {
-  const dir = path.join(tmp, name);
-  fs.cpSync(fixturePath('xglm-tiny'), dir, { recursive: true });
-  fs.rmSync(path.join(dir, 'reference'), { recursive: true });
-  edit(dir);
-  return dir;
-}
-
-function runCli(args: string[]): { status: number | null; stderr: string; stdout: string } {
-  const r = spawnSync(process.execPath, [cli, ...args, '--backend', 'cpu'], { encoding: 'utf8', timeout: 60_000 });
-  return { status: r.status, stderr: r.stderr, stdout: r.stdout };
-}
-
-function expectOneLineError(args: string[], pattern: RegExp): void {
-  const { status, stderr } = runCli(args);
-  assert.is(status, 1, `exit code (stderr: ${stderr})`);
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('backend: '));
-  assert.is(lines.length, 1, `one error line, found:\n${stderr}`);
-  assert.match(lines[0], /^polyglot: /);
-  assert.match(lines[0], pattern);
-  assert.not.match(stderr, /\n\s+at .+:\d+:\d+/, 'no stack trace');
+  return fixtureCopy(tmp, 'xglm-tiny', name, edit);
 }
 
 test('truncated safetensors file', () => {
@@ -83,16 +66,54 @@ test('config.json field of the wrong type', () => {
   expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /config\.json: field "attention_heads": expected a positive integer, found string "four"/);
 });
 
-test('a tensor the config needs is missing', () => {
+test('a config asking for more layers than the checkpoint has (checked before building)', () => {
   const dir = modelCopy('missing-tensor', (d) => {
     const f = path.join(d, 'config.json');
     fs.writeFileSync(f, fs.readFileSync(f, 'utf8').replace('"num_layers": 2', '"num_layers": 3'));
   });
-  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /missing tensors "model\.layers\.2\.self_attn\.q_proj\.weight"/);
+  expectOneLineError(['generate', '--model', dir, '--prompt', 'hi'], /config\.json: field "num_layers" is 3, but the checkpoint holds 2 decoder layers/);
 });
 
 test('a directory that is not a model', () => {
   expectOneLineError(['info', path.join(tmp, 'nothing-here')], /nothing-here: no such directory/);
+});
+
+test('verify --filter that is not a regular expression: one line naming the flag', () => {
+  expectOneLineError(['verify', fixturePath('xglm-tiny'), '--filter', '('], /^polyglot: --filter \(: not a regular expression/);
+});
+
+test('init --experts 0: refused by the config parser every loader uses, nothing written', () => {
+  const out = path.join(tmp, 'zero-experts');
+  expectOneLineError(['init', '--arch', 'nllb-moe', '--out', out, '--experts', '0'], /init: config: field "num_experts": expected a positive integer, found 0/);
+  assert.not.ok(fs.existsSync(out));
+});
+
+test('train --set with an unknown config field names the closest one', () => {
+  const data = path.join(tmp, 'set.txt');
+  fs.writeFileSync(data, 'a b c\nd e f\n');
+  expectOneLineError(['train', '--model', fixturePath('xglm-tiny'), '--data', data, '--out', path.join(tmp, 'set-run'), '--max-steps', '1', '--set', 'dropoutt=0'], /--set dropoutt: .*config\.json has no field "dropoutt" \(did you mean dropout\?\)/);
+});
+
+test('usage errors name CLI flags: no camelCase twins, no library option names', () => {
+  const unknown = runCli(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--max-new-token', '3']);
+  assert.is(unknown.status, 2);
+  assert.match(unknown.stderr, /Unknown argument: max-new-token\n/);
+  assert.not.match(unknown.stderr, /maxNewToken/);
+  expectOneLineError(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--num-beams', '2', '--num-return-sequences', '3'], /--num-return-sequences \(3\) must be <= --num-beams \(2\)/);
+});
+
+test('--help wraps at word boundaries at 80 columns', () => {
+  const r = spawnSync(process.execPath, [cli, 'tokenize', '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
+  assert.match(r.stdout, /the HF slow tokenizer of the model\s*\n\s*directory\)/);
+  assert.not.match(r.stdout, /dir\nectory/);
+});
+
+test('a training checkpoint or output folder given as --model says what it is and what to run', () => {
+  const ck = path.join(tmp, 'run', 'checkpoints', 'checkpoint-0000003');
+  fs.mkdirSync(ck, { recursive: true });
+  fs.writeFileSync(path.join(ck, 'trainer_state.json'), '{}');
+  expectOneLineError(['generate', '--model', ck, '--prompt', 'hi'], /no config\.json .*; it is a training checkpoint: `polyglot export-hf --model <model trained from> --checkpoint /);
+  expectOneLineError(['generate', '--model', path.join(tmp, 'run'), '--prompt', 'hi'], /it is a training output folder: its final model is .*run\/model/);
 });
 
 test.run();

@@ -54,7 +54,7 @@ test('sharded pytorch_model.bin.index.json', () => {
   fs.writeFileSync(path.join(d, 'pytorch_model.bin.index.json'), JSON.stringify(wrong));
   throwsExactly(() => openCheckpoint(d), `${path.join(d, 'pytorch_model.bin.index.json')}: weight_map names "a" in pytorch_model-00002-of-00002.bin, but that shard has no such tensor`);
   fs.writeFileSync(path.join(d, 'pytorch_model.bin.index.json'), JSON.stringify({ weight_map: { a: '../../x.bin' } }));
-  throwsExactly(() => openCheckpoint(d), `${path.join(d, 'pytorch_model.bin.index.json')}: weight_map["a"] must be a shard file name, found "../../x.bin"`);
+  throwsExactly(() => openCheckpoint(d), `${path.join(d, 'pytorch_model.bin.index.json')}: weight_map["a"]: expected a plain file name inside the model folder, found "../../x.bin"`);
 });
 
 test('safetensors wins over pytorch_model.bin when a directory has both (HF precedence)', () => {

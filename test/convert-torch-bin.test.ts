@@ -58,8 +58,6 @@ const views: FakeTensor[] = [
   // w[1] (a row view with an offset), and a tie of w
   { name: 'row1', storageType: 'FloatStorage', key: '0', numel: 6, offset: 3, shape: [3], stride: [1] },
   { name: 'tied', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [2, 3], stride: [3, 1] },
-  // broadcast (expand): stride 0
-  { name: 'bcast', storageType: 'FloatStorage', key: '0', numel: 6, offset: 5, shape: [2, 2], stride: [0, 0] },
   { name: 'half', storageType: 'HalfStorage', key: '1', numel: 4, offset: 0, shape: [4], stride: [1] },
   { name: 'bf', storageType: 'BFloat16Storage', key: '2', numel: 3, offset: 0, shape: [3], stride: [1] },
   { name: 'dbl', storageType: 'DoubleStorage', key: '3', numel: 2, offset: 0, shape: [2], stride: [1] },
@@ -85,7 +83,6 @@ function checkViews(f: TorchBinFile): void {
   assert.equal(arr(f.read('wT').data), [0, 3, 1, 4, 2, 5]);
   assert.equal(arr(f.read('sub').data), [1, 4, 2, 5]);
   assert.equal(arr(f.read('row1').data), [3, 4, 5]);
-  assert.equal(arr(f.read('bcast').data), [5, 5, 5, 5]);
   const h = f.read('half');
   assert.is(h.dtype, 'F16');
   assert.equal(arr(h.data), [1, -2, 0.333251953125, Infinity]);
@@ -101,7 +98,7 @@ function checkViews(f: TorchBinFile): void {
   assert.equal([...f.aliases()], [['tied', 'w']]);
 }
 
-test('strided / offset / broadcast views and every storage dtype (protocol 2, stored entries)', () => {
+test('strided / offset views and every storage dtype (protocol 2, stored entries)', () => {
   checkViews(TorchBinFile.open(write(torchZip(stateDictPickle(views), storagesBytes()))));
 });
 
@@ -112,6 +109,41 @@ test('protocol 4 (STACK_GLOBAL, MEMOIZE, FRAME), parameters, _metadata BUILD, de
 
 test('ZIP64 archives (sentinel sizes, ZIP64 extra fields and end record), deflated', () => {
   checkViews(TorchBinFile.open(write(torchZip(stateDictPickle(views), storagesBytes(), { zip64: true, deflate: true }))));
+});
+
+test('zero (broadcast) and overlapping strides are refused: a saved state dict has none', () => {
+  for (const [shape, stride] of [[[2, 2], [0, 0]], [[16384, 16384], [0, 0]], [[3, 2], [1, 1]], [[2, 3], [2, 1]]]) {
+    const t: FakeTensor = { name: 'v', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape, stride };
+    const p = write(torchZip(stateDictPickle([t]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }));
+    throwsExactly(() => TorchBinFile.open(p), `${p}: _rebuild_tensor_v2: size ${JSON.stringify(shape)} with stride ${JSON.stringify(stride)} makes elements overlap (a zero or overlapping stride; a saved state dict has none)`);
+  }
+  // Size-1 dimensions never move, so any stride there is fine (torch gives them arbitrary ones).
+  const ok: FakeTensor = { name: 'v', storageType: 'FloatStorage', key: '0', numel: 6, offset: 0, shape: [1, 6], stride: [0, 1] };
+  assert.equal(arr(TorchBinFile.open(write(torchZip(stateDictPickle([ok]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }))).read('v').data), [0, 1, 2, 3, 4, 5]);
+});
+
+test('a deflated storage larger than its views is refused before inflating; a stored one is read only where viewed', () => {
+  const big = new Uint8Array(64 << 20); // 64 MiB of zeros deflates to ~64 KiB
+  const t: FakeTensor = { name: 'v', storageType: 'FloatStorage', key: '0', numel: big.length / 4, offset: 0, shape: [2], stride: [1] };
+  const p = write(torchZip(stateDictPickle([t]), { '0': big }, { deflate: true }));
+  assert.ok(fs.statSync(p).size < 1 << 20);
+  throwsExactly(() => TorchBinFile.open(p), `${p}: storage 0 is deflated to ${big.length} bytes but its views use only 8; torch.save stores storages uncompressed (re-save the checkpoint)`);
+  const small = write(torchZip(stateDictPickle([{ ...t, numel: 6, offset: 3 }]), { '0': f32Bytes([0, 1, 2, 3, 4, 5]) }));
+  assert.equal(arr(TorchBinFile.open(small).read('v').data), [3, 4]);
+});
+
+test('_rebuild_tensor_v2 with the wrong argument count or a non-bool requires_grad (as torch.load(weights_only=True))', () => {
+  const t: FakeTensor = { name: 'v', storageType: 'FloatStorage', key: '0', numel: 2, offset: 0, shape: [2], stride: [1] };
+  const good = stateDictPickle([t]);
+  // requires_grad is the NEWFALSE (0x89) right before the OrderedDict global of backward_hooks.
+  const hooks = good.indexOf(Buffer.from('ccollections\nOrderedDict\n', 'latin1'), good.indexOf(Buffer.from('_rebuild_tensor_v2')));
+  assert.is(good[hooks - 1], 0x89);
+  const intFlag = Buffer.concat([good.subarray(0, hooks - 1), Buffer.from([0x4b, 0x01]), good.subarray(hooks)]);
+  const p1 = write(torchZip(intFlag, { '0': f32Bytes([1, 2]) }));
+  throwsExactly(() => TorchBinFile.open(p1), `${p1}: _rebuild_tensor_v2: requires_grad is int 1, expected True or False`);
+  const noFlag = Buffer.concat([good.subarray(0, hooks - 1), good.subarray(hooks)]);
+  const p2 = write(torchZip(noFlag, { '0': f32Bytes([1, 2]) }));
+  throwsExactly(() => TorchBinFile.open(p2), /_rebuild_tensor_v2 expects \(storage, offset, size, stride, requires_grad, backward_hooks\[, metadata\]\), found 5 arguments$/);
 });
 
 test('unsupported storage types are named', () => {

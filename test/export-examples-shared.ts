@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type * as tf from '@tensorflow/tfjs';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { exportGraphModels } from '../export/export-model.js';
 import { fixturePath } from './helpers.js';
 

@@ -88,6 +88,9 @@ test('export writes both graphs, tokenizer files, configs and a README', async (
   assert.is(new Set(names).size, names.length);
   const readme = fs.readFileSync(path.join(dir, 'README.md'), 'utf8');
   assert.match(readme, /`past_key_values\.1\.value` \| float32 \| \[B, 4, P, 16\]/);
+  // names the source folder, not the exporting machine's absolute path
+  assert.ok(!readme.includes(path.resolve(FIXTURE)), 'absolute source path in README');
+  assert.match(readme, /Exported by tfjs-polyglot from `xglm-tiny`/);
 });
 
 test('full graph reproduces every HF forward case (batch 3, batch 1, several lengths)', async () => {

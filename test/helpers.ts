@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { PolyglotError } from '../core/errors.js';
 import { tf } from '../core/tf.js';
 import * as path from 'node:path';
-import { fixturePath, packageRoot } from '../core/paths.js';
+import { fixturePath, packageRoot } from './paths.js';
 import { selectBackend, type BackendName } from '../backend/select.js';
 
 export { fixturePath };
@@ -58,11 +58,26 @@ export function throwsExactly(fn: () => unknown, msg: string | RegExp): void {
   try {
     fn();
   } catch (e) {
-    assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
-    if (typeof msg === 'string') assert.is((e as Error).message, msg);
-    else assert.match((e as Error).message, msg);
-    assert.not.match((e as Error).message, /\n/);
+    checkOneLineError(e, msg);
     return;
   }
   assert.unreachable(`expected to throw: ${msg}`);
+}
+
+/** throwsExactly for a promise; returns the error for further checks (e.g. its kind). */
+export async function rejectsExactly(promise: Promise<unknown>, msg: string | RegExp): Promise<PolyglotError> {
+  try {
+    await promise;
+  } catch (e) {
+    checkOneLineError(e, msg);
+    return e as PolyglotError;
+  }
+  return assert.unreachable(`expected to reject: ${msg}`) as never;
+}
+
+function checkOneLineError(e: unknown, msg: string | RegExp): void {
+  assert.ok(e instanceof PolyglotError, `expected PolyglotError, got ${String(e)}`);
+  if (typeof msg === 'string') assert.is((e as Error).message, msg);
+  else assert.match((e as Error).message, msg);
+  assert.not.match((e as Error).message, /\n/);
 }

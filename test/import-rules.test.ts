@@ -1,7 +1,7 @@
 /** The dependency rule (docs/ARCHITECTURE.md, "Dependency rule"): no import cycle, no upward import. */
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { packageRoot } from '../core/paths.js';
+import { packageRoot } from './paths.js';
 import { importViolations, readSources, relativeImports } from './import-rules.js';
 
 test('the sources have no import cycle and no upward import', () => {

@@ -12,6 +12,7 @@ export const LAYERS: readonly string[] = [
   'core',
   'ops',
   'backend',
+  'hub',
   'convert',
   'layers',
   'tokenizers',
@@ -56,23 +57,35 @@ export function importViolations(files: ReadonlyMap<string, string>): ImportViol
   const edges = new Map<string, string[]>();
   for (const [file, source] of files) {
     if (!LAYERS.includes(layerOf(file))) {
-      violations.push({ kind: 'unknown-layer', message: `${file}: folder "${layerOf(file)}" is not in the layer list (test/import-rules.ts LAYERS)` });
+      violations.push({
+        kind: 'unknown-layer',
+        message: `${file}: folder "${layerOf(file)}" is not in the layer list (test/import-rules.ts LAYERS)`,
+      });
     }
     const targets: string[] = [];
     for (const spec of relativeImports(source)) {
       const target = path.posix.normalize(path.posix.join(path.posix.dirname(file), spec)).replace(/\.js$/, '.ts');
       if (!files.has(target)) {
-        if (target.endsWith('.ts')) violations.push({ kind: 'unresolved', message: `${file}: import '${spec}' resolves to ${target}, which does not exist` });
+        if (target.endsWith('.ts'))
+          violations.push({
+            kind: 'unresolved',
+            message: `${file}: import '${spec}' resolves to ${target}, which does not exist`,
+          });
         continue;
       }
       targets.push(target);
       const from = LAYERS.indexOf(layerOf(file));
       const to = LAYERS.indexOf(layerOf(target));
-      if (from >= 0 && to > from) violations.push({ kind: 'upward', message: `${file} imports ${target}: ${layerOf(file)}/ may not import ${layerOf(target)}/ (a higher layer)` });
+      if (from >= 0 && to > from)
+        violations.push({
+          kind: 'upward',
+          message: `${file} imports ${target}: ${layerOf(file)}/ may not import ${layerOf(target)}/ (a higher layer)`,
+        });
     }
     edges.set(file, targets);
   }
-  for (const cycle of findCycles(edges)) violations.push({ kind: 'cycle', message: `import cycle: ${cycle.join(' -> ')}` });
+  for (const cycle of findCycles(edges))
+    violations.push({ kind: 'cycle', message: `import cycle: ${cycle.join(' -> ')}` });
   return violations;
 }
 
@@ -146,7 +159,8 @@ export function readSources(root: string): Map<string, string> {
       if (e.name.startsWith('.') || e.name === 'node_modules' || e.name === 'dist') continue;
       const rel = dir ? `${dir}/${e.name}` : e.name;
       if (e.isDirectory()) walk(rel);
-      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts')) files.set(rel, fs.readFileSync(path.join(root, rel), 'utf8'));
+      else if (e.name.endsWith('.ts') && !e.name.endsWith('.d.ts'))
+        files.set(rel, fs.readFileSync(path.join(root, rel), 'utf8'));
     }
   };
   walk('');

@@ -7,9 +7,13 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { useBackend, cpuThenWasm, outputsOn, type HostOutput } from './helpers.js';
+import { setNativeMatMulEnabled } from '../backend/native-matmul.js';
 import { lastMatMulPath, setBatchedStrategy, type MatMulPath } from '../backend/wasm-batch-matmul.js';
 
 await useBackend('wasm'); // imports the wasm package and registers our kernels
+// These tests cover the JS override; the native kernels (tested in native-matmul.test.ts) step aside.
+test.before(() => setNativeMatMulEnabled(false));
+test.after(() => setNativeMatMulEnabled(true));
 
 
 function randn(rng: Rng, n: number): number[] {

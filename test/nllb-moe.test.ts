@@ -6,8 +6,8 @@ import { PolyglotError } from '../core/errors.js';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { parseNllbMoeConfig, isSparseLayer } from '../models/nllb-moe/config.js';
-import { nllbMoeFromCheckpoint, loadNllbMoeWeights } from '../models/nllb-moe/weights.js';
-import { shiftTokensRight } from '../models/nllb-moe/model.js';
+import { loadNllbMoeWeights } from '../models/nllb-moe/weights.js';
+import { NllbMoeForConditionalGeneration, shiftTokensRight } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { verifyFixture } from '../verify/verify.js';
 import { hostToTensor } from '../verify/train-cases.js';
@@ -49,7 +49,7 @@ test('every fixture case passes (forward, capacity drop, losses, grads, AdamW, g
 });
 
 test('parameters: HF names, shared embedding once, cross_attention naming; missing tensor is a PolyglotError', () => {
-  const model = nllbMoeFromCheckpoint(ck);
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   const names = model.namedParameters().map((p) => p.name);
   const stored = ck.tensors.names();
   assert.equal([...names].sort(), [...stored].sort());
@@ -62,7 +62,7 @@ test('parameters: HF names, shared embedding once, cross_attention naming; missi
 });
 
 test('tied aliases (.bin layouts) fill model.shared.weight; wrong shapes are named', () => {
-  const model = nllbMoeFromCheckpoint(ck);
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   const shared = ck.tensors.read('model.shared.weight');
   const rename = (alias: string) => ({
     names: () => ck.tensors.names().map((n) => (n === 'model.shared.weight' ? alias : n)),
@@ -87,7 +87,7 @@ test('tied aliases (.bin layouts) fill model.shared.weight; wrong shapes are nam
 });
 
 test('capacity drops and losses match the fixture notes; metrics exposed; no tensor leak', () => {
-  const model = nllbMoeFromCheckpoint(ck, { moe_eval_capacity_token_fraction: 0.25 });
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: { moe_eval_capacity_token_fraction: 0.25 } });
   const before = tf.memory().numTensors;
   tf.tidy(() => {
     const r = model.forward({
@@ -107,7 +107,7 @@ test('capacity drops and losses match the fixture notes; metrics exposed; no ten
     assert.ok(enc.routerEntropy > 0 && enc.routerEntropy < Math.log(4));
   });
   model.dispose();
-  const m2 = nllbMoeFromCheckpoint(ck);
+  const m2 = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   tf.tidy(() => {
     const batch = { input_ids: ref('loss/input_ids'), attention_mask: ref('loss/attention_mask'), labels: ref('loss/labels') };
     const hf = m2.computeLoss(batch, { training: false, moeLoss: 'hf', outputRouterLogits: true });
@@ -133,7 +133,7 @@ test('shift_tokens_right: start token, -100 -> pad', () => {
 });
 
 test('session: cached step-by-step decoding equals the full forward (fraction 1: no capacity effect); reorder', () => {
-  const model = nllbMoeFromCheckpoint(ck);
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   const ids = ref('forward/input_ids') as tf.Tensor2D;
   const mask = ref('forward/attention_mask') as tf.Tensor2D;
   const dec = tf.tensor2d([[2, 1057, 40, 41], [2, 1057, 50, 51], [2, 1057, 60, 61]], [3, 4], 'int32');
@@ -162,7 +162,7 @@ test('session: cached step-by-step decoding equals the full forward (fraction 1:
 });
 
 test('training forward: LayerDrop and masking are seeded (same seed, same loss)', () => {
-  const model = nllbMoeFromCheckpoint(ck, { encoder_layerdrop: 0.5, decoder_layerdrop: 0.5 });
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: { encoder_layerdrop: 0.5, decoder_layerdrop: 0.5 } });
   const batch = { input_ids: ref('loss/input_ids'), attention_mask: ref('loss/attention_mask'), labels: ref('loss/labels') };
   const lossAt = (seed: number, mode?: 'hf') => tf.tidy(() => model.computeLoss(batch, { training: true, rng: new Rng(seed), expertOutputMasking: mode }).loss.dataSync()[0]);
   assert.is(lossAt(4), lossAt(4));
@@ -177,7 +177,7 @@ test('training forward: LayerDrop and masking are seeded (same seed, same loss)'
 });
 
 test('cached decoding with a decoder mask: each row\'s new token uses its own mask column for the router', () => {
-  const model = nllbMoeFromCheckpoint(ck);
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   const c = model.config;
   tf.tidy(() => {
     const ids = ref('forward/input_ids').slice([0, 0], [2, -1]);
@@ -195,7 +195,7 @@ test('cached decoding with a decoder mask: each row\'s new token uses its own ma
 });
 
 test('training with random routing, token masking, LayerDrop and the standard loss lowers the loss; memory flat', () => {
-  const model = nllbMoeFromCheckpoint(ck, { second_expert_policy: 'random', batch_prioritized_routing: true, expert_capacity: 12 });
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: { second_expert_policy: 'random', batch_prioritized_routing: true, expert_capacity: 12 } });
   const batch = { input_ids: ref('loss/input_ids'), attention_mask: ref('loss/attention_mask'), labels: ref('loss/labels') };
   const params = distinctParameters(model);
   const opt = new AdamW(params, { lr: 3e-3 });
@@ -223,7 +223,7 @@ test('training with random routing, token masking, LayerDrop and the standard lo
 });
 
 test('the graph code path (dense-masked experts, tensor routing) reproduces the eager logits with capacity drops', () => {
-  const model = nllbMoeFromCheckpoint(ck, { moe_eval_capacity_token_fraction: 0.25 });
+  const model = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: { moe_eval_capacity_token_fraction: 0.25 } });
   const graphLikeOps: Ops<tf.Tensor> = { ...eagerOps, kind: 'graph' };
   const [a, b] = [eagerOps, graphLikeOps].map((o) =>
     tf.tidy(() => {

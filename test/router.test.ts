@@ -3,7 +3,8 @@ import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { eagerOps } from '../ops/eager.js';
-import { planRouting, combineWeights, Top2Router, type PlanOptions, type RouterConfig } from '../layers/moe/router.js';
+import { combineWeights, Top2Router, type RouterConfig } from '../layers/moe/router.js';
+import { planRouting, type PlanOptions } from '../layers/moe/routing-plan.js';
 import { useBackend } from './helpers.js';
 
 await useBackend('cpu');

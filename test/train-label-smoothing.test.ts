@@ -6,7 +6,7 @@ import { useBackend } from './helpers.js';
 import { crossEntropy } from '../losses/cross-entropy.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
-import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
+import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { fixturePath } from './helpers.js';
 
 // Expected values from the definition of torch's label smoothing: cross-entropy against the
@@ -59,7 +59,7 @@ test('XGLM and NLLB-MoE computeLoss apply labelSmoothing to the LM loss', async 
     const got = tf.tidy(() => xglm.computeLoss(batch, { training: false, labelSmoothing: eps }).loss.dataSync()[0]);
     assert.ok(Math.abs(got - reference(shifted, targets, eps)) < 1e-4, `xglm eps ${eps}: ${got} vs ${reference(shifted, targets, eps)}`);
   }
-  const nllb = nllbMoeFromCheckpoint(openCheckpoint(fixturePath('nllb-moe-tiny')));
+  const nllb = NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(fixturePath('nllb-moe-tiny')));
   const src = { input_ids: tf.tensor2d([[1047, 10, 360, 2], [1047, 124, 2, 1]], undefined, 'int32'), attention_mask: tf.tensor2d([[1, 1, 1, 1], [1, 1, 1, 0]], undefined, 'int32'), labels: tf.tensor2d([[1057, 10, 2], [1057, 2, -100]], undefined, 'int32') };
   const nllbLogits = tf.tidy(() => {
     const out = nllb.forward({ inputIds: src.input_ids, attentionMask: src.attention_mask, labels: src.labels });

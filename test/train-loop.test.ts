@@ -11,6 +11,7 @@ import { ToyLM, ToySource, toyEvalBatches } from './train-toy.js';
 import type { BatchSource, HostBatch } from '../train/batch.js';
 import type { LossOutput } from '../core/trainable.js';
 import { decodePng } from '../train/png.js';
+import { PolyglotError } from '../core/errors.js';
 
 const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'train-'));
 
@@ -145,6 +146,33 @@ test('gradient accumulation equals one step on the concatenated batch (HF >= 4.4
   const whole = await step(new FixedSource([hostBatch([...aIds, ...bIds], [...aLabels, ...bLabels])]), 1);
   assert.ok(Math.abs(split.loss - whole.loss) < 1e-5, `loss ${split.loss} vs ${whole.loss}`);
   split.weights.forEach((w, i) => w.forEach((v, j) => assert.ok(Math.abs(v - whole.weights[i][j]) < 1e-5, `param ${i}[${j}]: ${v} vs ${whole.weights[i][j]}`)));
+});
+
+test('an error after training started saves the last completed step first; resuming from it continues exactly', async () => {
+  await useBackend('wasm');
+  const out = tmp();
+  const model = new ToyLM();
+  // the 9th batch is unreadable (gradAccum 2: during step 5, after its first micro-batch)
+  class FailingSource extends ToySource {
+    calls = 0;
+    override next() {
+      if (++this.calls === 10) throw new PolyglotError('data.txt:123: expected a JSON object');
+      return super.next();
+    }
+  }
+  const tr = new Trainer(model, new FailingSource(3), config(out, { maxSteps: 20, gradAccum: 2, saveEvery: 0 }));
+  const saved: [number, string][] = [];
+  (tr.hooks as { onCheckpoint?: (s: number, d: string, r: string) => void }).onCheckpoint = (s, _d, reason) => saved.push([s, reason]);
+  let error = '';
+  await tr.run().catch((e: Error) => (error = e.message));
+  assert.match(error, /data.txt:123/);
+  assert.equal(saved, [[4, 'error']]);
+  assert.equal(listCheckpoints(path.join(out, 'checkpoints')).map((c) => c.step), [4]);
+  tr.dispose();
+  model.dispose();
+  const full = await run({ maxSteps: 8, gradAccum: 2 });
+  const resumed = await run({ maxSteps: 8, gradAccum: 2, resume: out }, out);
+  assert.equal(resumed.losses, full.losses.slice(4), 'the failed step was rolled back: same batches after the resume');
 });
 
 test.run();

@@ -14,7 +14,7 @@ import { SafetensorsFile } from '../convert/safetensors.js';
 
 const base: Omit<TrainRunOptions, 'modelDir' | 'data' | 'outDir'> = {
   maxSteps: 12, lr: 3e-3, batchSize: 8, gradAccum: 1, warmupSteps: 2, schedule: 'linear', weightDecay: 0.01, maxGradNorm: 1,
-  labelSmoothing: 0, evalEvery: 6, saveEvery: 6, keep: 1, seed: 5, maxLength: 32, devTranslations: 4, progress: false,
+  labelSmoothing: 0, evalEvery: 6, saveEvery: 6, keep: 1, seed: 5, maxLength: 32, devTranslations: 4,
 };
 
 function setup(arch: 'xglm' | 'nllb-moe') {

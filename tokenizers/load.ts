@@ -1,12 +1,14 @@
 /**
  * `loadTokenizer(dir)`: builds the XGLM or NLLB tokenizer of a model directory from
  * sentencepiece.bpe.model + tokenizer_config.json (+ special_tokens_map.json), choosing by
- * tokenizer_config.json `tokenizer_class`, else config.json `model_type`.
+ * tokenizer_config.json `tokenizer_class`, else `fallbackKind` (models/registry.ts
+ * `loadPretrainedTokenizer` passes the one of config.json's model_type).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { readJsonFile } from '../convert/checkpoint.js';
+import { findModelFile } from '../convert/model-file.js';
 import type { AddedToken } from './added-tokens.js';
 import { NllbTokenizer } from './nllb.js';
 import { SentencePieceModel } from './sentencepiece.js';
@@ -16,8 +18,10 @@ import { XGLMTokenizer } from './xglm.js';
 export type Tokenizer = XGLMTokenizer | NllbTokenizer;
 
 export interface LoadTokenizerOptions {
-  /** Force the family instead of reading it from the configs. */
+  /** Force the family instead of reading it from tokenizer_config.json. */
   kind?: 'xglm' | 'nllb';
+  /** The family when tokenizer_config.json names no tokenizer_class (models/registry.ts passes the model_type's). */
+  fallbackKind?: 'xglm' | 'nllb';
   srcLang?: string;
   tgtLang?: string;
   legacyBehaviour?: boolean;
@@ -25,8 +29,10 @@ export interface LoadTokenizerOptions {
 
 type Json = Record<string, unknown>;
 
-function readOptionalJson(file: string): Json | undefined {
-  if (!fs.existsSync(file)) return undefined;
+/** A JSON object file of the model folder, or undefined when the folder has none. */
+function readOptionalJson(dir: string, name: string): Json | undefined {
+  const file = findModelFile(dir, name);
+  if (file === undefined) return undefined;
   const v = readJsonFile(file);
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PolyglotError(`${file}: expected a JSON object, found ${Array.isArray(v) ? 'an array' : typeof v}`);
   return v as Json;
@@ -39,18 +45,15 @@ function tokenContent(v: unknown): string | undefined {
   return undefined;
 }
 
-function detectKind(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' {
+/** The family tokenizer_config.json's `tokenizer_class` names; an unknown class is an error whatever the caller wants. */
+function kindFromClass(dir: string, tokConfig: Json | undefined): 'xglm' | 'nllb' | undefined {
   const cls = tokConfig?.tokenizer_class;
+  if (cls === undefined || cls === null) return undefined;
   if (typeof cls === 'string') {
     if (/^XGLMTokenizer(Fast)?$/.test(cls)) return 'xglm';
     if (/^NllbTokenizer(Fast)?$/.test(cls)) return 'nllb';
-    throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class "${cls}" is not supported (expected XGLMTokenizer or NllbTokenizer)`);
   }
-  const config = readOptionalJson(path.join(dir, 'config.json'));
-  const mt = config?.model_type;
-  if (mt === 'xglm') return 'xglm';
-  if (mt === 'nllb-moe' || mt === 'nllb_moe' || mt === 'm2m_100') return 'nllb';
-  throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json tokenizer_class or config.json model_type "xglm" / "nllb-moe", found ${mt === undefined ? 'neither' : `model_type ${JSON.stringify(mt)}`}`);
+  throw new PolyglotError(`${path.join(dir, 'tokenizer_config.json')}: tokenizer_class ${JSON.stringify(cls)} is not supported (expected XGLMTokenizer or NllbTokenizer)`);
 }
 
 /** Parses `added_tokens_decoder` ({"id": {content, special, lstrip, rstrip}}) into added tokens. */
@@ -69,12 +72,19 @@ export function parseAddedTokensDecoder(v: unknown, source: string): AddedToken[
 export async function loadTokenizer(modelDir: string, opts: LoadTokenizerOptions = {}): Promise<Tokenizer> {
   const dir = path.resolve(modelDir);
   if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new PolyglotError(`${modelDir}: not a directory`);
-  const spPath = path.join(dir, 'sentencepiece.bpe.model');
-  if (!fs.existsSync(spPath)) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
+  const spPath = findModelFile(dir, 'sentencepiece.bpe.model');
+  if (spPath === undefined) throw new PolyglotError(`${modelDir}: expected sentencepiece.bpe.model (the tokenizer), found none`);
   const tcPath = path.join(dir, 'tokenizer_config.json');
-  const tokConfig = readOptionalJson(tcPath);
-  const stMap = readOptionalJson(path.join(dir, 'special_tokens_map.json'));
-  const kind = opts.kind ?? detectKind(dir, tokConfig);
+  const tokConfig = readOptionalJson(dir, 'tokenizer_config.json');
+  const stMap = readOptionalJson(dir, 'special_tokens_map.json');
+  // One validation for every command: the class is checked even when the caller knows the family.
+  const named = kindFromClass(dir, tokConfig);
+  const needed = opts.kind ?? opts.fallbackKind; // the registry's family for the model_type must agree with the class
+  if (needed !== undefined && named !== undefined && named !== needed) {
+    throw new PolyglotError(`${tcPath}: tokenizer_class ${JSON.stringify(tokConfig?.tokenizer_class)} is not the ${needed === 'xglm' ? 'XGLMTokenizer' : 'NllbTokenizer'} this model needs`);
+  }
+  const kind = opts.kind ?? named ?? opts.fallbackKind;
+  if (kind === undefined) throw new PolyglotError(`${dir}: cannot tell the tokenizer: expected tokenizer_config.json with a tokenizer_class, or config.json with the model_type of a supported model, found neither`);
   const sp = await SentencePieceModel.load(spPath);
   const source = tokConfig ? tcPath : spPath;
   const spec: TokenizerSpec = kind === 'xglm' ? XGLMTokenizer.defaultSpec(sp, source) : NllbTokenizer.defaultSpec(sp, source);

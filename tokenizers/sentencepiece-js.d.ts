@@ -1,7 +1,8 @@
 /** Types for the parts of the `sentencepiece-js` package (CommonJS, no bundled types) that we use. */
 declare module 'sentencepiece-js' {
   export class SentencePieceProcessor {
-    load(path: string): Promise<void>;
+    /** Reads the model with fs.readFileSync(pathOrFd). */
+    load(pathOrFd: string | number): Promise<void>;
     encodeIds(text: string): number[];
     encodePieces(text: string): string[];
     decodeIds(ids: number[]): string;

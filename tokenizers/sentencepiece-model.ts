@@ -4,8 +4,11 @@
  * `convertIdsToTokens` need. Only field 1 (`repeated SentencePiece pieces`, each
  * `{1: piece, 2: score, 3: type}`) is read; normalisation and segmentation stay with sentencepiece.
  */
-import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
+import { readRegularFile } from '../convert/model-file.js';
+
+/** Sentencepiece model files past this are refused (real ones are a few MB; NLLB's is 4.8 MB). */
+export const MAX_SENTENCEPIECE_BYTES = 64 * 1024 * 1024;
 
 /** sentencepiece `SentencePiece.Type`. */
 export const enum PieceType {
@@ -63,9 +66,9 @@ class ProtoReader {
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /** Parses the pieces of a sentencepiece model (bytes or a path). */
-export function readSentencePieces(bytesOrPath: Uint8Array | string): SpmPiece[] {
-  const source = typeof bytesOrPath === 'string' ? bytesOrPath : 'sentencepiece model';
-  const buf = typeof bytesOrPath === 'string' ? new Uint8Array(fs.readFileSync(bytesOrPath)) : bytesOrPath;
+export function readSentencePieces(bytesOrPath: Uint8Array | string, name?: string): SpmPiece[] {
+  const source = name ?? (typeof bytesOrPath === 'string' ? bytesOrPath : 'sentencepiece model');
+  const buf = typeof bytesOrPath === 'string' ? new Uint8Array(readRegularFile(bytesOrPath, MAX_SENTENCEPIECE_BYTES, 'sentencepiece model')) : bytesOrPath;
   const r = new ProtoReader(buf, source);
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   const pieces: SpmPiece[] = [];
@@ -84,7 +87,13 @@ export function readSentencePieces(bytesOrPath: Uint8Array | string): SpmPiece[]
       const w = k & 7;
       const at = sub.pos;
       const [a, b] = sub.payload(w);
-      if (f === 1 && w === 2) p.piece = utf8.decode(buf.subarray(a, b));
+      if (f === 1 && w === 2) {
+        try {
+          p.piece = utf8.decode(buf.subarray(a, b));
+        } catch {
+          throw new PolyglotError(`${source}: piece ${pieces.length} is not valid UTF-8 (bytes ${a}..${b})`);
+        }
+      }
       else if (f === 2 && w === 5) p.score = view.getFloat32(at, true);
       else if (f === 3 && w === 0) {
         sub.pos = at;

@@ -10,6 +10,18 @@ import { cleanUpTokenization } from './cleanup.js';
 import type { SentencePieceModel } from './sentencepiece.js';
 
 /** fairseq's dictionary puts 4 specials first; sentencepiece's own 3 control pieces shift by one. */
+/**
+ * Longest text one call tokenizes: sentencepiece-js copies the text into its wasm heap and
+ * segments it at once, which aborts the whole process for lines of tens of MB; real sentences
+ * and documents are far shorter.
+ */
+export const MAX_TEXT_CHARS = 1 << 18;
+
+/** Throws a PolyglotError naming `where` (file:line, or the option) when `text` is past MAX_TEXT_CHARS. */
+export function checkTextLength(text: string, where: string): void {
+  if (text.length > MAX_TEXT_CHARS) throw new PolyglotError(`${where}: text of ${text.length} characters is longer than the ${MAX_TEXT_CHARS}-character limit of one tokenizer call (split it)`);
+}
+
 export const FAIRSEQ_OFFSET = 1;
 export const BOS_ID = 0;
 export const PAD_ID = 1;
@@ -116,10 +128,12 @@ export abstract class FairseqSpmTokenizer {
 
   /** HF `tokenize(text)`: added tokens kept whole, every other fragment sentencepiece-encoded separately. */
   tokenize(text: string): string[] {
+    checkTextLength(text, 'tokenizer input');
     const out: string[] = [];
     for (const f of splitOnAddedTokens(text, this.addedByContent)) {
       if ('token' in f) out.push(f.token.content);
-      else out.push(...this.sp.encodePieces(f.text));
+      // A loop, not push(...pieces): spreading a huge array into a call overflows the stack.
+      else for (const piece of this.sp.encodePieces(f.text)) out.push(piece);
     }
     return out;
   }

@@ -25,7 +25,7 @@ export function exportCheckpoint(baseModelDir: string, checkpoint: string, outDi
       params.delete(w.name);
     }
     if (params.size) throw new PolyglotError(`${dir}: no weights for ${[...params.keys()].slice(0, 3).join(', ')} (checkpoint of another model?)`);
-    const result = exportHfModel(loaded.model, outDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite });
+    const result = exportHfModel(loaded.model, outDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite, hfName: loaded.format.weights.hfName });
     return { result, step: ck.step };
   } finally {
     loaded.model.dispose();

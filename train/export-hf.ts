@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { isCopyableModelFile } from '../convert/model-file.js';
 import { tf } from '../core/tf.js';
 import { writeHfModelDir, type HfExtraFile, type HfWriteResult } from '../convert/hf-writer.js';
 import type { TorchFloatName } from '../convert/dtypes.js';
@@ -29,25 +30,26 @@ export interface ExportHfOptions {
   config: Record<string, unknown>;
   dtype?: TorchFloatName;
   overwrite?: boolean;
+  /** Parameter name -> the name HF's save_pretrained writes (the model_type's `weights.hfName`; default: the same name). */
+  hfName?: (name: string) => string;
 }
 
 /** Parameters of `model` in HF layout (Linear weights transposed back to [out, in]). */
-export function hfStateDict(model: TrainableModel): { name: string; shape: number[]; data: Float32Array }[] {
+export function hfStateDict(model: TrainableModel, hfName: (name: string) => string = (n) => n): { name: string; shape: number[]; data: Float32Array }[] {
   return distinctParameters(model).map((p) => {
     const t = p.transposed ? tf.transpose(p.variable) : p.variable;
     const data = t.dataSync().slice() as Float32Array;
     if (t !== p.variable) t.dispose();
-    return { name: p.name, shape: t.shape.slice(), data };
+    return { name: hfName(p.name), shape: t.shape.slice(), data };
   });
 }
 
 export function exportHfModel(model: TrainableModel, outDir: string, o: ExportHfOptions): HfWriteResult {
   const extraFiles: HfExtraFile[] = [];
   for (const f of TOKENIZER_FILES) {
-    const src = path.join(o.sourceDir, f);
-    if (fs.existsSync(src)) extraFiles.push({ name: f, sourcePath: src });
+    if (isCopyableModelFile(o.sourceDir, f)) extraFiles.push({ name: f, sourcePath: path.join(o.sourceDir, f) });
   }
   const gen = path.join(o.sourceDir, 'generation_config.json');
-  extraFiles.push(fs.existsSync(gen) ? { name: 'generation_config.json', sourcePath: gen } : { name: 'generation_config.json', contents: `${JSON.stringify(generationConfigFrom(o.config), null, 2)}\n` });
-  return writeHfModelDir(outDir, { config: o.config, tensors: hfStateDict(model), extraFiles }, { dtype: o.dtype ?? 'float32', overwrite: o.overwrite ?? true });
+  extraFiles.push(isCopyableModelFile(o.sourceDir, 'generation_config.json') ? { name: 'generation_config.json', sourcePath: gen } : { name: 'generation_config.json', contents: `${JSON.stringify(generationConfigFrom(o.config), null, 2)}\n` });
+  return writeHfModelDir(outDir, { config: o.config, tensors: hfStateDict(model, o.hfName), extraFiles }, { dtype: o.dtype ?? 'float32', overwrite: o.overwrite ?? true });
 }

@@ -5,6 +5,8 @@
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
+import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
+import { parseXGLMConfig } from '../models/xglm/config.js';
 import { PolyglotError } from '../core/errors.js';
 import { writeHfModelDir, type HfWriteResult } from '../convert/hf-writer.js';
 import { NLLB_LANGUAGE_CODES } from '../tokenizers/nllb-languages.js';
@@ -72,6 +74,9 @@ export function initModelDir(outDir: string, o: InitModelOptions): { result: HfW
     };
   }
   const config = defaultHfConfig(o.arch, { ...o.config, vocab_size: vocab });
+  // The parser every loader uses: init never writes a model that nothing will load.
+  if (o.arch === 'nllb-moe') parseNllbMoeConfig(config, 'init: config');
+  else parseXGLMConfig(config, 'init: config');
   const specialMap: Record<string, unknown> = { bos_token: '<s>', eos_token: '</s>', sep_token: '</s>', cls_token: '<s>', unk_token: '<unk>', pad_token: '<pad>', additional_special_tokens: tokConfig.additional_special_tokens };
   if (o.arch === 'nllb-moe') specialMap.mask_token = '<mask>';
   fs.mkdirSync(path.dirname(path.resolve(outDir)), { recursive: true });

@@ -2,76 +2,66 @@
  * One training run from options (what `polyglot train` and the demo call): loads the model
  * and its tokenizer, builds the data pipeline for the task (causal-lm for XGLM, translation
  * for NLLB-MoE), runs the Trainer with eval loss / perplexity and -- for translation --
- * chrF / BLEU of greedily decoded dev sentences, saves checkpoints, stops cleanly on SIGINT
- * (checkpoint first), and exports the result as an HF model directory.
+ * chrF / BLEU of greedily decoded held-out sentences, saves checkpoints, stops cleanly when
+ * its stop signal is aborted (checkpoint first), and exports the result as an HF model directory.
+ * The output folder is locked for the run and refused when it holds another run (run-folder.ts).
  */
 import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
-import { loadTokenizer } from '../tokenizers/load.js';
+import { loadPretrainedTokenizer } from '../models/registry.js';
 import { NllbTokenizer } from '../tokenizers/nllb.js';
 import { XGLMTokenizer } from '../tokenizers/xglm.js';
-import type { MoeLossMode } from '../losses/moe-losses.js';
 import { causalLmData } from './data/causal-lm.js';
-import { translationData, readTranslationPairs } from './data/translation.js';
+import { translationData } from './data/translation.js';
+import { translationRecord } from './data/records.js';
 import type { TrainingData } from './data/training-data.js';
 import { loadModel, type LoadedModel } from './load-model.js';
-import { Trainer, type TrainerConfig, type TrainSummary, type EvalResult } from './trainer.js';
-import type { ScheduleName } from './schedules.js';
+import { Trainer, type TrainerConfig, type TrainerHooks, type TrainSummary } from './trainer.js';
+import { resolveTrainingOptions, type TrainingOptionValues } from './options.js';
+import { checkExportDir, openRunFolder } from './run-folder.js';
+import { resolveCheckpoint } from '../checkpoints/training-checkpoint.js';
+import { resolveModelDir } from '../convert/open-checkpoint.js';
+import { checkOverrideFields } from './config-overrides.js';
 import { scoreTranslations, type DevPair } from './translate-eval.js';
 import { exportHfModel } from './export-hf.js';
 
 export type Task = 'causal-lm' | 'translation';
 
-export interface TrainRunOptions {
+/** What a run reports before its first step. */
+export interface RunStartReport {
+  task: Task;
+  examples: number;
+  heldOut: number;
+  stepsPerEpoch: number;
+  /** Examples per optimizer step (batch size x gradient accumulation). */
+  effectiveBatch: number;
+  maxSteps: number;
+  firstStep: number;
+  trainableParameters: number;
+  parameters: number;
+}
+
+export interface TrainRunHooks extends Pick<TrainerHooks, 'onStep' | 'onEval' | 'onCheckpoint' | 'onWarning' | 'onRecord'> {
+  onStart?: (r: RunStartReport) => void;
+}
+
+/** The run's folders and data; training options (train/options.ts) default from the one table. */
+export interface TrainRunOptions extends Partial<TrainingOptionValues> {
   modelDir: string;
   data: string[];
-  evalData?: string[];
   outDir: string;
-  task?: Task;
-  maxSteps?: number;
-  epochs?: number;
-  lr: number;
-  batchSize: number;
-  gradAccum: number;
-  warmupSteps: number;
-  schedule: ScheduleName;
-  weightDecay: number;
-  /** Decay biases and LayerNorm weights too (torch default; HF Trainer excludes them). */
-  decayBiasAndNorm?: boolean;
-  maxGradNorm: number;
-  labelSmoothing: number;
-  evalEvery: number;
-  saveEvery: number;
-  keep: number;
-  resume?: string;
-  seed: number;
-  freeze?: string[];
-  trainOnly?: string[];
-  moeLoss?: MoeLossMode;
-  /** Held-out fraction of --data when no --eval-data is given. */
+  /** Held-out fraction of --data when no --eval-data is given (default 0.02). */
   evalFraction?: number;
-  /** Causal LM: max tokens per example (padded mode) / block size (packed mode). */
-  maxLength: number;
-  pack?: boolean;
-  maxSourceLength?: number;
-  maxTargetLength?: number;
-  srcLang?: string;
-  tgtLang?: string;
-  /** Dev sentences decoded for chrF / BLEU at each evaluation (translation; 0 = none). */
-  devTranslations: number;
   /** HF config overrides for training (e.g. {dropout: 0}). */
   configOverrides?: Record<string, unknown>;
-  /** Write the final model as an HF directory (default <out>/model). */
+  /** Write the final model as an HF directory (default <out>/model); false: do not. */
   exportDir?: string | false;
-  progress?: boolean;
   /** Stop after this many seconds of training (demo). */
   timeBudgetSeconds?: number;
-  /** Print evaluations on stderr with the progress line (default true). */
-  printEval?: boolean;
-  /** Called after each evaluation (the demo prints examples). */
-  onEval?: (step: number, ev: EvalResult) => void;
-  onRecord?: (r: Record<string, unknown>) => void;
+  /** Aborting it stops the run after the current micro-batch, with a checkpoint (the CLI aborts on SIGINT / SIGTERM). */
+  stopSignal?: AbortSignal;
+  hooks?: TrainRunHooks;
 }
 
 export interface TrainRunResult {
@@ -88,93 +78,117 @@ function defaultTask(arch: LoadedModel['arch']): Task {
   return arch === 'xglm' ? 'causal-lm' : 'translation';
 }
 
-export async function runTraining(o: TrainRunOptions): Promise<TrainRunResult> {
+export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult> {
+  const o = { ...opts, ...resolveTrainingOptions(opts) };
   for (const f of [...o.data, ...(o.evalData ?? [])]) if (!fs.existsSync(f)) throw new PolyglotError(`${f}: data file not found`);
-  const loaded = loadModel(o.modelDir, { configOverrides: o.configOverrides, moeLoss: o.moeLoss });
-  const task = o.task ?? defaultTask(loaded.arch);
-  if (task === 'translation' && loaded.arch !== 'nllb-moe') throw new PolyglotError(`--task translation: needs an encoder-decoder (nllb-moe) model, ${o.modelDir} is ${loaded.arch}`);
-  if (task === 'causal-lm' && loaded.arch !== 'xglm') throw new PolyglotError(`--task causal-lm: needs a decoder-only (xglm) model, ${o.modelDir} is ${loaded.arch}`);
-  const tok = await loadTokenizer(loaded.ck.dir, { srcLang: o.srcLang, tgtLang: o.tgtLang });
-  const common = { files: o.data, evalFiles: o.evalData, evalFraction: o.evalData?.length ? undefined : (o.evalFraction ?? 0.02), batchSize: o.batchSize, seed: o.seed };
-  let data: TrainingData;
-  if (task === 'translation') {
-    if (!(tok instanceof NllbTokenizer)) throw new PolyglotError(`${o.modelDir}: translation needs an NLLB tokenizer`);
-    data = await translationData({ ...common, tokenizer: tok, maxSourceLength: o.maxSourceLength, maxTargetLength: o.maxTargetLength, srcLang: o.srcLang, tgtLang: o.tgtLang });
-  } else {
-    if (!(tok instanceof XGLMTokenizer)) throw new PolyglotError(`${o.modelDir}: causal-lm needs an XGLM tokenizer`);
-    data = await causalLmData({ ...common, tokenizer: tok, mode: o.pack ? 'pack' : 'pad', blockSize: o.pack ? o.maxLength : undefined, maxLength: o.pack ? undefined : o.maxLength });
-  }
-  const bpe = data.train.batchesPerEpoch ?? Math.ceil(data.trainSize / o.batchSize);
-  const stepsPerEpoch = Math.max(1, Math.ceil(bpe / o.gradAccum));
-  const maxSteps = o.maxSteps ?? (o.epochs !== undefined ? Math.ceil(o.epochs * stepsPerEpoch) : undefined);
-  if (maxSteps === undefined) throw new PolyglotError('train: give --max-steps or --epochs');
-
-  // Dev sentences for chrF / BLEU: the first N lines of --eval-data (fixed, so scores are comparable across steps).
-  let devPairs: DevPair[] = [];
-  if (task === 'translation' && o.devTranslations > 0 && o.evalData?.length) {
-    devPairs = await readTranslationPairs(o.evalData, { limit: o.devTranslations, srcLang: o.srcLang, tgtLang: o.tgtLang });
-  }
-  const samples: TrainRunResult['samples'] = [];
-  const cfg: TrainerConfig = {
-    maxSteps,
-    lr: o.lr,
-    weightDecay: o.weightDecay,
-    excludeBiasAndNormFromDecay: !o.decayBiasAndNorm,
-    schedule: o.schedule,
-    warmupSteps: o.warmupSteps,
-    gradAccum: o.gradAccum,
-    maxGradNorm: o.maxGradNorm,
-    seed: o.seed,
-    labelSmoothing: o.labelSmoothing,
-    evalEvery: o.evalEvery,
-    saveEvery: o.saveEvery,
-    keep: o.keep,
-    outDir: o.outDir,
-    trainOnly: o.trainOnly,
-    freeze: o.freeze,
-    resume: o.resume,
-    progress: o.progress,
-    plot: true,
-    timeBudgetSeconds: o.timeBudgetSeconds,
-    printEval: o.printEval,
-  };
-  const trainer = new Trainer(loaded.model, data.train, cfg, {
-    evalBatches: data.evalBatches,
-    onRecord: o.onRecord,
-    extraEval:
-      devPairs.length && loaded.arch === 'nllb-moe'
-        ? async () => {
-            const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, devPairs);
-            samples.length = 0;
-            devPairs.forEach((p, i) => samples.push({ src: p.src, ref: p.tgt, hyp: s.hypotheses[i] }));
-            return { chrf: s.chrf, bleu: s.bleu };
-          }
-        : undefined,
-  });
-  const origEval = trainer.evaluate.bind(trainer);
-  trainer.evaluate = async () => {
-    const ev = await origEval();
-    if (ev) o.onEval?.(trainer.step, ev);
-    return ev;
-  };
-  const onSigint = () => {
-    process.stderr.write('\ninterrupt: saving a checkpoint after this step (Ctrl-C again to abort)\n');
-    trainer.requestStop();
-    process.once('SIGINT', () => process.exit(130));
-  };
-  process.once('SIGINT', onSigint);
-  let summary: TrainSummary;
+  if (o.resume !== undefined) resolveCheckpoint(o.resume); // a wrong --resume fails before anything loads
+  const folder = openRunFolder(o.outDir, { resume: o.resume, force: o.force });
+  let data: TrainingData | undefined;
   try {
-    summary = await trainer.run();
+    const configFile = path.join(resolveModelDir(o.modelDir), 'config.json');
+    const rawConfig = o.configOverrides && fs.existsSync(configFile) ? readJsonObject(configFile) : undefined;
+    if (rawConfig) checkOverrideFields(o.configOverrides, rawConfig, configFile);
+    const loaded = loadModel(o.modelDir, { configOverrides: o.configOverrides, moeLoss: o.moeLoss });
+    const defaultExport = o.exportDir === undefined;
+    const exportTarget = o.exportDir === false ? undefined : path.resolve(o.exportDir ?? path.join(o.outDir, 'model'));
+    if (exportTarget) checkExportDir(exportTarget, loaded.ck.dir, { force: o.force, ownedByRun: defaultExport });
+    const task = o.task ?? defaultTask(loaded.arch);
+    if (task === 'translation' && loaded.arch !== 'nllb-moe') throw new PolyglotError(`--task translation: needs an encoder-decoder (nllb-moe) model, ${o.modelDir} is ${loaded.arch}`);
+    if (task === 'causal-lm' && loaded.arch !== 'xglm') throw new PolyglotError(`--task causal-lm: needs a decoder-only (xglm) model, ${o.modelDir} is ${loaded.arch}`);
+    const tok = await loadPretrainedTokenizer(loaded.ck.dir, { srcLang: o.srcLang, tgtLang: o.tgtLang });
+    const common = { files: o.data, evalFiles: o.evalData, evalFraction: o.evalData?.length ? undefined : (o.evalFraction ?? 0.02), batchSize: o.batchSize, seed: o.seed };
+    // Lines without languages take --src-lang / --tgt-lang, else the tokenizer's (tokenizer_config.json).
+    let langs: { srcLang?: string; tgtLang?: string } = {};
+    if (task === 'translation') {
+      if (!(tok instanceof NllbTokenizer)) throw new PolyglotError(`${o.modelDir}: translation needs an NLLB tokenizer`);
+      langs = { srcLang: o.srcLang ?? tok.srcLang, tgtLang: o.tgtLang ?? tok.tgtLang };
+      data = await translationData({ ...common, ...langs, tokenizer: tok, maxSourceLength: o.maxSourceLength, maxTargetLength: o.maxTargetLength });
+    } else {
+      if (!(tok instanceof XGLMTokenizer)) throw new PolyglotError(`${o.modelDir}: causal-lm needs an XGLM tokenizer`);
+      data = await causalLmData({ ...common, tokenizer: tok, mode: o.pack ? 'pack' : 'pad', blockSize: o.pack ? o.maxLength : undefined, maxLength: o.pack ? undefined : o.maxLength });
+    }
+    for (const n of data.notes) o.hooks?.onWarning?.(n);
+    const bpe = data.train.batchesPerEpoch ?? Math.ceil(data.trainSize / o.batchSize);
+    const stepsPerEpoch = Math.max(1, Math.ceil(bpe / o.gradAccum));
+    const maxSteps = o.maxSteps ?? (o.epochs !== undefined ? Math.ceil(o.epochs * stepsPerEpoch) : undefined);
+    if (maxSteps === undefined) throw new PolyglotError('train: give --max-steps or --epochs');
+
+    // Dev sentences for chrF / BLEU: the first N held-out lines (of --eval-data, or of the split
+    // held out from --data), fixed so scores are comparable across steps.
+    const devPairs: DevPair[] =
+      task === 'translation' && o.devTranslations > 0 ? data.heldOutLines(o.devTranslations).map((l) => translationRecord(l.line, l.where, langs)) : [];
+    const samples: TrainRunResult['samples'] = [];
+    const cfg: TrainerConfig = {
+      maxSteps,
+      lr: o.lr,
+      weightDecay: o.weightDecay,
+      excludeBiasAndNormFromDecay: !o.decayBiasAndNorm,
+      schedule: o.schedule,
+      warmupSteps: o.warmupSteps,
+      gradAccum: o.gradAccum,
+      maxGradNorm: o.maxGradNorm,
+      seed: o.seed,
+      labelSmoothing: o.labelSmoothing,
+      evalEvery: o.evalEvery,
+      saveEvery: o.saveEvery,
+      keep: o.keep,
+      outDir: folder.dir,
+      trainOnly: o.trainOnly,
+      freeze: o.freeze,
+      resume: o.resume,
+      plot: true,
+      timeBudgetSeconds: o.timeBudgetSeconds,
+      stopSignal: o.stopSignal,
+    };
+    const { onStart, ...hooks } = o.hooks ?? {};
+    const trainer = new Trainer(loaded.model, data.train, cfg, {
+      ...hooks,
+      evalBatches: data.evalBatches,
+      extraEval:
+        devPairs.length && loaded.arch === 'nllb-moe'
+          ? async () => {
+              const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, devPairs);
+              samples.length = 0;
+              devPairs.forEach((p, i) => samples.push({ src: p.src, ref: p.tgt, hyp: s.hypotheses[i] }));
+              return { chrf: s.chrf, bleu: s.bleu };
+            }
+          : undefined,
+    });
+    let summary: TrainSummary;
+    try {
+      onStart?.({
+        task,
+        examples: data.trainSize,
+        heldOut: data.evalSize,
+        stepsPerEpoch,
+        effectiveBatch: o.batchSize * o.gradAccum,
+        maxSteps,
+        firstStep: 0,
+        trainableParameters: trainer.trainableParameterCount,
+        parameters: trainer.parameterCount,
+      });
+      summary = await trainer.run();
+    } finally {
+      trainer.dispose();
+    }
+    let exportDir: string | undefined;
+    if (exportTarget && !summary.interrupted) {
+      exportDir = exportTarget;
+      exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true, hfName: loaded.format.weights.hfName });
+    }
+    return { summary, exportDir, loaded, trainSize: data.trainSize, evalSize: data.evalSize, samples };
   } finally {
-    process.removeListener('SIGINT', onSigint);
-    data.close();
+    data?.close();
+    folder.release();
   }
-  let exportDir: string | undefined;
-  if (o.exportDir !== false && !summary.interrupted) {
-    exportDir = path.resolve(o.exportDir ?? path.join(o.outDir, 'model'));
-    exportHfModel(loaded.model, exportDir, { sourceDir: loaded.ck.dir, config: loaded.ck.config, overwrite: true });
+}
+
+/** config.json for the --set check; an unreadable one is left for the model loader to report. */
+function readJsonObject(file: string): Record<string, unknown> | undefined {
+  try {
+    const v = JSON.parse(fs.readFileSync(file, 'utf8')) as unknown;
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
-  trainer.dispose();
-  return { summary, exportDir, loaded, trainSize: data.trainSize, evalSize: data.evalSize, samples };
 }

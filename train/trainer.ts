@@ -1,8 +1,16 @@
 /**
  * The training loop: seeded and deterministic (same command -> same losses), AdamW with
  * an HF schedule, gradient accumulation and clipping, parameter freezing, periodic
- * evaluation, JSONL metrics, a progress line on stderr, atomic checkpoints with exact
- * resume, a clean stop on request (SIGINT), and the loss-curve PNG at the end.
+ * evaluation, metrics records, atomic checkpoints with exact resume, and a clean stop on
+ * request (an AbortSignal, e.g. from SIGINT / SIGTERM, or `requestStop()`).
+ *
+ * The trainer reports through hooks (onStart-like data comes from the caller; onStep,
+ * onEval, onCheckpoint, onWarning); progress bars and formatting belong to the caller
+ * (cli/train-progress.ts).
+ *
+ * Work is never lost: a step that fails (bad data, divergence, an internal error) or is
+ * stopped between micro-batches is rolled back to its start (data position and RNG), and a
+ * checkpoint of the last completed step is written before the error propagates.
  *
  * Everything tensor-valued is created and disposed inside each step, so
  * `tf.memory().numTensors` stays flat across steps.
@@ -21,7 +29,8 @@ import { batchTensors, type BatchSource, type HostBatch } from './batch.js';
 import { evaluateLoss, type EvalResult } from './evaluate.js';
 import { distinctParameters, type ComputeLossOptions, type TrainableModel, type TrainParam } from '../core/trainable.js';
 import { writeLossPlot } from './plot.js';
-import { checkpointsRoot, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
+import { MetricsLog } from './metrics-log.js';
+import { checkpointsRoot, cleanStaleTemporaries, listCheckpoints, loadCheckpoint, resolveCheckpoint, saveCheckpoint } from '../checkpoints/training-checkpoint.js';
 
 export interface TrainerConfig {
   /** Optimizer steps to run in total (including steps done before a resume). */
@@ -41,6 +50,7 @@ export interface TrainerConfig {
   /** Passed to computeLoss (HF CrossEntropyLoss(label_smoothing=eps)). */
   labelSmoothing?: number;
   evalEvery: number;
+  /** Checkpoint every N steps; 0: only at the end, on a stop request and before an error propagates. */
   saveEvery: number;
   keep: number;
   outDir: string;
@@ -48,17 +58,32 @@ export interface TrainerConfig {
   freeze?: string[];
   /** Checkpoint (or output folder) to continue from. */
   resume?: string;
-  /** Progress line on stderr. */
-  progress?: boolean;
   /** Write loss.png at the end. */
   plot?: boolean;
   /** Stop (evaluate, checkpoint, finish normally) once this many seconds of training have passed. */
   timeBudgetSeconds?: number;
-  /** With progress: also print each evaluation on stderr (default true). */
-  printEval?: boolean;
+  /** Stop after the current micro-batch (checkpoint first) once aborted; the reason is reported in the summary. */
+  stopSignal?: AbortSignal;
 }
 
 export type { EvalResult };
+
+/** What the trainer reports after each optimizer step. */
+export interface StepReport {
+  step: number;
+  maxSteps: number;
+  /** Step the run started (or resumed) from. */
+  firstStep: number;
+  /** Training objective (for NLLB-MoE: LM loss + router aux and z terms). */
+  loss: number;
+  /** The LM (cross-entropy) part of `loss`, when the model reports it. */
+  lmLoss?: number;
+  lr: number;
+  /** Tokens per second since the run started. */
+  tokensPerSecond: number;
+  elapsedSeconds: number;
+  timeBudgetSeconds?: number;
+}
 
 export interface TrainerHooks {
   /** Held-out batches for eval loss (a fresh iterable per evaluation). */
@@ -67,11 +92,22 @@ export interface TrainerHooks {
   extraEval?: (step: number) => Promise<Record<string, number>> | Record<string, number>;
   /** Each logged record (also written to metrics.jsonl). */
   onRecord?: (r: Record<string, unknown>) => void;
+  onStep?: (s: StepReport) => void;
+  onEval?: (step: number, ev: EvalResult) => void;
+  /** A checkpoint was written; `reason` says why (periodic, end, stop, error). */
+  onCheckpoint?: (step: number, dir: string, reason: CheckpointReason) => void;
+  /** Something the user should know that does not stop the run. */
+  onWarning?: (message: string) => void;
 }
+
+export type CheckpointReason = 'periodic' | 'end' | 'stop' | 'error';
 
 export interface TrainSummary {
   step: number;
+  /** Stopped on request before maxSteps. */
   interrupted: boolean;
+  /** The abort reason of cfg.stopSignal (e.g. "SIGTERM"), when that stopped the run. */
+  stopReason?: string;
   lastLoss: number;
   evals: { step: number; metrics: EvalResult }[];
   metricsFile: string;
@@ -89,6 +125,17 @@ interface History {
 
 type ComputeLossOpts = ComputeLossOptions;
 
+/** Lets signal handlers and timers run (signals reach JS only when the event loop turns). */
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
+
+interface StepOutcome {
+  loss: number;
+  tokens: number;
+  comps: Record<string, number>;
+  histograms: Record<string, number[]>;
+  gradNorm: number;
+}
+
 export class Trainer {
   readonly params: TrainParam[];
   readonly trainable: TrainParam[];
@@ -98,7 +145,7 @@ export class Trainer {
   private stopRequested = false;
   private history: History = { train: [], eval: [] };
   private evals: { step: number; metrics: EvalResult }[] = [];
-  private readonly metricsFile: string;
+  private readonly metrics: MetricsLog;
 
   constructor(
     readonly model: TrainableModel,
@@ -110,8 +157,7 @@ export class Trainer {
     if (!(cfg.gradAccum >= 1) || !Number.isInteger(cfg.gradAccum)) throw new PolyglotError(`--grad-accum: expected an integer >= 1, found ${cfg.gradAccum}`);
     if (!(cfg.lr > 0)) throw new PolyglotError(`--lr: expected a positive learning rate, found ${cfg.lr}`);
     this.params = distinctParameters(model);
-    const trains = trainablePredicate(this.params.map((p) => p.name), { trainOnly: cfg.trainOnly, freeze: cfg.freeze });
-    this.trainable = this.params.filter((p) => trains(p.name));
+    this.trainable = selectTrainable(this.params, cfg);
     this.optimizer = new AdamW(this.trainable, {
       lr: cfg.lr,
       betas: cfg.betas,
@@ -120,13 +166,25 @@ export class Trainer {
       noDecay: cfg.excludeBiasAndNormFromDecay === false ? undefined : hfNoDecay,
     });
     this.rng = new Rng(cfg.seed);
-    fs.mkdirSync(cfg.outDir, { recursive: true });
-    this.metricsFile = path.join(cfg.outDir, 'metrics.jsonl');
+    this.metrics = new MetricsLog(path.join(cfg.outDir, 'metrics.jsonl'));
   }
 
-  /** Asks the loop to save a checkpoint and return after the current step (SIGINT). */
+  /** Number of trained scalars (after --freeze / --train-only). */
+  get trainableParameterCount(): number {
+    return this.trainable.reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  get parameterCount(): number {
+    return this.params.reduce((n, p) => n + p.variable.size, 0);
+  }
+
+  /** Asks the loop to save a checkpoint and return after the current micro-batch. */
   requestStop(): void {
     this.stopRequested = true;
+  }
+
+  private get stopping(): boolean {
+    return this.stopRequested || this.cfg.stopSignal?.aborted === true;
   }
 
   lrAt(step: number): number {
@@ -134,7 +192,7 @@ export class Trainer {
   }
 
   private record(r: Record<string, unknown>): void {
-    fs.appendFileSync(this.metricsFile, `${JSON.stringify(r)}\n`);
+    this.metrics.append(r);
     this.hooks.onRecord?.(r);
   }
 
@@ -182,10 +240,10 @@ export class Trainer {
     this.evals.push({ step: this.step, metrics: ev });
     this.history.eval.push([this.step, ev.loss]);
     this.record({ type: 'eval', step: this.step, ...ev });
-    if (this.cfg.progress) process.stderr.write(`${process.stderr.isTTY ? '\r\x1b[K' : ''}${this.cfg.printEval === false ? '' : `${formatEval(this.step, ev)}\n`}`);
+    this.hooks.onEval?.(this.step, ev);
   }
 
-  private async saveNow(): Promise<string> {
+  private async saveNow(reason: CheckpointReason): Promise<string> {
     const weights = this.params.map((p) => ({ name: p.name, shape: p.variable.shape.slice(), data: p.variable.dataSync().slice() as Float32Array }));
     const state = {
       rng: this.rng.state(),
@@ -195,7 +253,10 @@ export class Trainer {
       schedule: { name: this.cfg.schedule, warmupSteps: this.cfg.warmupSteps, totalSteps: this.cfg.maxSteps, lr: this.cfg.lr },
       trainable: this.trainable.map((p) => p.name),
     };
-    return saveCheckpoint(checkpointsRoot(this.cfg.outDir), { step: this.step, weights, optimizer: await this.optimizer.state(), state }, this.cfg.keep);
+    const dir = saveCheckpoint(checkpointsRoot(this.cfg.outDir), { step: this.step, weights, optimizer: await this.optimizer.state(), state }, this.cfg.keep);
+    this.record({ type: 'checkpoint', step: this.step, dir });
+    this.hooks.onCheckpoint?.(this.step, dir, reason);
+    return dir;
   }
 
   /** Restores weights, optimizer moments, step, RNG and data position from a checkpoint. */
@@ -220,10 +281,10 @@ export class Trainer {
     // reproduces the uninterrupted run: say so.
     const now = { name: this.cfg.schedule, warmupSteps: this.cfg.warmupSteps, totalSteps: this.cfg.maxSteps, lr: this.cfg.lr };
     if (st.schedule && JSON.stringify(st.schedule) !== JSON.stringify(now)) {
-      process.stderr.write(`resume: schedule ${JSON.stringify(st.schedule)} in the checkpoint, ${JSON.stringify(now)} now (the run continues with the new one)\n`);
+      this.hooks.onWarning?.(`resume: schedule ${JSON.stringify(st.schedule)} in the checkpoint, ${JSON.stringify(now)} now (the run continues with the new one)`);
     }
     if (st.trainable && st.trainable.join() !== this.trainable.map((p) => p.name).join()) {
-      process.stderr.write('resume: the set of trained parameters differs from the checkpoint (--freeze / --train-only changed)\n');
+      this.hooks.onWarning?.('resume: the set of trained parameters differs from the checkpoint (--freeze / --train-only changed)');
     }
     this.rng.setState(st.rng);
     this.data.restore(st.data);
@@ -231,41 +292,32 @@ export class Trainer {
     this.evals = st.evals ?? [];
   }
 
-  async run(): Promise<TrainSummary> {
+  /**
+   * One optimizer step over cfg.gradAccum micro-batches; undefined when a stop was requested
+   * between micro-batches (nothing applied). The caller rolls the data position and RNG back.
+   */
+  private async trainStep(lr: number): Promise<StepOutcome | undefined> {
     const cfg = this.cfg;
-    if (cfg.resume) {
-      this.restore(cfg.resume);
-      this.record({ type: 'resume', step: this.step, from: resolveCheckpoint(cfg.resume) });
-    } else if (fs.existsSync(this.metricsFile)) {
-      fs.rmSync(this.metricsFile);
-    }
-    const t0 = Date.now();
-    let tokensSinceStart = 0;
-    let lastLoss = NaN;
-    let lastCheckpoint: string | undefined;
     const acc = cfg.gradAccum > 1 ? new GradAccumulator() : undefined;
-    const firstStep = this.step;
-    let outOfTime = false;
-    let savedStep = -1;
-    if (cfg.evalEvery > 0 && this.step === 0) await this.evalAndRecord();
-    while (this.step < cfg.maxSteps && !this.stopRequested) {
-      // Yield to the event loop once per step so signal handlers (SIGINT -> requestStop) run.
-      await new Promise<void>((r) => setImmediate(r));
-      if (this.stopRequested) break;
-      const lr = this.lrAt(this.step);
-      const stepStart = Date.now();
+    let grads: Map<string, tf.Tensor> = new Map();
+    try {
       let loss = 0;
       let tokens = 0;
       const comps: Record<string, number> = {};
       const histograms: Record<string, number[]> = {};
-      let grads: Map<string, tf.Tensor> = new Map();
       // HF Trainer >= 4.46 (num_items_in_batch): the accumulated loss is the summed token loss
       // over all micro-batches divided by their total target count, so each micro-batch's mean
       // loss (and gradient) is weighted by its share of the step's targets; the step then equals
       // one step on the concatenated batch.
       const micros = Array.from({ length: cfg.gradAccum }, () => this.data.next());
       const totalTargets = micros.reduce((n, b) => n + b.targets, 0);
-      for (const batch of micros) {
+      for (let m = 0; m < micros.length; m++) {
+        if (m > 0) {
+          // A stop request (signal) is seen between micro-batches, not only between steps.
+          await yieldToEventLoop();
+          if (this.stopping) return undefined;
+        }
+        const batch = micros[m];
         const weight = totalTargets > 0 ? batch.targets / totalTargets : 1 / cfg.gradAccum;
         tokens += batch.tokens;
         const r = this.lossAndGrads(batch);
@@ -277,6 +329,8 @@ export class Trainer {
           tf.dispose([...r.grads.values()]);
         } else grads = r.grads;
       }
+      // Checked before the update, so a diverged step never reaches the weights (or a checkpoint).
+      if (!Number.isFinite(loss)) throw new PolyglotError(`training diverged: loss is ${loss} at step ${this.step + 1} (try a lower --lr or --max-grad-norm)`);
       if (acc) grads = acc.grads();
       let gradNorm: number;
       if (cfg.maxGradNorm > 0 && Number.isFinite(cfg.maxGradNorm)) {
@@ -287,60 +341,130 @@ export class Trainer {
         gradNorm = globalNorm(grads.values());
         this.optimizer.step(grads, lr);
       }
+      return { loss, tokens, comps, histograms, gradNorm };
+    } finally {
       if (acc) acc.reset();
       else tf.dispose([...grads.values()]);
-      if (!Number.isFinite(loss)) throw new PolyglotError(`training diverged: loss is ${loss} at step ${this.step + 1} (try a lower --lr or --max-grad-norm)`);
-      this.step += 1;
-      lastLoss = loss;
-      tokensSinceStart += tokens;
-      const elapsed = (Date.now() - t0) / 1000;
-      const tps = tokensSinceStart / Math.max(elapsed, 1e-9);
-      this.history.train.push([this.step, loss]);
-      this.record({
-        type: 'train',
-        step: this.step,
-        epoch: this.data.epoch,
-        loss,
-        ...comps,
-        ...histograms,
-        lr,
-        grad_norm: gradNorm,
-        tokens,
-        tokens_per_s: tokens / Math.max((Date.now() - stepStart) / 1000, 1e-9),
-        elapsed_s: elapsed,
-        num_tensors: tf.memory().numTensors,
-      });
-      if (cfg.progress) this.progress(loss, lr, tps, elapsed, firstStep);
-      outOfTime = cfg.timeBudgetSeconds !== undefined && elapsed >= cfg.timeBudgetSeconds && this.step < cfg.maxSteps;
-      if (cfg.evalEvery > 0 && (this.step % cfg.evalEvery === 0 || this.step === cfg.maxSteps || outOfTime)) {
-        await this.evalAndRecord();
-      }
-      const stopping = this.stopRequested || this.step === cfg.maxSteps || outOfTime;
-      if ((cfg.saveEvery > 0 && this.step % cfg.saveEvery === 0) || (stopping && (cfg.saveEvery > 0 || this.stopRequested))) {
-        lastCheckpoint = await this.saveNow();
-        savedStep = this.step;
-        this.record({ type: 'checkpoint', step: this.step, dir: lastCheckpoint });
-      }
-      if (outOfTime) break;
     }
-    // A stop that arrived between steps: the last step is not checkpointed yet.
-    if (this.stopRequested && savedStep !== this.step) {
-      lastCheckpoint = await this.saveNow();
-      this.record({ type: 'checkpoint', step: this.step, dir: lastCheckpoint });
+  }
+
+  async run(): Promise<TrainSummary> {
+    const cfg = this.cfg;
+    fs.mkdirSync(cfg.outDir, { recursive: true });
+    if (cfg.resume) {
+      const from = resolveCheckpoint(cfg.resume);
+      this.restore(from);
+      if (this.step >= cfg.maxSteps) {
+        throw new PolyglotError(
+          `--resume ${cfg.resume}: the checkpoint is at step ${this.step} and --max-steps is ${cfg.maxSteps}, so nothing is left to train (raise --max-steps to continue; \`polyglot export-hf --checkpoint ${from}\` writes its model)`,
+        );
+      }
+      this.metrics.truncateAfter(this.step);
+      this.record({ type: 'resume', step: this.step, from });
+    } else {
+      this.metrics.reset();
     }
-    if (cfg.progress) process.stderr.write('\n');
+    cleanStaleTemporaries(checkpointsRoot(cfg.outDir));
+    const t0 = Date.now();
+    let tokensSinceStart = 0;
+    let lastLoss = NaN;
+    let lastCheckpoint: string | undefined;
+    const firstStep = this.step;
+    let outOfTime = false;
+    // The starting point needs no checkpoint: it is the model folder or the resumed checkpoint.
+    let savedStep = this.step;
+    const save = async (reason: CheckpointReason) => {
+      lastCheckpoint = await this.saveNow(reason);
+      savedStep = this.step;
+    };
+    try {
+      if (cfg.evalEvery > 0 && this.step === 0) await this.evalAndRecord();
+      while (this.step < cfg.maxSteps && !this.stopping) {
+        await yieldToEventLoop();
+        if (this.stopping) break;
+        const lr = this.lrAt(this.step);
+        const stepStart = Date.now();
+        const before = { data: this.data.state(), rng: this.rng.state() };
+        const rollBack = () => {
+          this.data.restore(before.data);
+          this.rng.setState(before.rng);
+        };
+        let r: StepOutcome | undefined;
+        try {
+          r = await this.trainStep(lr);
+        } catch (e) {
+          rollBack();
+          throw e;
+        }
+        if (!r) {
+          rollBack();
+          break;
+        }
+        this.step += 1;
+        lastLoss = r.loss;
+        tokensSinceStart += r.tokens;
+        const elapsed = (Date.now() - t0) / 1000;
+        const tps = tokensSinceStart / Math.max(elapsed, 1e-9);
+        this.history.train.push([this.step, r.loss]);
+        this.record({
+          type: 'train',
+          step: this.step,
+          epoch: this.data.epoch,
+          loss: r.loss,
+          ...r.comps,
+          ...r.histograms,
+          lr,
+          grad_norm: r.gradNorm,
+          tokens: r.tokens,
+          tokens_per_s: r.tokens / Math.max((Date.now() - stepStart) / 1000, 1e-9),
+          elapsed_s: elapsed,
+          num_tensors: tf.memory().numTensors,
+        });
+        this.hooks.onStep?.({
+          step: this.step,
+          maxSteps: cfg.maxSteps,
+          firstStep,
+          loss: r.loss,
+          lmLoss: r.comps.lm_loss,
+          lr,
+          tokensPerSecond: tps,
+          elapsedSeconds: elapsed,
+          timeBudgetSeconds: cfg.timeBudgetSeconds,
+        });
+        outOfTime = cfg.timeBudgetSeconds !== undefined && elapsed >= cfg.timeBudgetSeconds && this.step < cfg.maxSteps;
+        if (cfg.evalEvery > 0 && (this.step % cfg.evalEvery === 0 || this.step === cfg.maxSteps || outOfTime)) {
+          await this.evalAndRecord();
+        }
+        if (cfg.saveEvery > 0 && this.step % cfg.saveEvery === 0) await save('periodic');
+        else if (this.step === cfg.maxSteps || outOfTime) await save('end');
+        if (outOfTime) break;
+      }
+      // A stop (or the end) that arrived after the last checkpoint: save the last completed step.
+      if (this.stopping && savedStep !== this.step) await save('stop');
+    } catch (e) {
+      if (savedStep !== this.step) {
+        try {
+          await save('error');
+        } catch (saveError) {
+          this.hooks.onWarning?.(`could not save a checkpoint after the error: ${(saveError as Error).message}`);
+        }
+      }
+      throw e;
+    }
     let plotFile: string | undefined;
     if (cfg.plot !== false) {
       plotFile = path.join(cfg.outDir, 'loss.png');
       writeLossPlot(plotFile, this.history.train, this.history.eval);
     }
     const elapsed = (Date.now() - t0) / 1000;
+    const reason: unknown = cfg.stopSignal?.aborted ? cfg.stopSignal.reason : undefined;
     return {
       step: this.step,
-      interrupted: this.stopRequested && this.step < cfg.maxSteps,
+      interrupted: this.stopping && this.step < cfg.maxSteps,
+      stopReason: typeof reason === 'string' ? reason : undefined,
       lastLoss,
       evals: this.evals,
-      metricsFile: this.metricsFile,
+      metricsFile: this.metrics.file,
       plotFile,
       checkpoint: lastCheckpoint ?? listCheckpoints(checkpointsRoot(cfg.outDir)).pop()?.dir,
       tokensPerSecond: tokensSinceStart / Math.max(elapsed, 1e-9),
@@ -348,35 +472,19 @@ export class Trainer {
     };
   }
 
-  private progress(loss: number, lr: number, tps: number, elapsed: number, firstStep: number): void {
-    const total = this.cfg.maxSteps;
-    const done = this.step - firstStep;
-    let eta = done > 0 ? ((total - this.step) * elapsed) / done : 0;
-    if (this.cfg.timeBudgetSeconds !== undefined) eta = Math.min(eta, Math.max(0, this.cfg.timeBudgetSeconds - elapsed));
-    const width = 24;
-    const filled = Math.round((this.step / total) * width);
-    const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
-    const line = `step ${this.step}/${total} [${bar}] loss ${loss.toFixed(4)} lr ${lr.toExponential(2)} ${tps.toFixed(0)} tok/s ETA ${formatDuration(eta)}`;
-    if (process.stderr.isTTY) process.stderr.write(`\r${line}\x1b[K`);
-    else if (this.step % Math.max(1, Math.floor(total / 20)) === 0 || this.step === total) process.stderr.write(`${line}\n`);
-  }
-
   dispose(): void {
     this.optimizer.dispose();
   }
 }
 
-export function formatDuration(s: number): string {
-  if (!Number.isFinite(s)) return '?';
-  const m = Math.floor(s / 60);
-  const r = Math.round(s % 60);
-  return m > 0 ? `${m}m${String(r).padStart(2, '0')}s` : `${r}s`;
-}
-
-export function formatEval(step: number, ev: EvalResult): string {
-  const extra = Object.entries(ev)
-    .filter(([k]) => k !== 'loss' && k !== 'perplexity' && !k.includes('/'))
-    .map(([k, v]) => `${k} ${v.toFixed(k.includes('loss') ? 4 : 2)}`)
-    .join(' ');
-  return `eval @ step ${step}: loss ${ev.loss.toFixed(4)} ppl ${ev.perplexity.toFixed(2)}${extra ? ` ${extra}` : ''}`;
+/**
+ * The one place that decides which parameters are trained (and get optimizer state):
+ * all of them, narrowed by --train-only / --freeze globs over HF names.
+ */
+export function selectTrainable(params: TrainParam[], cfg: Pick<TrainerConfig, 'trainOnly' | 'freeze'>): TrainParam[] {
+  const trains = trainablePredicate(
+    params.map((p) => p.name),
+    { trainOnly: cfg.trainOnly, freeze: cfg.freeze },
+  );
+  return params.filter((p) => trains(p.name));
 }

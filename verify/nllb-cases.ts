@@ -3,6 +3,7 @@
  * indices per sparse layer), loss in both MoE-loss modes, generate_greedy; grad / adamw_step
  * through the shared training handlers (verify/train-cases.ts) on a fresh model per case.
  */
+import { applyWeightPrecision, type WeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../core/tf.js';
@@ -13,8 +14,8 @@ import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
-import { nllbMoeFromCheckpoint } from '../models/nllb-moe/weights.js';
-import type { DecoderCache, NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { formatFor } from '../models/checkpoint-format.js';
+import { NllbMoeForConditionalGeneration, type DecoderCache } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { eagerOps } from '../ops/eager.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
@@ -58,13 +59,11 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
   return m;
 }
 
-/** Builds the model of a fixture checkpoint with a case's config overrides (HF JSON keys). */
-export type Seq2SeqFixtureLoader = (ck: HfCheckpoint, overrides: Record<string, unknown>) => NllbMoeForConditionalGeneration;
-
-/** The case runner of an NLLB-MoE-computed family (NLLB-MoE itself, M2M-100 as its all-dense case). */
-export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner => ({
-  async prepare(fixtureDir: string) {
+export const nllbMoeCaseRunner: ModelCaseRunner = {
+  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32') {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
+    // gradients are named as the fixture's format spells them (m2m_100: fc1, encoder_attn, ...)
+    const hfName = formatFor(NllbMoeForConditionalGeneration.formats, ck.config, `${fixtureDir}/config.json`).weights.hfName;
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
     const modelFor = (params: Record<string, unknown>): NllbMoeForConditionalGeneration => {
@@ -72,7 +71,8 @@ export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner =
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = load(ck, ov);
+        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
+        applyWeightPrecision(m, weights);
         models.set(key, m);
       }
       return m;
@@ -84,7 +84,7 @@ export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner =
     const generationFile = fs.existsSync(path.join(fixtureDir, 'generation_config.json'));
     const generationDefaults = readGenerationConfig(fixtureDir);
     const freshForTraining = (p: Record<string, unknown>) => {
-      const m = load(ck, overridesOf(p));
+      const m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: overridesOf(p) });
       m.lossDefaults = { moeLoss: moeLossOf(p), outputRouterLogits: typeof p.output_router_logits === 'boolean' ? p.output_router_logits : undefined };
       return m;
     };
@@ -218,14 +218,12 @@ export const seq2seqCaseRunner = (load: Seq2SeqFixtureLoader): ModelCaseRunner =
         }
       },
 
-      grad: gradCase(freshForTraining),
-      adamw_step: adamwStepCase(freshForTraining),
+      grad: gradCase(freshForTraining, hfName),
+      adamw_step: adamwStepCase(freshForTraining, hfName),
 
       dispose: () => {
         for (const m of models.values()) m.dispose();
       },
     };
   },
-});
-
-export const nllbMoeCaseRunner = seq2seqCaseRunner(nllbMoeFromCheckpoint);
+};

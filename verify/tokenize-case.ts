@@ -4,7 +4,8 @@
  * named int64 tensor or a literal list, tokens / pieces / decoded text against literals.
  */
 import { PolyglotError } from '../core/errors.js';
-import { loadTokenizer, type Tokenizer } from '../tokenizers/load.js';
+import type { Tokenizer } from '../tokenizers/load.js';
+import { loadPretrainedTokenizer } from '../models/registry.js';
 import { computeTokenizerCase, type TokenizerCase } from './tokenizer-cases.js';
 import type { CaseContext, CaseHandler, LiteralOutput } from './types.js';
 
@@ -12,7 +13,7 @@ import type { CaseContext, CaseHandler, LiteralOutput } from './types.js';
 export function tokenizeCase(fixtureDir: string): CaseHandler {
   let tokenizer: Promise<Tokenizer> | undefined;
   return async (ctx: CaseContext) => {
-    tokenizer ??= loadTokenizer(fixtureDir);
+    tokenizer ??= loadPretrainedTokenizer(fixtureDir);
     const tok = await tokenizer;
     const option = <V>(key: string): V | undefined => (ctx.spec.inputs[key] ?? ctx.spec.params?.[key]) as V | undefined;
     const text = option<unknown>('text');

@@ -1,4 +1,5 @@
 /** Reference-fixture cases (format: ../shared/fixtures/FORMAT.md) and their results. */
+import type { WeightPrecision } from '../layers/weight-precision.js';
 import type { HostTensor } from '../convert/safetensors.js';
 
 export type CaseKind = 'forward' | 'incremental' | 'generate_greedy' | 'loss' | 'grad' | 'adamw_step' | 'tokenize';
@@ -66,6 +67,9 @@ export type CaseHandler = (ctx: CaseContext) => Promise<Record<string, ActualOut
 
 /** A model family's handlers, by case kind. */
 export interface ModelCaseRunner {
-  /** Loads what all cases share (the model) once per fixture. */
-  prepare(fixtureDir: string): Promise<Partial<Record<CaseKind, CaseHandler>> & { dispose?: () => void }>;
+  /**
+   * Loads what all cases share (the model) once per fixture; `weights` is the precision
+   * the eval models compute with (layers/weight-precision.ts; default float32).
+   */
+  prepare(fixtureDir: string, weights?: WeightPrecision): Promise<Partial<Record<CaseKind, CaseHandler>> & { dispose?: () => void }>;
 }

@@ -4,6 +4,7 @@
  * (dispatched on config.json model_type); tokenizer fixtures: DIR/cases.json +
  * DIR/sentencepiece.bpe.model.
  */
+import type { WeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
@@ -14,20 +15,21 @@ import { resultFromError, resultFromOutputs } from './results.js';
 import type { ActualOutput, CaseContext, CaseResult, CaseSpec, LiteralOutput, ModelCaseRunner } from './types.js';
 import { tokenizeCase } from './tokenize-case.js';
 import { xglmCaseRunner } from './xglm-cases.js';
-import { nllbMoeCaseRunner, seq2seqCaseRunner } from './nllb-cases.js';
-import { m2m100FromCheckpoint } from '../models/m2m-100/model.js';
+import { nllbMoeCaseRunner } from './nllb-cases.js';
 import { runTokenizerFixture } from './tokenizer-cases.js';
+import { modelEntryFor, type RegisteredArchitecture } from '../models/registry.js';
 
-const MODEL_RUNNERS: Record<string, ModelCaseRunner> = {
+/** Case handlers per architecture (a model_type reaches its architecture through models/registry.ts). */
+const MODEL_RUNNERS: Record<RegisteredArchitecture['arch'], ModelCaseRunner> = {
   xglm: xglmCaseRunner,
   'nllb-moe': nllbMoeCaseRunner,
-  nllb_moe: nllbMoeCaseRunner,
-  m2m_100: seq2seqCaseRunner(m2m100FromCheckpoint),
 };
 
 export interface VerifyOptions {
   /** Only run cases whose name matches. */
   filter?: RegExp;
+  /** Precision the eval models compute with (`verify --weights`); default float32. */
+  weights?: WeightPrecision;
   /** Called after each case (progress). */
   onResult?: (r: CaseResult) => void;
 }
@@ -44,14 +46,13 @@ export async function verifyFixture(dir: string, opts: VerifyOptions = {}): Prom
   if (!fs.existsSync(casesPath)) {
     throw new PolyglotError(`${dir}: not a fixture: expected reference/cases.json (model) or cases.json + sentencepiece.bpe.model (tokenizer)`);
   }
-  const config = readJsonFile(path.join(abs, 'config.json')) as { model_type?: unknown };
-  const runner = MODEL_RUNNERS[String(config.model_type)];
-  if (!runner) throw new PolyglotError(`${abs}/config.json: model_type ${JSON.stringify(config.model_type)} is not supported (expected "xglm" or "nllb-moe")`);
+  const config = readJsonFile(path.join(abs, 'config.json')) as Record<string, unknown>;
+  const runner = MODEL_RUNNERS[modelEntryFor(config, `${abs}/config.json`).architecture.arch];
   const cases = (readJsonFile(casesPath) as { cases?: CaseSpec[] }).cases;
   if (!Array.isArray(cases)) throw new PolyglotError(`${casesPath}: expected {"cases": [...]}`);
   const refs = SafetensorsFile.open(path.join(abs, 'reference', 'tensors.safetensors'));
   // tokenize cases (FORMAT.md) may stand in any model fixture: one handler for every family
-  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs)) };
+  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs, opts.weights ?? 'float32')) };
   const results: CaseResult[] = [];
   try {
     for (const spec of cases) {

@@ -2,6 +2,7 @@
  * XGLM case handlers: forward, incremental, generate_greedy, loss (this file) and
  * grad / adamw_step (train's shared handlers over a fresh model per case).
  */
+import { applyWeightPrecision } from '../layers/weight-precision.js';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { tf } from '../core/tf.js';
@@ -36,11 +37,11 @@ function optionalInput(ctx: CaseContext, key: string): tf.Tensor | undefined {
 }
 
 function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined): XGLMForCausalLM {
-  return XGLMForCausalLM.fromCheckpoint(ck, overrides);
+  return XGLMForCausalLM.fromCheckpoint(ck, { configOverrides: overrides });
 }
 
 export const xglmCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir) {
+  async prepare(fixtureDir, weights = 'float32') {
     const ck = openCheckpoint(fixtureDir);
     const models = new Map<string, XGLMForCausalLM>();
     // One model per distinct config_overrides (weights loaded once each).
@@ -50,6 +51,7 @@ export const xglmCaseRunner: ModelCaseRunner = {
       let lm = models.get(key);
       if (!lm) {
         lm = build(ck, overrides);
+        applyWeightPrecision(lm, weights);
         models.set(key, lm);
       }
       return lm;

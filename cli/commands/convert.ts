@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { acceptBackend } from '../common.js';
 import { convertCheckpoint, formatBytes, parseByteSize, type TorchFloatName } from '../../index.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args {
+interface Args extends ModelSourceArgs {
   input: string;
   out: string;
   dtype?: TorchFloatName;
@@ -15,15 +16,15 @@ export const convertCommand: CommandModule<object, Args> = {
   command: 'convert <input>',
   describe: 'rewrite a checkpoint (pytorch_model.bin, sharded, safetensors) as a safetensors model directory, optionally in another float dtype',
   builder: (y) =>
-    acceptBackend(y)
-      .positional('input', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME already in the Hugging Face hub cache' })
+    withRevision(acceptBackend(y))
+      .positional('input', { type: 'string', demandOption: true, describe: 'model directory, or ORG/NAME (downloaded into the Hugging Face hub cache when missing)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output model directory (created atomically)' })
       .option('dtype', { choices: ['float32', 'float16', 'bfloat16'] as TorchFloatName[], describe: 'float dtype of the output (default: as stored)' })
       .option('force', { type: 'boolean', default: false, describe: 'replace the output directory if it exists' })
       .option('max-shard-size', { type: 'string', describe: 'split into shards of at most this size (e.g. 2GB, 500MiB)' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on success' }) as never,
   handler: async (args) => {
-    const r = convertCheckpoint(args.input, args.out, {
+    const r = convertCheckpoint(await modelDirOf(args.input, args), args.out, {
       dtype: args.dtype,
       force: args.force,
       maxShardBytes: args['max-shard-size'] !== undefined ? parseByteSize(args['max-shard-size']) : undefined,

@@ -1,7 +1,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { initModelDir, runTraining, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
+import { initModelDir, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
+import { runTrainingFromCli } from './train.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 
 interface DemoArgs extends BackendArgs {
@@ -110,7 +111,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say(`training for up to ${args.minutes} min (progress on stderr); held-out evaluation:`);
     say('   step   dev loss       ppl    chrF    BLEU');
     let lastSamples: { src: string; ref: string; hyp: string }[] = [];
-    const r = await runTraining({
+    const { code, result: r } = await runTrainingFromCli(
+      {
       modelDir,
       data: [trainFile],
       evalData: [devFile],
@@ -132,14 +134,18 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       maxLength: 64,
       devTranslations: 48,
       moeLoss: 'standard',
-      progress: !args.quiet,
-      printEval: false,
       timeBudgetSeconds: args.minutes * 60,
-      onEval: (step, ev) => {
-        history.push([step, ev]);
-        say(row(step, ev));
+      // the demo's own folder: a second demo replaces the first one's run
+      force: true,
       },
-    });
+      { progress: !args.quiet, printEval: false, quiet: true },
+      {
+        onEval: (step, ev) => {
+          history.push([step, ev]);
+          say(row(step, ev));
+        },
+      },
+    );
     lastSamples = r.samples;
     const s = r.summary;
     const first = history[0]?.[1];
@@ -157,5 +163,6 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     say(`metrics (JSONL): ${s.metricsFile}`);
     if (r.exportDir) say(`trained model (HF directory): ${r.exportDir}`);
     r.loaded.model.dispose();
+    if (code !== 0) process.exitCode = code;
   },
 };

@@ -1,11 +1,13 @@
 import type { CommandModule } from 'yargs';
-import { loadModel, loadTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, formatEval, type EvalResult } from '../../index.js';
+import { loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, type EvalResult } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { formatEval } from '../train-progress.js';
+import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface EvalArgs extends BackendArgs {
+interface EvalArgs extends BackendArgs, ModelSourceArgs, WeightsArgs {
   model: string;
   data: string[];
   'batch-size': number;
@@ -19,8 +21,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
   builder: (y) =>
-    withBackend(y)
-      .option('model', { type: 'string', demandOption: true, describe: 'HF model directory' })
+    withRevision(withWeights(withBackend(y)))
+      .option('model', { type: 'string', demandOption: true, describe: 'HF model directory or hub model id ORG/NAME' })
       .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
       .option('batch-size', { type: 'number', default: 8 })
       .option('max-length', { type: 'number', default: 128, describe: 'causal-lm: tokens per example' })
@@ -29,8 +31,9 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const loaded = loadModel(args.model, { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
-    const tok = await loadTokenizer(loaded.ck.dir);
+    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    applyWeights(loaded.model, args);
+    const tok = await loadPretrainedTokenizer(loaded.ck.dir);
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
     let data: TrainingData;
     if (loaded.arch === 'nllb-moe') {

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { initModelDir, syntheticPairs, PolyglotError, type Arch } from '../../index.js';
+import { acceptBackend } from '../common.js';
 
 interface InitArgs {
   arch: string;
@@ -48,7 +49,7 @@ export const initCommand: CommandModule<object, InitArgs> = {
   command: 'init',
   describe: 'create a fresh XGLM or NLLB-MoE model (HF initialisation) with a tokenizer, as an HF model directory',
   builder: (y) =>
-    y
+    acceptBackend(y)
       .option('arch', { choices: ['xglm', 'nllb-moe'], demandOption: true, describe: 'architecture' })
       .option('out', { type: 'string', demandOption: true, describe: 'model directory to write' })
       .option('d-model', { type: 'number', default: 128, describe: 'hidden size' })

@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { acceptBackend } from '../common.js';
-import { loadTokenizer, PolyglotError } from '../../index.js';
+import { loadPretrainedTokenizer, PolyglotError } from '../../index.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args {
+interface Args extends ModelSourceArgs {
   text: string;
   model: string;
   'src-lang'?: string;
@@ -17,9 +18,9 @@ export const tokenizeCommand: CommandModule<object, Args> = {
   command: 'tokenize <text>',
   describe: 'print the token ids and tokens of a text (the HF slow tokenizer of the model directory)',
   builder: (y) =>
-    acceptBackend(y)
+    withRevision(acceptBackend(y))
       .positional('text', { type: 'string', demandOption: true, describe: 'text to tokenize' })
-      .option('model', { type: 'string', demandOption: true, describe: 'model directory (sentencepiece.bpe.model + tokenizer_config.json)' })
+      .option('model', { type: 'string', demandOption: true, describe: 'model directory (sentencepiece.bpe.model + tokenizer_config.json) or hub model id ORG/NAME' })
       .option('src-lang', { type: 'string', describe: 'NLLB source language code (default: tokenizer_config.json src_lang, else eng_Latn)' })
       .option('tgt-lang', { type: 'string', describe: 'NLLB target language code (with --target)' })
       .option('target', { type: 'boolean', default: false, describe: 'NLLB: encode as a target text (text_target: tgt_lang code)' })
@@ -27,7 +28,7 @@ export const tokenizeCommand: CommandModule<object, Args> = {
       .option('special', { type: 'boolean', default: true, describe: 'add special tokens (--no-special: add_special_tokens=False)' })
       .option('json', { type: 'boolean', default: false, describe: 'print {"input_ids", "tokens", "pieces"} as JSON' }) as never,
   handler: async (args) => {
-    const tok = await loadTokenizer(args.model, { srcLang: args['src-lang'], tgtLang: args['tgt-lang'] });
+    const tok = await loadPretrainedTokenizer(await modelDirOf(args.model, args), { srcLang: args['src-lang'], tgtLang: args['tgt-lang'] });
     if (tok.kind === 'xglm' && (args['src-lang'] || args['tgt-lang'] || args.target)) {
       throw new PolyglotError(`--src-lang / --tgt-lang / --target: only for NLLB tokenizers, ${args.model} has an XGLM tokenizer`);
     }

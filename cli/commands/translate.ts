@@ -1,10 +1,11 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
-import { loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args extends BackendArgs, DecodingArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
   model: string;
   'src-lang': string;
   'tgt-lang': string;
@@ -17,11 +18,11 @@ interface Args extends BackendArgs, DecodingArgs {
 
 export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
-  describe: 'translate sentences (arguments, or one a line from --input / stdin "-") with an NLLB-MoE model',
+  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
   builder: (y) =>
-    withDecoding(withBackend(y), 200)
+    withRevision(withDecoding(withWeights(withBackend(y)), 200))
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
-      .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id in the local cache' })
+      .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn' })
       .option('tgt-lang', { type: 'string', demandOption: true, describe: 'target language code, e.g. fra_Latn' })
       .option('input', { type: 'string', describe: 'file with one sentence a line ("-" = stdin); empty lines stay empty' })
@@ -29,7 +30,9 @@ export const translateCommand: CommandModule<object, Args> = {
       .option('max-input-length', { type: 'number', describe: 'truncate sources to this many tokens' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
   handler: async (args) => {
-    const given = (args.text ?? []).map(String);
+    // After `--` yargs leaves words in `_` (after the command name): sentences starting with "-".
+    const afterDashes = ((args as { _?: (string | number)[] })._ ?? []).slice(1).map(String);
+    const given = [...(args.text ?? []).map(String), ...afterDashes];
     if (given.length > 0 && args.input !== undefined) throw new PolyglotError('translate: give sentences as arguments or --input FILE, not both');
     let lines: string[];
     if (args.input !== undefined) {
@@ -39,12 +42,18 @@ export const translateCommand: CommandModule<object, Args> = {
       const text = fs.readFileSync(src, 'utf8');
       lines = text.split(/\r?\n/);
       if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop(); // final newline
+      lines.forEach((l, i) => checkTextLength(l, `--input ${args.input}:${i + 1}`));
+    } else if (given.length === 0 && !process.stdin.isTTY) {
+      // `echo text | polyglot translate ...`: stdin when nothing else is given
+      lines = fs.readFileSync(0, 'utf8').split(/\r?\n/);
+      if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
     } else {
       lines = given;
     }
-    if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences or --input FILE)');
+    if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig } = await loadTranslator(args.model);
+    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args));
+    applyWeights(model, args);
     try {
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
@@ -61,7 +70,12 @@ export const translateCommand: CommandModule<object, Args> = {
           maxInputLength: args['max-input-length'],
           onProgress: args.quiet
             ? undefined
-            : (done, total) => process.stderr.write(`\rtranslated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)${done === total ? '\n' : ''}`),
+            : (done, total) => {
+                const text = `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`;
+                // a redrawn line on a terminal; whole lines (about every 10%) in a log
+                if (process.stderr.isTTY) process.stderr.write(`\r${text}${done === total ? '\n' : ''}`);
+                else if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) process.stderr.write(`${text}\n`);
+              },
         },
       );
       const byLine = new Map<number, string[]>();

@@ -1,11 +1,14 @@
 import type { CommandModule } from 'yargs';
+import { PolyglotError } from '../../core/errors.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
+import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../layers/weight-precision.js';
 
 interface Args extends BackendArgs {
   dir: string;
   json: boolean;
   filter?: string;
+  weights: WeightPrecision;
 }
 
 export const verifyCommand: CommandModule<object, Args> = {
@@ -15,11 +18,13 @@ export const verifyCommand: CommandModule<object, Args> = {
     withBackend(y)
       .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case' })
-      .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' }) as never,
+      .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' })
+      .option('weights', { choices: WEIGHT_PRECISIONS as WeightPrecision[], default: 'float32' as WeightPrecision, describe: 'precision of the linear weights (int8/16-bit: the table shows the measured error against the float32 reference)' }) as never,
   handler: async (args) => {
     await startBackend({ ...args, quiet: args.quiet || args.json });
     const results = await verifyFixture(args.dir, {
-      filter: args.filter ? new RegExp(args.filter) : undefined,
+      filter: args.filter ? filterPattern(args.filter) : undefined,
+      weights: args.weights,
       onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
     });
     if (args.json) {
@@ -33,3 +38,11 @@ export const verifyCommand: CommandModule<object, Args> = {
     if (results.length === 0 || results.some((r) => r.status !== 'pass')) process.exitCode = 1;
   },
 };
+
+function filterPattern(source: string): RegExp {
+  try {
+    return new RegExp(source);
+  } catch (e) {
+    throw new PolyglotError(`--filter ${source}: not a regular expression (${(e as Error).message.replace(/^Invalid regular expression: /, '')})`);
+  }
+}

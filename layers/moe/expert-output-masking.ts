@@ -1,6 +1,6 @@
 /**
  * Expert-output masking (`moe_token_dropout = p`) applied to one expert's output rows
- * `[tokens routed to e, d_model]` (notes sections 3 and 6).
+ * `[tokens routed to e, d_model]` (docs/NLLB-MOE.md sections 3 and 6).
  *
  * - eval: multiply by (1 - p), exactly as HF (deterministic).
  * - training, mode "token" (default): Dropout2d-style as the NLLB-MoE config documents it: a routed

@@ -8,7 +8,7 @@ import { PolyglotLayer, type RunOptions } from '../base.js';
 import { FeedForward } from '../feed-forward.js';
 import type { ExpertOutputMaskingMode } from './expert-output-masking.js';
 import type { RouterOutput } from './router.js';
-import { SparseMLP, type ParameterHook, type SparseMLPConfig } from './sparse-mlp.js';
+import { SparseMLP, type SparseMLPConfig } from './sparse-mlp.js';
 
 export interface MoeFfnInput<T> extends RunOptions {
   /** Router padding per flattened token (1 = padding), HF's last-mask-row rule. */
@@ -20,28 +20,22 @@ export interface MoeFfnInput<T> extends RunOptions {
 }
 
 export class MoeFfn extends PolyglotLayer {
-  static className = 'PolyglotMoeFfn';
   readonly dense?: FeedForward;
   readonly sparse?: SparseMLP;
 
   /** `prefix` e.g. "model.encoder.layers.1.ffn". */
-  constructor(readonly prefix: string, isSparse: boolean, readonly cfg: SparseMLPConfig, hook?: ParameterHook) {
+  constructor(readonly prefix: string, isSparse: boolean, readonly cfg: SparseMLPConfig) {
     super({});
     if (isSparse) {
-      this.sparse = new SparseMLP(prefix, cfg, hook);
+      this.sparse = new SparseMLP(prefix, cfg);
     } else {
       this.dense = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
-      hook?.(this.dense.hfParameters());
     }
     this.built = true;
   }
 
   protected override subLayers(): PolyglotLayer[] {
     return this.dense ? [this.dense] : [this.sparse!];
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), prefix: this.prefix, isSparse: this.isSparse, ...this.cfg };
   }
 
   get isSparse(): boolean {
@@ -62,4 +56,3 @@ export class MoeFfn extends PolyglotLayer {
   }
 
 }
-tf.serialization.registerClass(MoeFfn);

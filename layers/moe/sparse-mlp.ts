@@ -1,6 +1,6 @@
 /**
  * NLLB-MoE sparse feed-forward block (HF NllbMoeSparseMLP: top-2 router + experts, each an
- * NllbMoeDenseActDense = `FeedForward`; notes section 3).
+ * NllbMoeDenseActDense = `FeedForward`; docs/NLLB-MOE.md section 3).
  *
  * Eager mode dispatches sparsely: routing is read to the host, each expert runs on `tf.gather`ed
  * rows of only its routed tokens (cost follows the 2 chosen experts, not num_experts), its output
@@ -25,12 +25,6 @@ export interface SparseMLPConfig extends RouterConfig {
   moeTokenDropout: number;
 }
 
-/**
- * Called with the parameters of each sub-module right after it is created (e.g. to fill them
- * at once, so a big random-weight model never holds all its zero-initialised tensors together).
- */
-export type ParameterHook = (params: HfParameter[]) => void;
-
 export interface SparseRunOptions<T> extends RunOptions {
   /** Per flattened token, 1 = padding (HF: last row of the layer's 4-D mask). */
   paddingMask?: ArrayLike<number>;
@@ -49,28 +43,21 @@ export interface SparseMLPOutput<T> {
 }
 
 export class SparseMLP extends PolyglotLayer {
-  static className = 'PolyglotSparseMLP';
   readonly router: Top2Router;
   readonly experts: FeedForward[];
 
-  constructor(readonly prefix: string, readonly cfg: SparseMLPConfig, hook?: ParameterHook) {
+  constructor(readonly prefix: string, readonly cfg: SparseMLPConfig) {
     super({});
     this.router = new Top2Router(`${prefix}.router`, cfg);
-    hook?.(this.router.hfParameters());
-    this.experts = Array.from({ length: cfg.numExperts }, (_, e) => {
-      const ex = new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout });
-      hook?.(ex.hfParameters());
-      return ex;
-    });
+    this.experts = Array.from(
+      { length: cfg.numExperts },
+      (_, e) => new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout }),
+    );
     this.built = true;
   }
 
   protected override subLayers(): PolyglotLayer[] {
     return [this.router, ...this.experts];
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), prefix: this.prefix, ...this.cfg };
   }
 
   /** `x`: [..., d_model]; tokens are flattened row-major (HF `view(-1, hidden)`). */
@@ -149,4 +136,3 @@ export class SparseMLP extends PolyglotLayer {
   }
 
 }
-tf.serialization.registerClass(SparseMLP);

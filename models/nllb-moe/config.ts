@@ -4,6 +4,7 @@
  * type is a PolyglotError naming config.json and the field.
  */
 import { PolyglotError } from '../../core/errors.js';
+import { checkConfigBounds } from '../../convert/config-bounds.js';
 
 export type RouterDType = 'float32' | 'float16' | 'bfloat16';
 
@@ -139,6 +140,7 @@ function parseField(source: string, jsonKey: string, kind: Kind, v: unknown): un
  * applied on top, e.g. a verify case's `config_overrides`.
  */
 export function parseNllbMoeConfig(json: unknown, source = 'config.json', overrides: Record<string, unknown> = {}): NllbMoeConfig {
+  checkConfigBounds(json, source);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new PolyglotError(`${source}: expected a JSON object`);
   }
@@ -179,4 +181,9 @@ export function parseNllbMoeConfig(json: unknown, source = 'config.json', overri
 /** HF: layer i is sparse iff step > 0 and (i + 1) % step == 0. */
 export function isSparseLayer(i: number, sparseStep: number): boolean {
   return sparseStep > 0 && (i + 1) % sparseStep === 0;
+}
+
+/** The sparse layer indices of a stack of `layers` layers. */
+export function sparseLayers(layers: number, sparseStep: number): number[] {
+  return Array.from({ length: Math.max(0, layers) }, (_, i) => i).filter((i) => isSparseLayer(i, sparseStep));
 }

@@ -14,7 +14,6 @@ import { MoeFfn, type MoeFfnInput } from '../../layers/moe/moe-ffn.js';
 import { preNormResidual } from '../../layers/residual.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
 import type { MoeBlockConfig } from './encoder-block.js';
-import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
 
 export interface Seq2SeqDecoderBlockInput<T> extends MoeFfnInput<T> {
   /** Additive causal (+ padding) mask [B|1, 1, Tq, Tk]. */
@@ -35,7 +34,6 @@ export interface Seq2SeqDecoderBlockOutput<T> {
 }
 
 export class NllbMoeDecoderBlock extends PolyglotLayer {
-  static className = 'PolyglotNllbMoeDecoderBlock';
   readonly selfAttn: Attention;
   readonly selfAttnLayerNorm: LayerNorm;
   readonly crossAttention: Attention;
@@ -43,7 +41,7 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
   readonly ffLayerNorm: LayerNorm;
   readonly ffn: MoeFfn;
 
-  constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
+  constructor(readonly cfg: MoeBlockConfig) {
     super({});
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
@@ -51,23 +49,12 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
     this.crossAttention = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.cross_attention`, attentionDropout: cfg.attentionDropout, isCross: true });
     this.crossAttentionLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.cross_attention_layer_norm` });
     this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
-    hook?.([
-      ...this.selfAttn.hfParameters(),
-      ...this.selfAttnLayerNorm.hfParameters(),
-      ...this.crossAttention.hfParameters(),
-      ...this.crossAttentionLayerNorm.hfParameters(),
-      ...this.ffLayerNorm.hfParameters(),
-    ]);
-    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
     this.built = true;
   }
 
   protected override subLayers(): PolyglotLayer[] {
     return [this.selfAttn, this.selfAttnLayerNorm, this.crossAttention, this.crossAttentionLayerNorm, this.ffn, this.ffLayerNorm];
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
   }
 
   run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {
@@ -85,4 +72,3 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
     return { hidden: ff.hidden, presentSelf: self.result.present, presentCross: cross.result.present, router: ff.result.router };
   }
 }
-tf.serialization.registerClass(NllbMoeDecoderBlock);

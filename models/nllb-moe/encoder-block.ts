@@ -12,7 +12,7 @@ import { LayerNorm } from '../../layers/layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from '../../layers/moe/moe-ffn.js';
 import { preNormResidual } from '../../layers/residual.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
-import type { ParameterHook, SparseMLPConfig } from '../../layers/moe/sparse-mlp.js';
+import type { SparseMLPConfig } from '../../layers/moe/sparse-mlp.js';
 
 export interface MoeBlockConfig extends SparseMLPConfig {
   numHeads: number;
@@ -31,29 +31,23 @@ export interface EncoderBlockInput<T> extends MoeFfnInput<T> {
 }
 
 export class NllbMoeEncoderBlock extends PolyglotLayer {
-  static className = 'PolyglotNllbMoeEncoderBlock';
   readonly selfAttn: Attention;
   readonly selfAttnLayerNorm: LayerNorm;
   readonly ffLayerNorm: LayerNorm;
   readonly ffn: MoeFfn;
 
-  constructor(readonly cfg: MoeBlockConfig, hook?: ParameterHook) {
+  constructor(readonly cfg: MoeBlockConfig) {
     super({});
     const d = cfg.dModel;
     this.selfAttn = new Attention({ dim: d, numHeads: cfg.numHeads, hfName: `${cfg.hfName}.self_attn`, attentionDropout: cfg.attentionDropout });
     this.selfAttnLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.self_attn_layer_norm` });
     this.ffLayerNorm = new LayerNorm({ dim: d, hfName: `${cfg.hfName}.ff_layer_norm` });
-    hook?.([...this.selfAttn.hfParameters(), ...this.selfAttnLayerNorm.hfParameters(), ...this.ffLayerNorm.hfParameters()]);
-    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg, hook);
+    this.ffn = new MoeFfn(`${cfg.hfName}.ffn`, cfg.isSparse, cfg);
     this.built = true;
   }
 
   protected override subLayers(): PolyglotLayer[] {
     return [this.selfAttn, this.selfAttnLayerNorm, this.ffn, this.ffLayerNorm];
-  }
-
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
   }
 
   run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {
@@ -63,4 +57,3 @@ export class NllbMoeEncoderBlock extends PolyglotLayer {
   }
 
 }
-tf.serialization.registerClass(NllbMoeEncoderBlock);

@@ -15,7 +15,7 @@
  */
 import type { NllbMoeForConditionalGeneration, DecoderCache } from './model.js';
 import { PolyglotError } from '../../core/errors.js';
-import { GraphOps, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
+import { GraphOps, type GraphExport, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
 
 export type NllbGraphKind = 'encoder' | 'decoder' | 'decoder_with_past';
 
@@ -24,8 +24,7 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
   if (c.decoderAttentionHeads <= 0 || c.dModel % c.decoderAttentionHeads !== 0) {
     throw new PolyglotError(`config.json: d_model ${c.dModel} is not divisible by decoder_attention_heads ${c.decoderAttentionHeads}`);
   }
-  // the layers' own names (what o.weight sees), not a subclass's HF spelling (M2M100 renames them)
-  const params = new Set([...lm.model.hfParameters(), ...(lm.lmHead?.hfParameters() ?? [])].map((p) => p.name));
+  const params = new Set(lm.namedParameters().map((p) => p.name));
   // Router classifiers stay float32 under --quantize: HF runs them in router_dtype (float32)
   // even for half-precision models, and a quantized router flips discrete expert choices.
   const quantizable = (n: string) => params.has(n) && !/\.router\.classifier\./.test(n);
@@ -69,3 +68,22 @@ export function recordNllbMoeGraph(lm: NllbMoeForConditionalGeneration, kind: Nl
   });
   return g.finish();
 }
+
+export const nllbMoeGraphExport: GraphExport<NllbMoeForConditionalGeneration> = {
+  signatures: (model) => [
+    { folder: 'encoder_model', purpose: 'Encoder: source tokens to hidden states (MoE routing in eval semantics).', record: () => recordNllbMoeGraph(model, 'encoder') },
+    { folder: 'decoder_model', purpose: 'First decoder pass: decoder tokens attending to the encoder output; also returns the cross-attention cache.', record: () => recordNllbMoeGraph(model, 'decoder') },
+    { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new decoder tokens plus the self- and cross-attention caches.', record: () => recordNllbMoeGraph(model, 'decoder_with_past') },
+  ],
+  notes: (model) => {
+    const n = model.config;
+    return [
+      'Token ids follow NllbTokenizer: source = `src_lang` code, pieces (sentencepiece piece i is id i + 1), `</s>` (2). Language-code ids are in tokenizer_config.json `added_tokens_decoder`.',
+      `Generation as HF: the decoder starts from decoder_start_token_id = ${n.decoderStartTokenId}; the first generated token is forced to the target language code (forced_bos_token_id); stop at eos = ${n.eosTokenId}.`,
+      '`decoder_attention_mask` ([B, P + T], 1 = real token) as in HF forward: padding keys are masked and padding tokens are not routed (take no expert capacity). Generation passes all ones (HF generate passes none, which is the same).',
+      'Feed `present.{i}.decoder.*` back as `past_key_values.{i}.decoder.*` each step; the cross-attention cache `present.{i}.encoder.*` comes only from decoder_model and is fed as `past_key_values.{i}.encoder.*` unchanged.',
+      `MoE layers route in eval semantics inside the graph: top-2 experts per token, expert capacity = ceil(moe_eval_capacity_token_fraction (${n.moeEvalCapacityTokenFraction}) x tokens in the call); the second expert policy is applied deterministically ("all").`,
+      'Expert capacity depends on how many tokens a call holds (as in HF), so a batched or longer call can drop different assignments than single-token steps when the fraction is below 1.',
+    ];
+  },
+};

@@ -1,5 +1,6 @@
 /** MoE training metrics per sparse layer: capacity drops, expert usage histogram, router entropy. */
-import type { RouterOutput, RoutingStats } from '../../layers/moe/router.js';
+import type { RouterOutput } from '../../layers/moe/router.js';
+import type { RoutingStats } from '../../layers/moe/routing-plan.js';
 
 /** Host-side MoE metrics of one sparse layer. */
 export interface MoeLayerMetrics extends RoutingStats {

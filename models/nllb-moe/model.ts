@@ -1,5 +1,5 @@
 /**
- * NLLB-MoE (HF NllbMoeModel / NllbMoeForConditionalGeneration, notes section 1).
+ * NLLB-MoE (HF NllbMoeModel / NllbMoeForConditionalGeneration, docs/NLLB-MOE.md section 1).
  *
  * The math is written once against `Ops<T>` (`encode`, `decode`); `forward`, `computeLoss` and
  * the generation session call it with eagerOps, the graph exporter with its GraphDef ops.
@@ -23,13 +23,17 @@ import { SinusoidalPositions, positionIdsFromInputIds } from '../../layers/sinus
 import { NllbMoeEncoderBlock, type MoeBlockConfig } from './encoder-block.js';
 import { NllbMoeDecoderBlock } from './decoder-block.js';
 import type { ExpertOutputMaskingMode } from '../../layers/moe/expert-output-masking.js';
-import type { ParameterHook } from '../../layers/moe/sparse-mlp.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
 import { collectMetrics, type MoeLayerMetrics } from './metrics.js';
-import { moeLoss, type MoeLossMode, type RouterLossInput } from '../../losses/moe-losses.js';
-import { crossEntropy } from '../../losses/cross-entropy.js';
+import type { MoeLossMode } from '../../losses/moe-losses.js';
+import { nllbMoeLoss } from './loss.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
+import type { CheckpointFormat } from '../checkpoint-format.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import { nllbMoeFormat } from './format.js';
+import { m2m100Format } from './m2m100-format.js';
+import type { HfCheckpoint } from '../../convert/checkpoint.js';
 
 export type { MoeLayerMetrics };
 
@@ -65,7 +69,7 @@ export interface DecodeResult<T> {
  * Router padding per flattened token (1 = padding) from a 2-D mask [B, past + Tq] (1 = real):
  * the columns of the call's own tokens. Without a cache this is exactly HF's rule (the last row
  * of the 4-D mask). With a cache HF would take `mask.reshape(-1)[-B*Tq:]` (the last batch row's
- * keys, notes section 7); we use each row's own new columns instead (HF generate passes no
+ * keys, docs/NLLB-MOE.md section 7); we use each row's own new columns instead (HF generate passes no
  * decoder mask, so generation is unaffected).
  */
 function hostRouterPadding(mask: tf.Tensor, queryLength: number): Float32Array {
@@ -78,11 +82,6 @@ function hostRouterPadding(mask: tf.Tensor, queryLength: number): Float32Array {
   return pad;
 }
 
-export interface NllbMoeBuildOptions {
-  /** Called with each sub-module's parameters right after creation (e.g. random init of a huge model piecewise). */
-  parameterHook?: ParameterHook;
-}
-
 export class NllbMoeModel {
   readonly shared: ScaledEmbedding;
   readonly encoderPositions: SinusoidalPositions;
@@ -92,12 +91,10 @@ export class NllbMoeModel {
   readonly encoderLayerNorm: LayerNorm;
   readonly decoderLayerNorm: LayerNorm;
 
-  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
+  constructor(readonly config: NllbMoeConfig) {
     const c = config;
     const d = c.dModel;
-    const hook = build.parameterHook;
     this.shared = new ScaledEmbedding({ vocabSize: c.vocabSize, dim: d, hfName: 'model.shared', paddingIdx: c.padTokenId, scale: c.scaleEmbedding ? Math.sqrt(d) : 1 });
-    hook?.(this.shared.hfParameters());
     const pos = (name: string) => new SinusoidalPositions({ numPositions: c.maxPositionEmbeddings, dim: d, paddingIdx: c.padTokenId, name });
     this.encoderPositions = pos('model.encoder.embed_positions.weights');
     this.decoderPositions = pos('model.decoder.embed_positions.weights');
@@ -122,8 +119,8 @@ export class NllbMoeModel {
       ffnOutputDropout: c.ffnOutputDropout === 'dropout' ? c.dropout : c.activationDropout,
       hfName: `model.${side}.layers.${i}`,
     });
-    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i), hook));
-    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i), hook));
+    this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i)));
+    this.decoderLayers = Array.from({ length: c.decoderLayers }, (_, i) => new NllbMoeDecoderBlock(block('decoder', i)));
     this.encoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.encoder.layer_norm' });
     this.decoderLayerNorm = new LayerNorm({ dim: d, hfName: 'model.decoder.layer_norm' });
   }
@@ -243,13 +240,6 @@ export function shiftTokensRight(labels: tf.Tensor, padTokenId: number, decoderS
   });
 }
 
-/** Mean cross-entropy over labels != -100 of logits [B, T, V] (torch CrossEntropyLoss(ignore_index=-100, label_smoothing)). */
-export function lmCrossEntropy<T>(o: Ops<T>, logits: T, labels: T, labelSmoothing = 0): T {
-  const shape = o.shape(logits);
-  const n = o.dimMul(shape[0], shape[1]);
-  return crossEntropy(o, o.reshape(logits, [n, shape[2]]), o.reshape(labels, [n]), { labelSmoothing });
-}
-
 export interface NllbMoeForwardInput extends Partial<NllbMoeRunOptions> {
   inputIds: tf.Tensor;
   attentionMask?: tf.Tensor;
@@ -286,19 +276,37 @@ export interface LossOptions {
 }
 
 export class NllbMoeForConditionalGeneration implements TrainableModel {
+  /** The checkpoint formats (config.json model_types) this class is built from. */
+  static readonly formats: readonly CheckpointFormat<NllbMoeConfig>[] = [nllbMoeFormat, m2m100Format];
+
+  /**
+   * A model with a checkpoint's weights: a model directory (any layout) or a hub model id.
+   * `configOverrides` use HF field names (e.g. {moe_eval_capacity_token_fraction: 0.25}).
+   */
+  static fromPretrained(idOrDir: string, options: PretrainedOptions = {}): Promise<NllbMoeForConditionalGeneration> {
+    return modelFromPretrained(NllbMoeForConditionalGeneration, idOrDir, options);
+  }
+
+  /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
+  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): NllbMoeForConditionalGeneration {
+    return modelFromCheckpoint(NllbMoeForConditionalGeneration, ck, options);
+  }
+
+  /** generation_config.json of the directory the model came from (translate starts from it, as HF generate()). */
+  generationConfig?: GenerationConfigFile;
+
   readonly model: NllbMoeModel;
   /** Defaults of computeLoss when the caller does not say (set by loaders, e.g. verify's `moe_loss`). */
   lossDefaults: { moeLoss: MoeLossMode; outputRouterLogits?: boolean; expertOutputMasking?: ExpertOutputMaskingMode } = { moeLoss: 'standard' };
   /** Metrics of the last computeLoss / forward call (host numbers). */
   lastMoeMetrics: MoeLayerMetrics[] = [];
 
-  constructor(readonly config: NllbMoeConfig, build: NllbMoeBuildOptions = {}) {
-    this.model = new NllbMoeModel(config, build);
+  constructor(readonly config: NllbMoeConfig) {
+    this.model = new NllbMoeModel(config);
     if (!config.tieWordEmbeddings) {
       // HF keeps lm_head as its own Linear (no bias) then; encoder / decoder embed_tokens stay
       // model.shared (NllbMoeModel shares that Parameter in its constructor).
       this.lmHead = new Linear({ inFeatures: config.dModel, outFeatures: config.vocabSize, hfName: 'lm_head', bias: false });
-      build.parameterHook?.(this.lmHead.hfParameters());
     }
   }
 
@@ -382,40 +390,17 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
       expertOutputMasking: opts.expertOutputMasking ?? this.lossDefaults.expertOutputMasking,
       hfRandomRoutingInEval: opts.hfRandomRoutingInEval,
     });
-    const o = eagerOps;
-    const lm = lmCrossEntropy(o, out.logits, labels, opts.labelSmoothing ?? 0);
-    const layers = (rs: (RouterOutput<tf.Tensor> | undefined)[]): RouterLossInput<tf.Tensor>[] =>
-      rs.filter((r): r is RouterOutput<tf.Tensor> => r !== undefined);
-    const encMask = batch.attention_mask
-      ? tf.reshape(tf.cast(tf.equal(batch.attention_mask, 1), 'float32'), [-1])
-      : tf.ones([batch.input_ids.size]);
-    const decMask = batch.decoder_attention_mask
-      ? tf.reshape(tf.cast(tf.equal(batch.decoder_attention_mask, 1), 'float32'), [-1])
-      : tf.reshape(tf.cast(tf.notEqual(labels, -100), 'float32'), [-1]);
-    const res = moeLoss(o, opts.moeLoss ?? this.lossDefaults.moeLoss, {
-      lmLoss: lm,
-      encoder: layers(out.encoderRouters),
-      decoder: layers(out.decoderRouters),
-      encoderTokenMask: encMask,
-      decoderTokenMask: decMask,
-      numExperts: this.config.numExperts,
-      auxCoef: this.config.routerAuxLossCoef,
-      zCoef: this.config.routerZLossCoef,
+    return nllbMoeLoss({
+      batch,
+      logits: out.logits,
+      encoderRouters: out.encoderRouters,
+      decoderRouters: out.decoderRouters,
+      moeMetrics: out.moeMetrics,
+      config: this.config,
+      mode: opts.moeLoss ?? this.lossDefaults.moeLoss,
       outputRouterLogits: opts.outputRouterLogits ?? this.lossDefaults.outputRouterLogits ?? this.config.outputRouterLogits,
+      labelSmoothing: opts.labelSmoothing ?? 0,
     });
-    const components: Record<string, tf.Scalar> = {};
-    const histograms: Record<string, number[]> = {};
-    for (const [k, v] of Object.entries(res.components)) components[k] = v as tf.Scalar;
-    for (const m of out.moeMetrics) {
-      const key = `moe/${m.side}.${m.layer}`;
-      components[`${key}/dropped_token_fraction`] = tf.scalar(m.droppedTokenFraction);
-      components[`${key}/dropped_assignment_fraction`] = tf.scalar(m.droppedAssignmentFraction);
-      components[`${key}/router_entropy`] = tf.scalar(m.routerEntropy);
-      // fairseq's unused_expert count: experts that received no surviving assignment in this batch
-      components[`${key}/unused_experts`] = tf.scalar(m.expertUsage.filter((n) => n === 0).length);
-      histograms[`${key}/expert_usage`] = Array.from(m.expertUsage);
-    }
-    return { loss: res.loss as tf.Scalar, components, histograms };
   }
 
   dispose(): void {

@@ -1,5 +1,5 @@
 /**
- * Seq2seq DecoderSession for NLLB-MoE (HF generate, encoder-decoder; notes section 5): the encoder
+ * Seq2seq DecoderSession for NLLB-MoE (HF generate, encoder-decoder; docs/NLLB-MOE.md section 5): the encoder
  * runs once at creation; each `step` feeds new decoder tokens with the self-attention cache
  * (growing) and the cross-attention cache (computed at the first step, reused). No decoder mask
  * is passed, as in HF generate, so no decoder token is padding-masked for the router, and each
@@ -72,6 +72,13 @@ export class NllbMoeSession implements DecoderSession {
     return logits;
   }
 
+  /**
+   * Expansion (batch -> batch * beams: the row count changes) gathers everything, as HF's
+   * `_expand_inputs_for_generation` expands encoder outputs and attention mask. A beam reorder
+   * (same row count) moves only the key/value caches, as HF's `_reorder_cache`: the encoder
+   * outputs and mask keep the expanded order. They differ for rows of a finished batch entry,
+   * which HF points at row 0; with a tight eval capacity those rows still compete for expert slots.
+   */
   reorder(beamIndices: Int32Array): void {
     const idx = tf.tensor1d(beamIndices, 'int32');
     const pick = <R extends tf.Tensor>(x: R): R => {
@@ -79,8 +86,10 @@ export class NllbMoeSession implements DecoderSession {
       x.dispose();
       return y;
     };
-    this.encoderHidden = pick(this.encoderHidden);
-    if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
+    if (beamIndices.length !== this.rows) {
+      this.encoderHidden = pick(this.encoderHidden);
+      if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
+    }
     if (this.cache) {
       this.cache = this.cache.map((c) => ({
         self: { key: pick(c.self.key), value: pick(c.self.value) },

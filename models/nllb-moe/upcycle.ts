@@ -22,7 +22,9 @@ import { Rng } from '../../core/random.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import { writeHfModelDir, type HfExtraFile, type HfTensorToWrite, type HfWriteResult } from '../../convert/hf-writer.js';
 import type { TorchFloatName } from '../../convert/dtypes.js';
+import { readsModelType } from '../checkpoint-format.js';
 import { isSparseLayer, parseNllbMoeConfig, type NllbMoeConfig } from './config.js';
+import { nllbMoeFormat } from './format.js';
 
 export interface UpcycleOptions {
   /** Experts per sparse layer (>= 2: top-2 routing). */
@@ -238,12 +240,12 @@ export function upcycleToNllbMoe(src: DenseSource, outDir: string, o: UpcycleOpt
 /** The NLLB-MoE config.json of the result: the dense fields unchanged, the MoE fields set. */
 function upcycledConfig(src: DenseSource, o: UpcycleOptions, steps: { encoder: number; decoder: number }): Record<string, unknown> {
   const source = src.ck.config;
-  const isMoe = source.model_type === 'nllb-moe' || source.model_type === 'nllb_moe';
+  const isMoe = readsModelType(nllbMoeFormat, source.model_type);
   const keep = Object.fromEntries(Object.entries(source).filter(([k]) => !['architectures', 'model_type', 'torch_dtype', 'transformers_version', '_name_or_path'].includes(k)));
   const config: Record<string, unknown> = {
     ...(isMoe ? {} : MOE_DEFAULTS),
     ...keep,
-    model_type: 'nllb-moe',
+    model_type: nllbMoeFormat.modelType,
     architectures: ['NllbMoeForConditionalGeneration'],
     num_experts: o.experts,
     encoder_sparse_step: steps.encoder,

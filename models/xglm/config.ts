@@ -3,6 +3,7 @@
  * (facebook/xglm-564M shapes), plus the PretrainedConfig fields the model uses.
  */
 import { PolyglotError } from '../../core/errors.js';
+import { checkConfigBounds } from '../../convert/config-bounds.js';
 import { checkActivationName, type ActivationName } from '../../layers/activations.js';
 
 export interface XGLMConfig {
@@ -121,6 +122,7 @@ function convert(source: string, key: string, kind: Kind, v: unknown): unknown {
  * Missing fields take HF's defaults; a present field of the wrong type is an error.
  */
 export function parseXGLMConfig(json: unknown, source = 'config.json'): XGLMConfig {
+  checkConfigBounds(json, source);
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     throw new PolyglotError(`${source}: expected a JSON object, found ${describe(json)}`);
   }

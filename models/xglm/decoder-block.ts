@@ -30,7 +30,6 @@ export interface DecoderBlockInput<T> extends RunOptions {
 }
 
 export class XGLMDecoderBlock extends PolyglotLayer {
-  static className = 'PolyglotXGLMDecoderBlock';
   readonly cfg: XGLMDecoderBlockConfig;
   readonly selfAttnLayerNorm: LayerNorm;
   readonly selfAttn: Attention;
@@ -58,8 +57,4 @@ export class XGLMDecoderBlock extends PolyglotLayer {
     return { hidden: ff.hidden, present: attn.result.present };
   }
 
-  override getConfig(): tf.serialization.ConfigDict {
-    return { ...super.getConfig(), ...this.cfg };
-  }
 }
-tf.serialization.registerClass(XGLMDecoderBlock);

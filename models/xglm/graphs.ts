@@ -8,7 +8,7 @@
  */
 import type { XGLMForCausalLM } from './model.js';
 import type { KeyValue } from '../../layers/attention.js';
-import { GraphOps, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
+import { GraphOps, type GraphExport, type GraphNode, type RecordedGraph } from '../../ops/graph.js';
 
 export function recordXglmGraph(model: XGLMForCausalLM, withPast: boolean): RecordedGraph {
   const c = model.config;
@@ -36,3 +36,16 @@ export function recordXglmGraph(model: XGLMForCausalLM, withPast: boolean): Reco
   });
   return g.finish();
 }
+
+export const xglmGraphExport: GraphExport<XGLMForCausalLM> = {
+  signatures: (model) => [
+    { folder: 'decoder_model', purpose: 'Prompt pass: every token of the prompt, no cache.', record: () => recordXglmGraph(model, false) },
+    { folder: 'decoder_with_past_model', purpose: 'Decoding steps: new tokens plus the key/value cache of earlier ones.', record: () => recordXglmGraph(model, true) },
+  ],
+  notes: () => [
+    'Token ids follow XGLMTokenizer: a prompt starts with `</s>` (id 2); sentencepiece piece i is id i + 1; `<pad>` = 1.',
+    '`position_ids`: 0..T-1 for an unpadded prompt; for left padding use cumsum(attention_mask) - 1 with padded positions set to 1 (what HF generate does). In decoding steps pass the absolute position of each new token.',
+    '`attention_mask` of decoder_with_past_model covers past and new tokens ([B, P + T]).',
+    'The logits of the last position give the next token; feed `present.*` back as `past_key_values.*`.',
+  ],
+};

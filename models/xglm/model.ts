@@ -3,12 +3,13 @@
  * sinusoidal positions (position_ids + 2), dropout, pre-LN decoder blocks with
  * LayerDrop in training, final LayerNorm, lm_head tied to embed_tokens.
  */
+import { checkXGLMExpectedWeights } from './expected-weights.js';
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { Rng } from '../../core/random.js';
 import type { Ops } from '../../ops/ops.js';
 import { eagerOps } from '../../ops/eager.js';
-import { withInitialValues, type HfParameter, type RunOptions } from '../../layers/base.js';
+import type { HfParameter, RunOptions } from '../../layers/base.js';
 import { ScaledEmbedding } from '../../layers/scaled-embedding.js';
 import { SinusoidalPositions, defaultPositionIds } from '../../layers/sinusoidal-positions.js';
 import { XGLMDecoderBlock } from './decoder-block.js';
@@ -20,8 +21,10 @@ import { dropout } from '../../layers/dropout.js';
 import { layerDropSkips } from '../../layers/layer-drop.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
-import { parseXGLMConfig, withConfigOverrides, type XGLMConfig } from './config.js';
-import { checkpointInitialValues, checkXGLMCheckpoint } from './weights.js';
+import type { CheckpointFormat } from '../checkpoint-format.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import type { XGLMConfig } from './config.js';
+import { xglmFormat } from './format.js';
 
 export interface XGLMRunInput<T> extends RunOptions {
   /** [B, T] int32 */
@@ -151,22 +154,23 @@ export class XGLMForCausalLM {
     return this.lmHead ? this.lmHead.run(o, hidden) : this.model.embedTokens.project(o, hidden);
   }
 
+  /** The checkpoint formats (config.json model_types) this class is built from. */
+  static readonly formats: readonly CheckpointFormat<XGLMConfig>[] = [xglmFormat];
+
+  /** generation_config.json of the directory the model came from (generateText starts from it, as HF generate()). */
+  generationConfig?: GenerationConfigFile;
+
   /**
-   * A model with a checkpoint's weights (convert/open-checkpoint.ts `openCheckpoint` opens any layout).
+   * A model with a checkpoint's weights: a model directory (any layout) or a hub model id.
    * `configOverrides` use HF field names (e.g. {dropout: 0}).
    */
-  static fromCheckpoint(ck: HfCheckpoint, configOverrides?: Record<string, unknown>): XGLMForCausalLM {
-    const base = parseXGLMConfig(ck.config, `${ck.dir}/config.json`);
-    const config = withConfigOverrides(base, configOverrides, 'config overrides');
-    // Variables are created from the checkpoint's tensors directly (one copy in memory).
-    const lm = withInitialValues(checkpointInitialValues(ck.tensors, ck.dir), () => new XGLMForCausalLM(config));
-    try {
-      checkXGLMCheckpoint(lm.namedParameters(), ck.tensors, ck.dir);
-    } catch (e) {
-      lm.dispose();
-      throw e;
-    }
-    return lm;
+  static fromPretrained(idOrDir: string, options: PretrainedOptions = {}): Promise<XGLMForCausalLM> {
+    return modelFromPretrained(XGLMForCausalLM, idOrDir, options);
+  }
+
+  /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
+  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): XGLMForCausalLM {
+    return modelFromCheckpoint(XGLMForCausalLM, ck, options);
   }
 
   /** Parameters by HF name (a tied lm_head.weight is model.embed_tokens.weight, not listed again). */

@@ -1,22 +1,20 @@
 /**
- * Loads an HF XGLM checkpoint by state-dict name. Linear weights are transposed
- * [out, in] -> [in, out] once here. lm_head is tied: safetensors files omit
- * lm_head.weight; pytorch_model.bin keeps it sharing storage with the embedding, so it is
- * accepted when equal to model.embed_tokens.weight. With tie_word_embeddings false, lm_head.weight
- * is a parameter of its own (required). Checkpoints of a bare XGLMModel (names
- * without "model.") load too (HF base_model_prefix).
+ * XGLM weights by HF state-dict name (the `WeightNaming` of the "xglm" format). lm_head is tied:
+ * safetensors files omit lm_head.weight; pytorch_model.bin keeps it sharing storage with the
+ * embedding, so it is accepted when equal to model.embed_tokens.weight. With tie_word_embeddings
+ * false, lm_head.weight is a parameter of its own (required). Checkpoints of a bare XGLMModel
+ * (names without "model.") load too (HF base_model_prefix). Reading (and transposing Linear
+ * weights once) is models/pretrained.ts's.
  */
-import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
+import type { NamedParameter } from '../../core/trainable.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
-import type { HfParameter, InitialValueProvider } from '../../layers/base.js';
+import type { WeightNaming } from '../checkpoint-format.js';
+import { FLOAT_DTYPES, hfShape, loadWeightsInto, shapeStr } from '../pretrained.js';
+import type { XGLMConfig } from './config.js';
 
 /** Position buffers older conversions saved (non-persistent in HF; recomputed here), not parameters. */
 const IGNORED = [/^(model\.)?embed_positions\.(weights?|_float_tensor)$/];
-
-function shapeStr(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
-}
 
 function listNames(names: string[]): string {
   return `${names.slice(0, 5).map((n) => `"${n}"`).join(', ')}${names.length > 5 ? ` and ${names.length - 5} more` : ''}`;
@@ -28,29 +26,11 @@ export function checkpointNamer(tensors: TensorSource): (hfName: string) => stri
   return (hf) => (bare ? hf.replace(/^model\./, '') : hf);
 }
 
-/** The checkpoint's shape a parameter needs (HF layout). */
-function hfShape(stored: readonly number[], transposed: boolean): number[] {
-  return transposed ? [...stored].reverse() : [...stored];
-}
-
-/** One host tensor as the stored float32 tensor (transposed for Linear weights). */
-function readParameter(tensors: TensorSource, name: string, transposed: boolean, source: string): tf.Tensor {
-  const host = tensors.read(name);
-  if (!(host.data instanceof Float32Array)) {
-    throw new PolyglotError(`${source}: tensor "${name}": expected a floating-point dtype, found ${host.dtype}`);
-  }
-  const data = host.data;
-  return tf.tidy(() => {
-    const t = tf.tensor(data, host.shape, 'float32');
-    return transposed ? tf.transpose(t) : t;
-  });
-}
-
 /**
  * Checks names and shapes against the model's parameters (one error naming the first
  * problems: missing, unexpected or mis-shaped tensors; an lm_head that is not the embedding).
  */
-export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource, source: string): void {
+export function checkXGLMCheckpoint(params: readonly NamedParameter[], tensors: TensorSource, source: string): void {
   const ckName = checkpointNamer(tensors);
   const names = new Set(tensors.names());
   const expected = new Set(params.map((p) => ckName(p.name)));
@@ -69,6 +49,8 @@ export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource
     if (shapeStr(found) !== shapeStr(want)) {
       throw new PolyglotError(`${source}: tensor "${name}": expected shape ${shapeStr(want)}, found ${shapeStr(found)}`);
     }
+    const dtype = tensors.meta(name).dtype;
+    if (!FLOAT_DTYPES.includes(dtype)) throw new PolyglotError(`${source}: tensor "${name}": expected a floating-point dtype, found ${dtype}`);
   }
   // A tied lm_head (not a parameter of its own) may still be stored: it must equal the embedding.
   if (names.has('lm_head.weight') && !expected.has('lm_head.weight')) {
@@ -88,28 +70,13 @@ export function checkXGLMCheckpoint(params: HfParameter[], tensors: TensorSource
   }
 }
 
-/** Overwrites an existing model's parameters with the checkpoint's (validated first). */
-export function loadXGLMWeights(lm: { namedParameters(): HfParameter[] }, tensors: TensorSource, source: string): void {
-  const params = lm.namedParameters();
-  checkXGLMCheckpoint(params, tensors, source);
-  const ckName = checkpointNamer(tensors);
-  for (const p of params) {
-    const value = readParameter(tensors, ckName(p.name), p.transposed, source);
-    p.variable.write(value);
-    value.dispose();
-  }
-}
+export const xglmWeights: WeightNaming<XGLMConfig> = {
+  checkpointName: (name, tensors) => checkpointNamer(tensors)(name),
+  hfName: (name) => name,
+  check: (params, tensors, source) => checkXGLMCheckpoint(params, tensors, source),
+};
 
-/**
- * A provider for `withInitialValues` that builds each parameter straight from the checkpoint
- * (only when present with the right shape; `checkXGLMCheckpoint` afterwards reports problems).
- */
-export function checkpointInitialValues(tensors: TensorSource, source: string): InitialValueProvider {
-  const ckName = checkpointNamer(tensors);
-  return (hfName, shape, transposed) => {
-    const name = ckName(hfName);
-    if (!tensors.has(name)) return undefined;
-    if (shapeStr(tensors.meta(name).shape) !== shapeStr(hfShape(shape, transposed))) return undefined;
-    return readParameter(tensors, name, transposed, source);
-  };
+/** Overwrites an existing model's parameters with the checkpoint's (validated first). */
+export function loadXGLMWeights(lm: { namedParameters(): NamedParameter[]; config: XGLMConfig }, tensors: TensorSource, source: string): void {
+  loadWeightsInto(lm.namedParameters(), xglmWeights, tensors, lm.config, source);
 }

@@ -5,7 +5,7 @@
  */
 import { PolyglotError } from '../../core/errors.js';
 import type { HostBatch } from '../batch.js';
-import type { FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
+import { checkTextLength, type FairseqSpmTokenizer } from '../../tokenizers/tokenizer.js';
 import { collateBlocks, collateCausal, packDocuments } from './collate.js';
 import type { LineCorpus } from './line-index.js';
 import { formatOf, textRecord, type TextFormat } from './records.js';
@@ -34,10 +34,19 @@ class CausalPlanner implements ChunkPlanner<number[]> {
     this.oneToOne = o.mode === 'pad' && (o.overLength ?? 'truncate') === 'truncate';
   }
 
-  private encode(i: number): number[] {
+  private text(i: number): string {
     const format = this.o.format ?? formatOf(this.corpus.file(i));
     const text = textRecord(this.corpus.line(i), format, this.o.textField ?? 'text', this.corpus.where(i));
-    return this.o.tokenizer.encode(text);
+    checkTextLength(text, this.corpus.where(i));
+    return text;
+  }
+
+  private encode(i: number): number[] {
+    return this.o.tokenizer.encode(this.text(i));
+  }
+
+  validate(i: number): void {
+    this.text(i); // parses a JSONL record and checks the length bound, before step 1
   }
 
   load(indices: Uint32Array): number[][] {

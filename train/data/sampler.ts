@@ -30,6 +30,8 @@ export interface ChunkPlanner<Item> {
   collate(items: Item[]): HostBatch;
   /** One item per example, none dropped: batches per epoch is then known. */
   readonly oneToOne: boolean;
+  /** Throws a PolyglotError naming file:line when example i cannot be used (read before training starts). */
+  validate?(index: number): void;
 }
 
 export interface SamplerOptions {

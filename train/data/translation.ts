@@ -41,11 +41,30 @@ export function encodeTranslation(tok: NllbTokenizer, line: string, where: strin
 
 class TranslationPlanner implements ChunkPlanner<Seq2SeqExample> {
   readonly oneToOne: boolean;
+  /** Lines that name no src_lang / tgt_lang (the defaults were used). */
+  readonly defaulted = { srcLang: 0, tgtLang: 0 };
   constructor(
     private readonly corpus: LineCorpus,
     private readonly o: TranslationDataOptions,
   ) {
     this.oneToOne = (o.overLength ?? 'truncate') === 'truncate';
+  }
+
+  validate(i: number): void {
+    const where = this.corpus.where(i);
+    const line = this.corpus.line(i);
+    const r = translationRecord(line, where, { srcLang: this.o.srcLang, tgtLang: this.o.tgtLang });
+    const raw = JSON.parse(line) as Record<string, unknown>;
+    if (raw.src_lang === undefined) this.defaulted.srcLang++;
+    if (raw.tgt_lang === undefined) this.defaulted.tgtLang++;
+    for (const [field, code] of [['src_lang', r.srcLang], ['tgt_lang', r.tgtLang]] as const) {
+      try {
+        this.o.tokenizer.langCodeId(code);
+      } catch (e) {
+        if (e instanceof PolyglotError) throw new PolyglotError(`${where}: ${field} "${code}" is not a language of this tokenizer (expected a code like eng_Latn, fra_Latn)`);
+        throw e;
+      }
+    }
   }
 
   load(indices: Uint32Array): Seq2SeqExample[] {
@@ -73,7 +92,21 @@ export async function translationData(o: TranslationDataOptions): Promise<Traini
   for (const [k, v] of [['max source length', o.maxSourceLength], ['max target length', o.maxTargetLength]] as const) {
     if (v !== undefined && !(Number.isInteger(v) && v >= 3)) throw new PolyglotError(`data: ${k} must be an integer >= 3 (language code, a token, </s>), found ${v}`);
   }
-  return openTrainingData(o, (corpus, opts) => new TranslationPlanner(corpus, opts), { bucketByLength: o.bucketByLength });
+  const planners: TranslationPlanner[] = [];
+  const data = await openTrainingData(
+    o,
+    (corpus, opts) => {
+      const p = new TranslationPlanner(corpus, opts);
+      planners.push(p);
+      return p;
+    },
+    { bucketByLength: o.bucketByLength },
+  );
+  for (const [field, key, flag] of [['src_lang', 'srcLang', '--src-lang'], ['tgt_lang', 'tgtLang', '--tgt-lang']] as const) {
+    const n = planners.reduce((k, p) => k + p.defaulted[key], 0);
+    if (n > 0) data.notes.push(`data: ${n} line(s) name no ${field}: using ${o[key]} (${o[key] === o.tokenizer[key] ? "the tokenizer's" : flag}; ${flag} sets another)`);
+  }
+  return data;
 }
 
 /** The (src, tgt, languages) of held-out lines, for chrF / BLEU of generated translations. */

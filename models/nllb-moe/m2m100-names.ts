@@ -56,6 +56,3 @@ export function nllbMoeToM2m100Name(name: string): string {
 export function isIgnoredM2m100Key(name: string): boolean {
   return /^model\.(encoder|decoder)\.embed_positions\.(weights|_float_tensor)$/.test(name) || /^(model\.)?final_logits_bias$/.test(name);
 }
-
-/** Names that alias `model.shared.weight` in M2M100 (`_tied_weights_keys`; lm_head only when tied). */
-export const M2M100_EMBEDDING_ALIASES = ['model.encoder.embed_tokens.weight', 'model.decoder.embed_tokens.weight'];

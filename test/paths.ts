@@ -4,7 +4,7 @@ import * as path from 'node:path';
 /** Repository root (the folder holding package.json), from dist/core or core/. */
 export function packageRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/core -> repo root, or core -> repo root when run from sources (tsx)
+  // dist/test -> repo root, or test -> repo root when run from sources (tsx)
   const up = path.basename(path.dirname(here)) === 'dist' ? '../..' : '..';
   return path.resolve(here, up);
 }

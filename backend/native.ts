@@ -1,0 +1,93 @@
+/**
+ * The optional native addon (native/, built by node-gyp at `npm install`; see README
+ * "Native kernels"). Loading never throws: when the addon is absent (no compiler at
+ * install time), fails to load, the CPU lacks AVX2+FMA, or POLYGLOT_NATIVE=0, the wasm
+ * kernels run as before and `nativeStatus().line` says why in one line.
+ */
+import { createRequire } from 'node:module';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The addon's exports (native/src/addon.cc). Offsets count floats from the heap start. */
+export interface NativeAddon {
+  /** Instruction set in use: 'avx512' | 'avx2' | 'none'. */
+  isa(): string;
+  /** Forces 'avx2' (or back to 'best') so tests cover both kernel sets; returns the one in use. */
+  setIsa(name: 'avx2' | 'avx512' | 'best'): string;
+  threads(): number;
+  setThreads(n: number): number;
+  matmul(
+    heap: ArrayBuffer,
+    abOffsets: Float64Array,
+    cOffset: number,
+    m: number,
+    n: number,
+    k: number,
+    transposeA: boolean,
+    transposeB: boolean,
+    biasOffset: number,
+    biasLen: number,
+    activation: number,
+    alpha: number,
+  ): void;
+  /** Copies per-output-channel int8 weights ([n, k]) and scales ([n]) into native memory. */
+  q8Weight(q: Int8Array, scale: Float32Array, k: number, n: number): NativeWeight;
+  /** C[m, n] = A[m, k] · W, W dequantised in registers (offsets count floats). */
+  q8Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number): void;
+  /** Bytes of int8 weights held in native memory. */
+  q8Bytes(): number;
+}
+
+/** An opaque handle to int8 weights in native memory (freed when garbage collected). */
+export type NativeWeight = object;
+
+export interface NativeStatus {
+  /** The addon is loaded and its kernels are used. */
+  active: boolean;
+  /** One line for the backend report, e.g. "native kernels: avx512, 2 threads". */
+  line: string;
+  addon?: NativeAddon;
+}
+
+/** The package root, from backend/ (sources) or dist/backend/ (built). */
+function packageRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, path.basename(path.dirname(here)) === 'dist' ? '../..' : '..');
+}
+
+export const NATIVE_ADDON_PATH = path.join(packageRoot(), 'native', 'build', 'Release', 'polyglot_native.node');
+
+let status: NativeStatus | undefined;
+
+function load(): NativeStatus {
+  if (process.env.POLYGLOT_NATIVE === '0') return { active: false, line: 'native kernels: off (POLYGLOT_NATIVE=0)' };
+  if (!fs.existsSync(NATIVE_ADDON_PATH)) {
+    return { active: false, line: 'native kernels: not built (no native/build; see native/build.log or run `npm run build:native`), using wasm kernels' };
+  }
+  let addon: NativeAddon;
+  try {
+    addon = createRequire(import.meta.url)(NATIVE_ADDON_PATH) as NativeAddon;
+  } catch (e) {
+    const why = (e instanceof Error ? e.message : String(e)).split('\n')[0];
+    return { active: false, line: `native kernels: failed to load (${why}), using wasm kernels` };
+  }
+  const isa = addon.isa();
+  if (isa === 'none') return { active: false, line: 'native kernels: this CPU has neither AVX2+FMA nor AVX-512, using wasm kernels' };
+  return { active: true, line: `native kernels: ${isa}, ${addon.threads()} threads`, addon };
+}
+
+/** Loads the addon once (later calls return the same answer). */
+export function nativeStatus(): NativeStatus {
+  status ??= load();
+  if (status.active && status.addon !== undefined) {
+    status.line = `native kernels: ${status.addon.isa()}, ${status.addon.threads()} threads`;
+  }
+  return status;
+}
+
+/** The loaded addon, or undefined when the native path is not active. */
+export function nativeAddon(): NativeAddon | undefined {
+  const s = nativeStatus();
+  return s.active ? s.addon : undefined;
+}

@@ -1,0 +1,12 @@
+{
+  "targets": [
+    {
+      "target_name": "polyglot_native",
+      "sources": ["src/addon.cc", "src/thread_pool.cc", "src/gemm_avx512.cc", "src/gemm_avx2.cc"],
+      "cflags_cc": ["-O3", "-std=c++17", "-pthread", "-fno-math-errno", "-Wno-maybe-uninitialized", "-Wno-uninitialized"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "ldflags": ["-pthread"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,270 @@
+// N-API entry points. Every kernel works in place on memory owned by JS (the wasm heap's
+// ArrayBuffer, addressed by offsets): napi_get_arraybuffer_info gives its data pointer
+// without copying. The caller passes the buffer on every call because heap growth
+// replaces it.
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "gemm.h"
+#include "q8.h"
+#include "thread_pool.h"
+
+namespace polyglot {
+namespace {
+
+enum class Isa { kNone, kAvx2, kAvx512 };
+
+Isa detected_isa() {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("fma"))
+    return Isa::kAvx512;
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return Isa::kAvx2;
+  return Isa::kNone;
+}
+
+Isa g_best = detected_isa();
+Isa g_isa = g_best;
+std::unique_ptr<ThreadPool> g_pool;
+
+int default_threads() {
+  const char* env = std::getenv("POLYGLOT_NATIVE_THREADS");
+  if (env != nullptr && std::atoi(env) > 0) return std::atoi(env) > 64 ? 64 : std::atoi(env);
+  const unsigned hc = std::thread::hardware_concurrency();
+  return hc == 0 ? 1 : (hc > 64 ? 64 : static_cast<int>(hc));
+}
+
+ThreadPool& pool() {
+  if (!g_pool) g_pool = std::make_unique<ThreadPool>(default_threads());
+  return *g_pool;
+}
+
+const char* isa_name(Isa isa) { return isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "none"; }
+
+napi_value throw_error(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
+    napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
+    return false;
+  }
+  return true;
+}
+
+double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+bool flag(napi_env env, napi_value v) {
+  bool b = false;
+  napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+napi_value make_string(napi_env env, const char* s) {
+  napi_value out;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+napi_value make_number(napi_env env, double d) {
+  napi_value out;
+  napi_create_double(env, d, &out);
+  return out;
+}
+
+// isa(): the instruction set the kernels use ("avx512" | "avx2" | "none").
+napi_value Isa_(napi_env env, napi_callback_info) { return make_string(env, isa_name(g_isa)); }
+
+// setIsa(name): force a lower instruction set (tests run both kernels); returns the one in use.
+napi_value SetIsa(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  char buf[16] = {0};
+  size_t len = 0;
+  napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
+  const std::string want(buf, len);
+  if (want == "avx2" && g_best != Isa::kNone) g_isa = Isa::kAvx2;
+  else if (want == "avx512" && g_best == Isa::kAvx512) g_isa = Isa::kAvx512;
+  else if (want == "best") g_isa = g_best;
+  return make_string(env, isa_name(g_isa));
+}
+
+napi_value Threads(napi_env env, napi_callback_info) { return make_number(env, pool().threads()); }
+
+// setThreads(n): replaces the pool (benchmarks compare 1 and 2 threads).
+napi_value SetThreads(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return nullptr;
+  int n = static_cast<int>(num(env, argv[0]));
+  if (n < 1) n = 1;
+  if (n > 64) n = 64;
+  g_pool.reset();
+  g_pool = std::make_unique<ThreadPool>(n);
+  return make_number(env, n);
+}
+
+bool buffer_data(napi_env env, napi_value v, float** data, size_t* bytes) {
+  void* p = nullptr;
+  bool is_ab = false;
+  napi_is_arraybuffer(env, v, &is_ab);
+  if (!is_ab || napi_get_arraybuffer_info(env, v, &p, bytes) != napi_ok || p == nullptr) {
+    napi_throw_type_error(env, nullptr, "polyglot native: expected the wasm heap's ArrayBuffer");
+    return false;
+  }
+  *data = static_cast<float*>(p);
+  return true;
+}
+
+// matmul(heap, abOffsets: Float64Array, cOffset, m, n, k, transposeA, transposeB,
+//        biasOffset (-1 none), biasLen, activation, alpha). Offsets count floats.
+napi_value Matmul(napi_env env, napi_callback_info info) {
+  napi_value argv[12];
+  if (!get_args(env, info, 12, argv)) return nullptr;
+  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  float* base = nullptr;
+  size_t bytes = 0;
+  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
+  napi_typedarray_type type;
+  size_t len = 0;
+  void* offs = nullptr;
+  bool is_ta = false;
+  napi_is_typedarray(env, argv[1], &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &len, &offs, nullptr, nullptr) != napi_ok || type != napi_float64_array || len % 2 != 0) {
+    return throw_error(env, "polyglot native: abOffsets must be a Float64Array of pairs");
+  }
+  GemmArgs g;
+  g.base = base;
+  g.ab_offsets = static_cast<const double*>(offs);
+  g.batches = static_cast<long>(len / 2);
+  g.c_offset = static_cast<long>(num(env, argv[2]));
+  g.m = static_cast<long>(num(env, argv[3]));
+  g.n = static_cast<long>(num(env, argv[4]));
+  g.k = static_cast<long>(num(env, argv[5]));
+  g.ta = flag(env, argv[6]);
+  g.tb = flag(env, argv[7]);
+  g.bias_offset = static_cast<long>(num(env, argv[8]));
+  g.bias_len = static_cast<long>(num(env, argv[9]));
+  g.act = static_cast<Activation>(static_cast<int>(num(env, argv[10])));
+  g.alpha = static_cast<float>(num(env, argv[11]));
+  // Bounds: every operand must lie inside the buffer (a wrong offset must not scribble).
+  const double floats = static_cast<double>(bytes / sizeof(float));
+  const double mk = static_cast<double>(g.m) * g.k, kn = static_cast<double>(g.k) * g.n;
+  for (long b = 0; b < g.batches; b++) {
+    if (g.ab_offsets[2 * b] < 0 || g.ab_offsets[2 * b] + mk > floats || g.ab_offsets[2 * b + 1] < 0 || g.ab_offsets[2 * b + 1] + kn > floats)
+      return throw_error(env, "polyglot native: matmul operand outside the heap");
+  }
+  if (g.m < 0 || g.n < 0 || g.k < 0 || g.c_offset < 0 || g.c_offset + static_cast<double>(g.batches) * g.m * g.n > floats ||
+      (g.bias_offset >= 0 && g.bias_offset + static_cast<double>(g.bias_len) > floats) ||
+      static_cast<int>(g.act) < 0 || static_cast<int>(g.act) > 5)
+    return throw_error(env, "polyglot native: matmul output or bias outside the heap");
+  if (g_isa == Isa::kAvx512) gemm_f32_avx512(g, pool());
+  else gemm_f32_avx2(g, pool());
+  return nullptr;
+}
+
+// Native bytes held by int8 weights (reported by benches).
+double g_q8_bytes = 0;
+
+void free_q8(napi_env, void* data, void*) {
+  auto* w = static_cast<Q8Weight*>(data);
+  g_q8_bytes -= static_cast<double>(w->n) * w->k + 4.0 * w->n;
+  std::free(w->q);
+  std::free(w->scale);
+  delete w;
+}
+
+bool typed(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  napi_is_typedarray(env, v, &is_ta);
+  return is_ta && napi_get_typedarray_info(env, v, &type, len, data, nullptr, nullptr) == napi_ok && type == want;
+}
+
+// q8Weight(q: Int8Array [n*k], scale: Float32Array [n], k, n): copies into native memory
+// (freed when the returned handle is garbage collected).
+napi_value Q8Weight_(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return nullptr;
+  void* q = nullptr;
+  void* s = nullptr;
+  size_t qlen = 0, slen = 0;
+  const long k = static_cast<long>(num(env, argv[2])), n = static_cast<long>(num(env, argv[3]));
+  if (!typed(env, argv[0], napi_int8_array, &q, &qlen) || !typed(env, argv[1], napi_float32_array, &s, &slen) || k <= 0 || n <= 0 ||
+      qlen != static_cast<size_t>(n) * k || slen != static_cast<size_t>(n))
+    return throw_error(env, "polyglot native: q8Weight expects Int8Array[n*k], Float32Array[n], k, n");
+  auto* w = new Q8Weight;
+  w->k = k;
+  w->n = n;
+  w->q = static_cast<int8_t*>(std::aligned_alloc(64, ((qlen + 63) / 64) * 64));
+  w->scale = static_cast<float*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
+  if (w->q == nullptr || w->scale == nullptr) {
+    std::free(w->q);
+    std::free(w->scale);
+    delete w;
+    return throw_error(env, "polyglot native: out of memory for int8 weights");
+  }
+  std::memcpy(w->q, q, qlen);
+  std::memcpy(w->scale, s, slen * 4);
+  g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
+  napi_value out;
+  napi_create_external(env, w, free_q8, nullptr, &out);
+  return out;
+}
+
+// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W (float offsets).
+napi_value Q8Matmul(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return nullptr;
+  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  float* base = nullptr;
+  size_t bytes = 0;
+  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
+  void* wp = nullptr;
+  napi_valuetype vt;
+  napi_typeof(env, argv[1], &vt);
+  if (vt != napi_external || napi_get_value_external(env, argv[1], &wp) != napi_ok) return throw_error(env, "polyglot native: not an int8 weight");
+  const auto* w = static_cast<const Q8Weight*>(wp);
+  const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
+  const double floats = static_cast<double>(bytes / sizeof(float));
+  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
+    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
+  Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
+  if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  else q8_matmul_avx2(g, pool());
+  return nullptr;
+}
+
+napi_value Q8Bytes(napi_env env, napi_callback_info) { return make_number(env, g_q8_bytes); }
+
+napi_value Init(napi_env env, napi_value exports) {
+  const napi_property_descriptor props[] = {
+      {"isa", nullptr, Isa_, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setIsa", nullptr, SetIsa, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"threads", nullptr, Threads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"setThreads", nullptr, SetThreads, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Weight", nullptr, Q8Weight_, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Matmul", nullptr, Q8Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  return exports;
+}
+
+}  // namespace
+}  // namespace polyglot
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, polyglot::Init)

@@ -1,0 +1,29 @@
+// Weight-only int8 linear layers: per-output-channel symmetric int8 weights with float
+// scales, kept in native memory (outside the 4 GB wasm heap), multiplied by float32
+// activations with the weights dequantised in registers (no float copy of the weights).
+#pragma once
+#include <cstdint>
+
+#include "thread_pool.h"
+
+namespace polyglot {
+
+struct Q8Weight {
+  long k = 0;                // input features
+  long n = 0;                // output channels
+  int8_t* q = nullptr;       // [n, k]: one output channel per row, contiguous in k
+  float* scale = nullptr;    // [n]: w[kk, j] ~= q[j, kk] * scale[j]
+};
+
+// C[m, n] = A[m, k] · dequant(W) (A rows contiguous, lda = k; C dense).
+struct Q8Args {
+  const float* a;
+  float* c;
+  long m;
+  const Q8Weight* w;
+};
+
+void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool);
+void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool);
+
+}  // namespace polyglot

@@ -1,0 +1,79 @@
+/**
+ * int8 weight-only linear products (backend/int8-weights.ts, backend/native-int8.ts):
+ * quantization error bounds, and the native kernel (weights dequantised in registers)
+ * against a float32 product with the dequantised weights, on odd shapes, both kernel sets.
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tf } from '../core/tf.js';
+import { Rng } from '../core/random.js';
+import { useBackend } from './helpers.js';
+import { nativeAddon } from '../backend/native.js';
+import { dequantizeInt8, quantizeInt8 } from '../backend/int8-weights.js';
+import { Int8Linear, nativeInt8Bytes } from '../backend/native-int8.js';
+
+await useBackend('wasm');
+
+function randn(rng: Rng, n: number): Float32Array {
+  return Float32Array.from({ length: n }, () => rng.normal());
+}
+
+test('per-output-channel int8: every weight within half a step of its channel scale; zero channel stays zero', () => {
+  const rng = new Rng(1);
+  const k = 37;
+  const n = 11;
+  const w = randn(rng, k * n);
+  for (let i = 0; i < k; i++) w[i * n + 4] = 0; // an all-zero output channel
+  for (let i = 0; i < k; i++) w[i * n + 7] *= 100; // a channel with a much larger range
+  const qw = quantizeInt8(w, k, n);
+  assert.is(qw.q.length, k * n);
+  const back = dequantizeInt8(qw);
+  for (let j = 0; j < n; j++) {
+    let maxAbs = 0;
+    for (let i = 0; i < k; i++) maxAbs = Math.max(maxAbs, Math.abs(w[i * n + j]));
+    if (j !== 4) assert.ok(Math.abs(qw.scale[j] - maxAbs / 127) <= 1e-6 * maxAbs, `scale ${j}`);
+    for (let i = 0; i < k; i++) {
+      assert.ok(Math.abs(back[i * n + j] - w[i * n + j]) <= qw.scale[j] / 2 + 1e-6 * qw.scale[j], `w[${i},${j}]`);
+    }
+  }
+  for (let i = 0; i < k; i++) assert.is(back[i * n + 4], 0);
+  // The largest weight of each channel maps to +-127 exactly.
+  assert.ok(qw.q.some((v) => Math.abs(v) === 127));
+});
+
+for (const isa of ['best', 'avx2'] as const) {
+  test(`Int8Linear (${isa}) equals x · dequantised W on odd shapes; weights in native memory; tensors flat`, async () => {
+    await useBackend('wasm');
+    const addon = nativeAddon();
+    if (addon === undefined) return;
+    addon.setIsa(isa);
+    try {
+      const rng = new Rng(2);
+      for (const [rows, k, n] of [[1, 17, 5], [1, 300, 260], [3, 64, 37], [5, 1030, 9], [9, 33, 300]]) {
+        const w = randn(rng, k * n);
+        const x = randn(rng, rows * k);
+        const qw = quantizeInt8(w, k, n);
+        const before = nativeInt8Bytes();
+        const lin = new Int8Linear(qw);
+        assert.ok(lin.native, 'runs natively');
+        assert.is(nativeInt8Bytes() - before, n * k + 4 * n, 'int8 bytes + scales in native memory');
+        const tensorsBefore = tf.memory().numTensors;
+        const xt = tf.tensor(x, [1, rows, k]);
+        const y = lin.apply(xt);
+        assert.equal(y.shape, [1, rows, n]);
+        const got = y.dataSync();
+        const want = tf.tidy(() => tf.matMul(tf.tensor2d(x, [rows, k]), tf.tensor2d(dequantizeInt8(qw), [k, n])).dataSync());
+        for (let i = 0; i < want.length; i++) {
+          assert.ok(Math.abs(got[i] - want[i]) <= 1e-4 * (1 + Math.abs(want[i])), `${isa} ${rows}x${k}x${n} [${i}]: ${got[i]} vs ${want[i]}`);
+        }
+        tf.dispose([xt, y]);
+        assert.is(tf.memory().numTensors, tensorsBefore);
+        lin.dispose();
+      }
+    } finally {
+      addon.setIsa('best');
+    }
+  });
+}
+
+test.run();
