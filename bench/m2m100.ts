@@ -12,8 +12,8 @@ import { tf } from '../core/tf.js';
 import { withInitialValues } from '../layers/base.js';
 import type { NllbMoeConfig } from '../models/nllb-moe/config.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
-import { parseM2M100Config } from '../models/m2m-100/config.js';
-import { M2M100ForConditionalGeneration } from '../models/m2m-100/model.js';
+import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { m2m100Format } from '../models/nllb-moe/m2m100-format.js';
 import { generate } from '../generation/generate.js';
 import type { HostBatch } from '../train/batch.js';
 import { intOpt, lcgFill, randomIds, timeSteps } from './train.js';
@@ -22,12 +22,12 @@ import { result, type Bench, type BenchContext, type BenchResult } from './commo
 const NLLB_600M = { d_model: 1024, encoder_layers: 12, decoder_layers: 12, encoder_ffn_dim: 4096, decoder_ffn_dim: 4096, encoder_attention_heads: 16, decoder_attention_heads: 16, vocab_size: 256206, max_position_embeddings: 1024, scale_embedding: true };
 
 /** A model with uniform random matrices of std 0.02, each created once as its variable's initial value (no zeros first). */
-function randomModel(json: Record<string, unknown>): M2M100ForConditionalGeneration {
+function randomModel(json: Record<string, unknown>): NllbMoeForConditionalGeneration {
   let seed = 1;
-  const config = parseM2M100Config({ model_type: 'm2m_100', ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 });
+  const config = m2m100Format.parseConfig({ ...json, dropout: 0, attention_dropout: 0, encoder_layerdrop: 0, decoder_layerdrop: 0 }, 'bench config');
   return withInitialValues(
     (_name, shape) => (shape.length === 2 ? tf.tensor2d(lcgFill(shape[0] * shape[1], 0.02 * Math.sqrt(3), seed++), [shape[0], shape[1]]) : undefined),
-    () => new M2M100ForConditionalGeneration(config),
+    () => new NllbMoeForConditionalGeneration(config),
   );
 }
 
@@ -46,7 +46,7 @@ function forwardFlops(c: NllbMoeConfig, b: number, s: number, t: number, past = 
   return enc + dec;
 }
 
-async function translateRun(ctx: BenchContext, model: M2M100ForConditionalGeneration, b: number): Promise<BenchResult> {
+async function translateRun(ctx: BenchContext, model: NllbMoeForConditionalGeneration, b: number): Promise<BenchResult> {
   const c = model.config;
   const S = 32;
   const N = 32;
@@ -92,7 +92,7 @@ async function trainRun(ctx: BenchContext): Promise<BenchResult> {
     model.dispose();
   }
   const flops = 3 * forwardFlops(c, b, t, t);
-  const full = parseM2M100Config({ model_type: 'm2m_100', ...NLLB_600M });
+  const full = m2m100Format.parseConfig(NLLB_600M, 'bench config');
   const fullMs = (ms * 3 * forwardFlops(full, b, t, t)) / flops;
   return result(ctx, `train step m2m_100 d1024 ${layers}+${layers} ffn4096 V${vocab} [${b}x${t} src + ${b}x${t} tgt]`, {
     ms, tokens: 2 * b * t, flops,
@@ -111,7 +111,7 @@ export const m2m100Bench: Bench = {
   description: 'NLLB-200-distilled-600M shape (m2m_100): greedy translation tokens/s (batch 1, 4; 32 src + 32 new) and a training step (reduced depth/vocab, extrapolated)',
   async run(ctx) {
     const out: BenchResult[] = [];
-    const full = parseM2M100Config({ model_type: 'm2m_100', ...NLLB_600M });
+    const full = m2m100Format.parseConfig(NLLB_600M, 'bench config');
     const plan = fullFineTuneBytes(full);
     const gb = (x: number) => (x / 2 ** 30).toFixed(2);
     console.log(

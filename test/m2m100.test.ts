@@ -15,11 +15,13 @@ import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
-import { parseM2M100Config, m2m100ConfigJson } from '../models/m2m-100/config.js';
-import { m2m100FromCheckpoint, m2m100FromPretrained, type M2M100ForConditionalGeneration } from '../models/m2m-100/model.js';
-import { isIgnoredM2m100Key, m2m100ToNllbMoeName, nllbMoeToM2m100Name } from '../models/m2m-100/names.js';
+import { parseM2M100Config } from '../models/nllb-moe/m2m100-config.js';
+import { m2m100Format } from '../models/nllb-moe/m2m100-format.js';
+import { isIgnoredM2m100Key, m2m100ToNllbMoeName, nllbMoeToM2m100Name } from '../models/nllb-moe/m2m100-names.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
-import { nllbMoeFromPretrained } from '../models/nllb-moe/weights.js';
+import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
+import { formatFor } from '../models/checkpoint-format.js';
+import { findModelEntry, describeModel } from '../models/registry.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { exportHfModel } from '../train/export-hf.js';
 import { distinctParameters } from '../core/trainable.js';
@@ -39,8 +41,14 @@ function host(name: string): tf.Tensor {
   return h.data instanceof Float32Array ? tf.tensor(h.data, h.shape) : tf.tensor(Int32Array.from(h.data as ArrayLike<number | bigint>, Number), h.shape, 'int32');
 }
 
+/** A model from a directory through the registry's one loader (the format chosen by model_type). */
+function load(dir: string, configOverrides: Record<string, unknown> = {}): NllbMoeForConditionalGeneration {
+  return NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(dir), { configOverrides });
+}
+const hfName = m2m100Format.weights.hfName;
+
 /** Eval logits of the fixture's left-padded forward case. */
-function logitsOf(model: M2M100ForConditionalGeneration | ReturnType<typeof nllbMoeFromPretrained>, c = 'forward_left_padded_source'): Float32Array {
+function logitsOf(model: NllbMoeForConditionalGeneration, c = 'forward_left_padded_source'): Float32Array {
   return tf.tidy(() => {
     const r = model.forward({
       inputIds: host(`${c}/input_ids`),
@@ -61,7 +69,7 @@ function copyFixtureFiles(dir: string, skip: (f: string) => boolean): void {
 }
 
 test('config: every M2M100Config default is HF\'s; the result is the all-dense NLLB-MoE with FFN output dropout = dropout', () => {
-  const d = parseM2M100Config({ model_type: 'm2m_100' });
+  const d = parseM2M100Config({ model_type: 'm2m_100' }, 'x/config.json');
   assert.equal(
     [d.vocabSize, d.maxPositionEmbeddings, d.dModel, d.encoderLayers, d.decoderLayers, d.encoderFfnDim, d.decoderFfnDim, d.encoderAttentionHeads, d.decoderAttentionHeads],
     [128112, 1024, 1024, 12, 12, 4096, 4096, 16, 16],
@@ -72,25 +80,39 @@ test('config: every M2M100Config default is HF\'s; the result is the all-dense N
   // NLLB-MoE keeps HF's NllbMoe rule
   assert.is(parseNllbMoeConfig({}).ffnOutputDropout, undefined);
   // HF attribute_map aliases win over the named fields; MoE fields of a stray config are ignored as HF does
-  const a = parseM2M100Config({ model_type: 'm2m_100', d_model: 8, hidden_size: 16, num_attention_heads: 2, num_experts: 'x', encoder_sparse_step: 1 });
+  const a = parseM2M100Config({ model_type: 'm2m_100', d_model: 8, hidden_size: 16, num_attention_heads: 2, num_experts: 'x', encoder_sparse_step: 1 }, 'x/config.json');
   assert.equal([a.dModel, a.encoderAttentionHeads, a.encoderSparseStep], [16, 2, 0]);
   throwsExactly(() => parseM2M100Config({ model_type: 'm2m_100', scale_embedding: 'yes' }, 'x/config.json'), 'x/config.json: field "scale_embedding": expected true or false, found "yes"');
-  throwsExactly(() => parseM2M100Config({ model_type: 'nllb-moe' }, 'x/config.json'), 'x/config.json: field "model_type": expected "m2m_100", found "nllb-moe"');
   throwsExactly(() => parseM2M100Config({ d_model: 64, encoder_attention_heads: 5 }, 'x/config.json'), 'x/config.json: field "encoder_attention_heads": expected a divisor of d_model=64, found 5');
-  // written back as HF's M2M100Config, and parsed again to the same config
-  const c = parseM2M100Config(fixtureConfig);
-  assert.equal(parseM2M100Config(m2m100ConfigJson(c)), c);
+});
+
+test('registry: m2m_100 is a format of the NLLB-MoE class (its third entry); info rows; other model_types refused by name', () => {
+  const entry = findModelEntry('m2m_100');
+  assert.ok(entry !== undefined);
+  assert.is(entry.format, m2m100Format);
+  assert.is(entry.architecture.arch, 'nllb-moe');
+  assert.is(entry.format.tokenizerKind, 'nllb');
+  assert.ok(NllbMoeForConditionalGeneration.formats.includes(m2m100Format));
+  throwsExactly(() => formatFor(NllbMoeForConditionalGeneration.formats, { model_type: 'xglm' }, 'x/config.json'), 'x/config.json: field "model_type": expected "nllb-moe" or "m2m_100", found "xglm"');
+  const rows = describeModel(openCheckpoint(FIXTURE));
+  assert.match(JSON.stringify(rows), /"encoder ffn dim":128/);
+  assert.match(JSON.stringify(rows), /"tied head":true/);
+  // a config whose ffn dim disagrees with the tensors fails before allocation, naming both
+  const dir = path.join(root, 'bad-ffn');
+  copyFixtureFiles(dir, (f) => f === 'config.json');
+  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ ...fixtureConfig, encoder_ffn_dim: 100000 }));
+  throwsExactly(() => load(dir), /encoder_ffn_dim and d_model give model\.encoder\.layers\.0\.fc1\.weight the shape \[100000,64\], the checkpoint has \[128,64\]/);
 });
 
 test('the FFN block output drops with `dropout` in M2M100 layers, `activation_dropout` in NLLB-MoE ones', () => {
-  const m = m2m100FromPretrained(FIXTURE, { dropout: 0.3, activation_dropout: 0.05 });
+  const m = load(FIXTURE, { dropout: 0.3, activation_dropout: 0.05 });
   try {
     assert.equal([...m.model.encoderLayers, ...m.model.decoderLayers].map((l) => l.cfg.ffnOutputDropout), [0.3, 0.3, 0.3, 0.3]);
     assert.equal(m.model.encoderLayers.map((l) => l.ffn.dense!.cfg.activationDropout), [0.05, 0.05]);
   } finally {
     m.dispose();
   }
-  const n = nllbMoeFromPretrained(fixturePath('nllb-moe-tiny'), { dropout: 0.3, activation_dropout: 0.05 });
+  const n = load(fixturePath('nllb-moe-tiny'), { dropout: 0.3, activation_dropout: 0.05 });
   try {
     assert.equal(n.model.encoderLayers.map((l) => l.cfg.ffnOutputDropout), [0.05, 0.05]);
   } finally {
@@ -115,10 +137,10 @@ test('weight names: every M2M100 name of the fixture maps to an NLLB-MoE name an
   assert.not.ok(isIgnoredM2m100Key('model.shared.weight'));
 });
 
-test('the model reports M2M100 names; the shared embedding once', () => {
-  const m = m2m100FromPretrained(FIXTURE);
+test('the format names every parameter as M2M100 does (the shared embedding once)', () => {
+  const m = load(FIXTURE);
   try {
-    assert.equal(distinctParameters(m).map((p) => p.name).sort(), weights.names().sort());
+    assert.equal(distinctParameters(m).map((p) => hfName(p.name)).sort(), weights.names().sort());
   } finally {
     m.dispose();
   }
@@ -153,8 +175,8 @@ test('layouts: sharded .bin with tied aliases sharing storage and stale buffers 
   writeBin(path.join(dir, 'pytorch_model-00002-of-00002.bin'), second);
   const weightMap = Object.fromEntries([...first.map((t) => [t.name, 'pytorch_model-00001-of-00002.bin']), ...second.map((t) => [t.name, 'pytorch_model-00002-of-00002.bin'])]);
   fs.writeFileSync(path.join(dir, 'pytorch_model.bin.index.json'), JSON.stringify({ metadata: { total_size: 0 }, weight_map: weightMap }));
-  const a = m2m100FromPretrained(FIXTURE);
-  const b = m2m100FromPretrained(dir);
+  const a = load(FIXTURE);
+  const b = load(dir);
   try {
     assert.equal(Array.from(logitsOf(b)), Array.from(logitsOf(a)));
   } finally {
@@ -165,8 +187,8 @@ test('layouts: sharded .bin with tied aliases sharing storage and stale buffers 
   const single = path.join(root, 'bin-alias-only');
   copyFixtureFiles(single, (f) => f === 'model.safetensors');
   writeBin(path.join(single, 'pytorch_model.bin'), [{ name: 'model.encoder.embed_tokens.weight', storage: 'e', value: shared }, ...second]);
-  const c = m2m100FromPretrained(single);
-  const e = m2m100FromPretrained(FIXTURE);
+  const c = load(single);
+  const e = load(FIXTURE);
   try {
     assert.equal(Array.from(logitsOf(c)), Array.from(logitsOf(e)));
   } finally {
@@ -185,8 +207,8 @@ test('untied lm_head: its own matrix (2 x shared gives exactly 2 x the tied logi
     ...weights.names().map((name, i) => ({ name, storage: String(i), value: weights.read(name) })),
     { name: 'lm_head.weight', storage: 'head', value: head },
   ]);
-  const tied = m2m100FromPretrained(FIXTURE);
-  const untied = m2m100FromPretrained(dir);
+  const tied = load(FIXTURE);
+  const untied = load(dir);
   try {
     assert.ok(untied.lmHead !== undefined);
     const t = logitsOf(tied);
@@ -195,11 +217,11 @@ test('untied lm_head: its own matrix (2 x shared gives exactly 2 x the tied logi
     t.forEach((x, i) => (worst = Math.max(worst, Math.abs(u[i] - 2 * x))));
     assert.ok(worst < 1e-5, `untied logits vs 2 x tied: ${worst}`);
     const out = path.join(root, 'untied-export');
-    exportHfModel(untied, out, { sourceDir: dir, config: m2m100ConfigJson(untied.config) });
+    exportHfModel(untied, out, { sourceDir: dir, config: { ...fixtureConfig, tie_word_embeddings: false }, hfName });
     const names = SafetensorsFile.open(path.join(out, 'model.safetensors')).names();
     assert.ok(names.includes('lm_head.weight') && names.includes('model.shared.weight'));
     assert.not.ok(names.includes('model.encoder.embed_tokens.weight'));
-    const back = m2m100FromPretrained(out);
+    const back = load(out);
     try {
       assert.equal(Array.from(logitsOf(back)), Array.from(u));
     } finally {
@@ -213,21 +235,21 @@ test('untied lm_head: its own matrix (2 x shared gives exactly 2 x the tied logi
   const bad = path.join(root, 'untied-missing');
   copyFixtureFiles(bad, (f) => f === 'config.json');
   fs.writeFileSync(path.join(bad, 'config.json'), JSON.stringify({ ...fixtureConfig, tie_word_embeddings: false }));
-  throwsExactly(() => m2m100FromPretrained(bad), /missing tensor "lm_head.weight"/);
+  throwsExactly(() => load(bad), /missing tensor "lm_head.weight"/);
 });
 
 test('HF writer: export-hf writes an m2m_100 directory as save_pretrained (tied aliases dropped) with identical logits', () => {
-  const m = m2m100FromPretrained(FIXTURE);
+  const m = load(FIXTURE);
   const out = path.join(root, 'export-hf');
   try {
-    exportHfModel(m, out, { sourceDir: FIXTURE, config: fixtureConfig });
+    exportHfModel(m, out, { sourceDir: FIXTURE, config: fixtureConfig, hfName });
     const written = SafetensorsFile.open(path.join(out, 'model.safetensors'));
     assert.equal(written.names().sort(), weights.names().sort());
     for (const n of weights.names()) assert.equal(Array.from(written.read(n).data as Float32Array), Array.from(weights.read(n).data as Float32Array), n);
     const cfg = JSON.parse(fs.readFileSync(path.join(out, 'config.json'), 'utf8'));
     assert.is(cfg.model_type, 'm2m_100');
     for (const f of ['sentencepiece.bpe.model', 'tokenizer_config.json', 'special_tokens_map.json', 'generation_config.json']) assert.ok(fs.existsSync(path.join(out, f)), f);
-    const back = m2m100FromCheckpoint(openCheckpoint(out));
+    const back = load(out);
     try {
       assert.equal(Array.from(logitsOf(back, 'forward')), Array.from(logitsOf(m, 'forward')));
     } finally {
@@ -239,7 +261,7 @@ test('HF writer: export-hf writes an m2m_100 directory as save_pretrained (tied 
 });
 
 test('training steps and generation keep the tensor count flat', async () => {
-  const m = m2m100FromPretrained(FIXTURE);
+  const m = load(FIXTURE);
   try {
     const batch = { input_ids: host('loss/input_ids'), attention_mask: host('loss/attention_mask'), labels: host('loss/labels') };
     const params = distinctParameters(m);

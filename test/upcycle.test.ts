@@ -12,11 +12,10 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { SafetensorsFile, type HostTensor } from '../convert/safetensors.js';
-import { m2m100FromPretrained } from '../models/m2m-100/model.js';
-import { upcycleCheckpoint } from '../models/m2m-100/dense-source.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
+import { upcycleCheckpoint } from '../models/nllb-moe/upcycle-source.js';
 import { parseNllbMoeConfig } from '../models/nllb-moe/config.js';
-import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
-import { nllbMoeFromPretrained } from '../models/nllb-moe/weights.js';
+import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { loadModel } from '../train/load-model.js';
 import { exportHfModel } from '../train/export-hf.js';
 import { fixturePath, throwsExactly, useBackend } from './helpers.js';
@@ -24,6 +23,10 @@ import { fixturePath, throwsExactly, useBackend } from './helpers.js';
 await useBackend((process.env.POLYGLOT_TEST_BACKEND as 'cpu' | undefined) ?? 'wasm');
 
 const FIXTURE = fixturePath('m2m100-tiny');
+/** Any checkpoint the NLLB-MoE class reads (m2m_100 or nllb-moe), through the registry's one loader. */
+function load(dir: string, configOverrides: Record<string, unknown> = {}): NllbMoeForConditionalGeneration {
+  return NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(dir), { configOverrides });
+}
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyglot-upcycle-'));
 const ref = SafetensorsFile.open(path.join(FIXTURE, 'reference', 'tensors.safetensors'));
 const D = 64;
@@ -76,7 +79,7 @@ function maxDiffAtRealPositions(a: Run, b: Run): number {
 const cases = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'reference', 'cases.json'), 'utf8')).cases as { name: string; atol: number }[];
 const equalWithin = (c: string) => cases.find((x) => x.name === c)!.atol / 10;
 
-const dense = m2m100FromPretrained(FIXTURE);
+const dense = load(FIXTURE);
 const CASES = ['forward', 'forward_left_padded_source', 'forward_beyond_max_positions'];
 const denseRuns = Object.fromEntries(CASES.map((c) => [c, run(dense, c)]));
 
@@ -88,7 +91,7 @@ function upcycled(name: string, o: Parameters<typeof upcycleCheckpoint>[2]): str
 
 test('invariant: every layer upcycled to 4 experts computes the dense logits at every real position, with tokens spread over experts', () => {
   const dir = upcycled('all4', { experts: 4, sparseStep: 1, seed: 3 });
-  const moe = nllbMoeFromPretrained(dir);
+  const moe = load(dir);
   try {
     assert.is(moe.config.numExperts, 4);
     for (const c of CASES) {
@@ -131,13 +134,14 @@ test('the checkpoint: HF NllbMoe names and config, reloads as nllb-moe with iden
 
   const loaded = loadModel(dir);
   assert.is(loaded.arch, 'nllb-moe');
+  assert.is(loaded.format.modelType, 'nllb-moe');
   const moe = loaded.model as NllbMoeForConditionalGeneration;
   const out = path.join(root, 'step2-written');
   try {
     const r = run(moe, 'forward_left_padded_source');
     assert.ok(maxDiffAtRealPositions(r, denseRuns.forward_left_padded_source) <= equalWithin('forward_left_padded_source'));
     exportHfModel(moe, out, { sourceDir: dir, config });
-    const back = nllbMoeFromPretrained(out);
+    const back = load(out);
     try {
       assert.equal(Array.from(run(back, 'forward_left_padded_source').logits), Array.from(r.logits));
     } finally {
@@ -161,10 +165,10 @@ test('same seed, same checkpoint; another seed, another router', () => {
 });
 
 test('what breaks the invariant on purpose: expert noise, a dropping eval capacity, moe_token_dropout', () => {
-  const noisy = nllbMoeFromPretrained(upcycled('noise', { experts: 4, sparseStep: 1, expertNoise: 0.01, seed: 2 }));
+  const noisy = load(upcycled('noise', { experts: 4, sparseStep: 1, expertNoise: 0.01, seed: 2 }));
   const base = upcycled('plain', { experts: 4, sparseStep: 1, seed: 2 });
-  const tight = nllbMoeFromPretrained(base, { moe_eval_capacity_token_fraction: 0.1 });
-  const dropout = nllbMoeFromPretrained(base, { moe_token_dropout: 0.2 });
+  const tight = load(base, { moe_eval_capacity_token_fraction: 0.1 });
+  const dropout = load(base, { moe_token_dropout: 0.2 });
   try {
     for (const [name, m] of [['noise', noisy], ['capacity', tight], ['moe_token_dropout', dropout]] as const) {
       const diff = maxDiffAtRealPositions(run(m, 'forward'), denseRuns.forward);
@@ -185,7 +189,7 @@ test('option errors name the option, expected and found', () => {
   throwsExactly(() => upcycleCheckpoint(FIXTURE, out, { experts: 4, sparseLayers: ['decoder.5'] }), '--sparse-layers: decoder layer 5 does not exist (the model has 2)');
   throwsExactly(() => upcycleCheckpoint(FIXTURE, out, { experts: 4, sparseLayers: ['x1'] }), '--sparse-layers: expected entries like 3, encoder.3 or decoder.1, found "x1"');
   throwsExactly(() => upcycleCheckpoint(FIXTURE, out, { experts: 4, capacity: 0 }), '--capacity: expected a positive integer or "auto", found 0');
-  throwsExactly(() => upcycleCheckpoint(fixturePath('xglm-tiny'), out, { experts: 4 }), /field "model_type": expected "m2m_100" \(dense NLLB-200 \/ M2M-100\) or "nllb-moe" to upcycle, found "xglm"/);
+  throwsExactly(() => upcycleCheckpoint(fixturePath('xglm-tiny'), out, { experts: 4 }), /field "model_type": expected "nllb-moe" or "m2m_100" \(to upcycle\), found "xglm"/);
   // an existing output is kept unless overwrite
   const dir = upcycled('exists', { experts: 2 });
   throwsExactly(() => upcycleCheckpoint(FIXTURE, dir, { experts: 2 }), /already exists/);
@@ -207,7 +211,7 @@ test('a dense-layered NLLB-MoE upcycles its dense layers and keeps its sparse on
   assert.equal(Array.from(b.read(router).data as Float32Array), Array.from(a.read(router).data as Float32Array), 'existing router kept');
   throwsExactly(() => upcycleCheckpoint(half, path.join(root, 'x'), { experts: 8, sparseStep: 1 }), /field "num_experts": the source already has 4 experts/);
   throwsExactly(() => upcycleCheckpoint(full, path.join(root, 'y'), { experts: 4, sparseStep: 2 }), /layers \[0\] are sparse in the source and would not be in the result/);
-  const m = nllbMoeFromPretrained(full);
+  const m = load(full);
   try {
     assert.ok(maxDiffAtRealPositions(run(m, 'forward'), denseRuns.forward) <= equalWithin('forward'));
   } finally {

@@ -32,8 +32,8 @@ export const m2m100Format: CheckpointFormat<NllbMoeConfig> = {
   // NLLB-200 repos (and the fixtures) use NllbTokenizer; facebook/m2m100_* name M2M100Tokenizer in
   // tokenizer_config.json, which the tokenizer loader reports as unsupported.
   tokenizerKind: 'nllb',
-  summarize: (json) =>
-    summaryRows(json, [
+  summarize(json) {
+    const rows = summaryRows(json, [
       ['encoder layers', 'encoder_layers'],
       ['decoder layers', 'decoder_layers'],
       ['d_model', 'd_model'],
@@ -44,6 +44,9 @@ export const m2m100Format: CheckpointFormat<NllbMoeConfig> = {
       ['vocab size', 'vocab_size'],
       ['activation', 'activation_function'],
       ['scale embedding', 'scale_embedding'],
-      ['tied head', 'tie_word_embeddings'],
-    ]),
+    ]);
+    // HF's default when the key is absent (PretrainedConfig): lm_head tied to model.shared
+    rows['tied head'] = json.tie_word_embeddings !== false;
+    return rows;
+  },
 };
