@@ -8,13 +8,13 @@
  * fc1 weights moved apart (mean ||W_e - mean_e W|| / ||mean_e W||; 0 for fresh upcycled copies).
  */
 import * as fs from 'node:fs';
-import { selectBackend, tf, nllbMoeFromPretrained, loadTokenizer, encodeTranslation, collateSeq2Seq, batchTensors } from '../dist/index.js';
+import { selectBackend, tf, NllbMoeForConditionalGeneration, loadTokenizer, encodeTranslation, collateSeq2Seq, batchTensors } from '../dist/index.js';
 
 const args = process.argv.slice(2);
 const opt = (k, d) => (args.includes(k) ? args[args.indexOf(k) + 1] : d);
 const [modelDir, data] = args;
 await selectBackend(opt('--backend', 'wasm'));
-const model = nllbMoeFromPretrained(modelDir);
+const model = await NllbMoeForConditionalGeneration.fromPretrained(modelDir);
 const tok = await loadTokenizer(modelDir);
 const lines = fs.readFileSync(data, 'utf8').split('\n').filter(Boolean).slice(0, Number(opt('--limit', '300')));
 const E = model.config.numExperts;
