@@ -9,36 +9,16 @@ import { parseNllbMoeConfig, type NllbMoeConfig } from './config.js';
 
 /**
  * Every `M2M100Config` field (configuration_m2m_100.py) and the `PretrainedConfig` fields the
- * model reads, with HF's defaults. Validation (types, ranges) is the NLLB-MoE parser's, which
- * uses the same JSON keys and the same defaults for all of these.
+ * model reads. Their HF defaults equal NllbMoeConfig's for the same keys (test/m2m100.test.ts pins
+ * them), so validation and defaults are the NLLB-MoE parser's.
  */
-export const M2M100_FIELDS: Record<string, unknown> = {
-  vocab_size: 128112,
-  max_position_embeddings: 1024,
-  encoder_layers: 12,
-  encoder_ffn_dim: 4096,
-  encoder_attention_heads: 16,
-  decoder_layers: 12,
-  decoder_ffn_dim: 4096,
-  decoder_attention_heads: 16,
-  encoder_layerdrop: 0.05,
-  decoder_layerdrop: 0.05,
-  use_cache: true,
-  is_encoder_decoder: true,
-  activation_function: 'relu',
-  d_model: 1024,
-  dropout: 0.1,
-  attention_dropout: 0.1,
-  activation_dropout: 0.0,
-  init_std: 0.02,
-  decoder_start_token_id: 2,
-  scale_embedding: true,
-  pad_token_id: 1,
-  bos_token_id: 0,
-  eos_token_id: 2,
-  tie_word_embeddings: true,
-  forced_bos_token_id: null,
-};
+export const M2M100_CONFIG_KEYS: readonly string[] = [
+  'vocab_size', 'max_position_embeddings', 'd_model',
+  'encoder_layers', 'encoder_ffn_dim', 'encoder_attention_heads', 'decoder_layers', 'decoder_ffn_dim', 'decoder_attention_heads',
+  'encoder_layerdrop', 'decoder_layerdrop', 'use_cache', 'is_encoder_decoder', 'activation_function',
+  'dropout', 'attention_dropout', 'activation_dropout', 'init_std', 'scale_embedding',
+  'decoder_start_token_id', 'pad_token_id', 'bos_token_id', 'eos_token_id', 'tie_word_embeddings', 'forced_bos_token_id',
+];
 
 /** The all-dense NLLB-MoE settings (no sparse layer, so no router or expert is built). */
 const ALL_DENSE: Record<string, unknown> = { encoder_sparse_step: 0, decoder_sparse_step: 0, moe_token_dropout: 0 };
@@ -53,7 +33,7 @@ export function parseM2M100Config(json: unknown, source = 'config.json', overrid
   // model_type was checked by the registry (models/checkpoint-format.ts formatFor)
   const j = { ...(json as Record<string, unknown>), ...overrides };
   const dense: Record<string, unknown> = { ...ALL_DENSE };
-  for (const key of Object.keys(M2M100_FIELDS)) if (j[key] !== undefined) dense[key] = j[key];
+  for (const key of M2M100_CONFIG_KEYS) if (j[key] !== undefined) dense[key] = j[key];
   // HF attribute_map: hidden_size -> d_model, num_attention_heads -> encoder_attention_heads
   // (PretrainedConfig.__init__ assigns them after the named arguments, so they win).
   if (j.hidden_size !== undefined) dense.d_model = j.hidden_size;

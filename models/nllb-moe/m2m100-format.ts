@@ -9,6 +9,7 @@ import { expectShape } from '../expected-weights.js';
 import { summaryRows } from '../summary.js';
 import type { NllbMoeConfig } from './config.js';
 import { checkNllbMoeExpectedWeights } from './expected-weights.js';
+import { SEQ2SEQ_SUMMARY } from './format.js';
 import { parseM2M100Config } from './m2m100-config.js';
 import { m2m100Weights } from './m2m100-weights.js';
 
@@ -34,14 +35,7 @@ export const m2m100Format: CheckpointFormat<NllbMoeConfig> = {
   tokenizerKind: 'nllb',
   summarize(json) {
     const rows = summaryRows(json, [
-      ['encoder layers', 'encoder_layers'],
-      ['decoder layers', 'decoder_layers'],
-      ['d_model', 'd_model'],
-      ['encoder heads', 'encoder_attention_heads'],
-      ['decoder heads', 'decoder_attention_heads'],
-      ['encoder ffn dim', 'encoder_ffn_dim'],
-      ['decoder ffn dim', 'decoder_ffn_dim'],
-      ['vocab size', 'vocab_size'],
+      ...SEQ2SEQ_SUMMARY,
       ['activation', 'activation_function'],
       ['scale embedding', 'scale_embedding'],
     ]);
