@@ -22,6 +22,7 @@ import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
 import { loraBench } from './lora.js';
+import { m2m100Bench } from './m2m100.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -29,6 +30,7 @@ export const BENCHES: Bench[] = [
   xglmBench,
   trainBench,
   loraBench,
+  m2m100Bench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

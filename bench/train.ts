@@ -32,7 +32,7 @@ import type { BatchSource, HostBatch } from '../train/batch.js';
 import type { TrainableModel } from '../core/trainable.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
-function intOpt(ctx: BenchContext, key: string, dflt: number): number {
+export function intOpt(ctx: BenchContext, key: string, dflt: number): number {
   const v = ctx.options[key];
   return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
 }
@@ -71,7 +71,7 @@ export function randomIds(b: number, t: number, vocab: number, seed: number): In
 }
 
 /** Times `steps` optimizer steps after one warm-up step; returns ms per step (best and mean). */
-async function timeSteps(model: TrainableModel, batch: HostBatch, steps: number): Promise<{ best: number; mean: number }> {
+export async function timeSteps(model: TrainableModel, batch: HostBatch, steps: number): Promise<{ best: number; mean: number }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   const times: number[] = [];
   let last = performance.now();
