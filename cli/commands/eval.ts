@@ -4,6 +4,7 @@ import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
+import { withEvalProgress } from '../eval-progress.js';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
@@ -45,13 +46,15 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     }
     let res: EvalResult | undefined;
     try {
-      res = data.evalBatches ? evaluateLoss(loaded.model, data.evalBatches()) : undefined;
+      const batches = data.evalBatches?.();
+      res = batches ? evaluateLoss(loaded.model, args.quiet ? batches : withEvalProgress(batches, data.evalSize)) : undefined;
     } finally {
       data.close();
     }
     if (!res) throw new PolyglotError(`${args.data.join(', ')}: no examples to evaluate`);
     if (loaded.arch === 'nllb-moe' && args.translations > 0) {
       const pairs = await readTranslationPairs(args.data, { limit: args.translations });
+      if (!args.quiet) process.stderr.write(`eval: decoding ${pairs.length} sentences (greedy) for chrF / BLEU\n`);
       const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, pairs);
       res.chrf = s.chrf;
       res.bleu = s.bleu;

@@ -3,6 +3,7 @@ import type { CommandModule } from 'yargs';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { progressLine } from '../progress-line.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
 interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
@@ -58,6 +59,7 @@ export const translateCommand: CommandModule<object, Args> = {
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
       const t0 = Date.now();
+      const progress = progressLine();
       const out = await translate(
         model,
         tokenizer,
@@ -70,12 +72,7 @@ export const translateCommand: CommandModule<object, Args> = {
           maxInputLength: args['max-input-length'],
           onProgress: args.quiet
             ? undefined
-            : (done, total) => {
-                const text = `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`;
-                // a redrawn line on a terminal; whole lines (about every 10%) in a log
-                if (process.stderr.isTTY) process.stderr.write(`\r${text}${done === total ? '\n' : ''}`);
-                else if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) process.stderr.write(`${text}\n`);
-              },
+            : (done, total) => progress.update(done, total, `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`),
         },
       );
       const byLine = new Map<number, string[]>();
