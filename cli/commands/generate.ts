@@ -1,5 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 import { generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
@@ -80,6 +81,8 @@ export const generateCommand: CommandModule<object, Args> = {
     const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args));
     applyWeights(model, args);
     try {
+      const limit = model.config.maxPositionEmbeddings;
+      warnPastPositionLimit('a prompt', Math.max(...prompts.map((p) => tokenizer.encode(p).length)), limit);
       const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
       let onToken: GenerateOptions['onToken'];
@@ -103,6 +106,7 @@ export const generateCommand: CommandModule<object, Args> = {
       const t0 = Date.now();
       const out = await generateText(model, tokenizer, prompts, { ...opts, onToken });
       const secs = (Date.now() - t0) / 1000;
+      warnPastPositionLimit('a prompt with its continuation', Math.max(...out.map((o) => o.ids.length)), limit);
       if (stream) {
         if (!started) process.stdout.write(out[0].text); // nothing was streamed
         process.stdout.write('\n');

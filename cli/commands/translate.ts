@@ -4,6 +4,7 @@ import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs,
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 import { progressLine } from '../progress-line.js';
+import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
 interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
@@ -58,6 +59,9 @@ export const translateCommand: CommandModule<object, Args> = {
     try {
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
+      const limit = model.config.maxPositionEmbeddings;
+      const longest = Math.max(0, ...todo.map(([l]) => tokenizer.encode(l, { srcLang: args['src-lang'], maxLength: args['max-input-length'] }).length));
+      warnPastPositionLimit('a source sentence', longest, limit);
       const t0 = Date.now();
       const progress = progressLine();
       const out = await translate(
@@ -75,6 +79,8 @@ export const translateCommand: CommandModule<object, Args> = {
             : (done, total) => progress.update(done, total, `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`),
         },
       );
+      // decoder positions: the start token, then the ids
+      warnPastPositionLimit('a translation (with the decoder start token)', 1 + Math.max(0, ...out.map((t) => t.ids.length)), limit);
       const byLine = new Map<number, string[]>();
       const perSentence = todo.length ? out.length / todo.length : 1;
       out.forEach((t) => {
