@@ -65,6 +65,7 @@ export { TRAINING_OPTIONS, resolveTrainingOptions, trainingCliOptions, trainingO
 export { loadModel, archOf, type LoadModelOptions } from './train/load-model.js';
 export { exportHfModel, hfStateDict, generationConfigFrom } from './train/export-hf.js';
 export { initModelDir, type InitModelOptions } from './train/init-model.js';
+export { makeFolder } from './train/run-folder.js';
 export { initHfTensors, hfParameterSpecs, defaultHfConfig, type Arch } from './train/hf-init.js';
 export { greedyTranslate, scoreTranslations, type DevPair } from './train/translate-eval.js';
 export { renderPlot, writeLossPlot } from './train/plot.js';

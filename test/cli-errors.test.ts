@@ -127,6 +127,18 @@ test('a misspelled flag is named with the closest one, on every command, before 
   assert.not.ok(fs.existsSync(path.join(tmp, 'never')));
 });
 
+test('train / demo --out naming an existing file, or a path through a file: one line, nothing written', () => {
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, 'keep me');
+  const data = path.join(tmp, 'out-file.txt');
+  fs.writeFileSync(data, 'a b c\nd e f\n');
+  const train = (out: string) => ['train', '--model', fixturePath('xglm-tiny'), '--data', data, '--out', out, '--max-steps', '1'];
+  expectOneLineError(train(file), /^polyglot: --out .*a-file: expected a folder, found a file$/);
+  expectOneLineError(train(path.join(file, 'run')), /^polyglot: --out .*a-file\/run: cannot create the folder: a part of its path is a file$/);
+  expectOneLineError(['demo', '--out', file, '--minutes', '0.01'], /^polyglot: --out .*a-file: expected a folder, found a file$/);
+  assert.is(fs.readFileSync(file, 'utf8'), 'keep me');
+});
+
 test('--help wraps at word boundaries at 80 columns', () => {
   const r = spawnSync(process.execPath, [cli, 'tokenize', '--help'], { encoding: 'utf8', env: { ...process.env, COLUMNS: '80' } });
   assert.match(r.stdout, /the HF slow tokenizer of the model\s*\n\s*directory\)/);
