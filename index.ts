@@ -68,7 +68,7 @@ export { initModelDir, type InitModelOptions } from './train/init-model.js';
 export { makeFolder } from './train/run-folder.js';
 export { initHfTensors, hfParameterSpecs, defaultHfConfig, type Arch } from './train/hf-init.js';
 export { greedyTranslate, scoreTranslations, type DevPair } from './train/translate-eval.js';
-export { renderPlot, writeLossPlot } from './train/plot.js';
+export { renderPlot, renderPlotSvg, plotLayout, linearTicks, logTicks, svgPathFor, writeLossPlot, type Tick, type PlotLayout } from './train/plot.js';
 export { encodePng, decodePng } from './train/png.js';
 export { syntheticPairs, syntheticSplit, englishNumber, frenchNumber, type Pair } from './train/demo/synthetic-task.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './checkpoints/training-checkpoint.js';

@@ -11,7 +11,7 @@ import { isProcessAlive } from '../checkpoints/process-alive.js';
 
 export const LOCK_FILE = '.polyglot-train.lock';
 /** What a run writes into --out, and what --force deletes (nothing else is touched). */
-const RUN_OUTPUTS = ['metrics.jsonl', 'loss.png', 'checkpoints', 'model'];
+const RUN_OUTPUTS = ['metrics.jsonl', 'loss.png', 'loss.svg', 'checkpoints', 'model'];
 
 export interface RunFolder {
   dir: string;

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { initModelDir, makeFolder, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
+import { initModelDir, makeFolder, svgPathFor, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
 import { runTrainingFromCli } from './train.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 
@@ -159,7 +159,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     for (const x of lastSamples.slice(0, args.examples)) {
       say(`  EN   ${x.src}\n  ref  ${x.ref}\n  out  ${x.hyp}${x.hyp === x.ref ? '   (exact)' : ''}\n`);
     }
-    if (s.plotFile) say(`loss curve (PNG): ${s.plotFile}`);
+    if (s.plotFile) say(`loss curve: ${s.plotFile} (PNG), ${svgPathFor(s.plotFile)} (SVG)`);
     say(`metrics (JSONL): ${s.metricsFile}`);
     if (r.exportDir) say(`trained model (HF directory): ${r.exportDir}`);
     r.loaded.model.dispose();
