@@ -43,12 +43,12 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
       .option('out', { type: 'string', default: 'polyglot-demo', describe: 'folder for data, model, metrics, loss curve' })
       .option('minutes', { type: 'number', default: 3, describe: 'training time budget' })
       .option('max-steps', { type: 'number', default: 3000, describe: 'step limit (the time budget usually ends the run first; progress and ETA follow whichever ends it)' })
-      .option('batch-size', { type: 'number', default: 32 })
-      .option('lr', { type: 'number', default: 2e-3 })
-      .option('d-model', { type: 'number', default: 128 })
-      .option('experts', { type: 'number', default: 4 })
+      .option('batch-size', { type: 'number', default: 32, describe: 'sentence pairs per training step' })
+      .option('lr', { type: 'number', default: 2e-3, describe: 'AdamW learning rate (constant after warmup)' })
+      .option('d-model', { type: 'number', default: 128, describe: 'model width of the fresh NLLB-MoE' })
+      .option('experts', { type: 'number', default: 4, describe: 'experts per sparse layer (top-2 routing)' })
       .option('train-pairs', { type: 'number', default: 20000, describe: 'generated training pairs' })
-      .option('seed', { type: 'number', default: 1 })
+      .option('seed', { type: 'number', default: 1, describe: 'seed of the data, the initialisation and the batch order' })
       .option('dropout', { type: 'number', default: 0, describe: 'dropout of the fresh model' })
       // HF initialisation normal(0, init_std); with scale_embedding (x sqrt(d_model)) and sinusoidal
       // positions of RMS ~0.7, std 0.02 makes d_model-128 token embeddings ~0.23 RMS, swamped by the
