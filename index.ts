@@ -121,5 +121,5 @@ export { formatFor, type CheckpointFormat, type WeightNaming, type TokenizerKind
 export { modelFromCheckpoint, modelFromPretrained, loadWeightsInto, type PretrainedOptions, type PretrainedModel, type PretrainedClass, type GenerationConfigFile } from './models/pretrained.js';
 export { xglmFormat } from './models/xglm/format.js';
 export { nllbMoeFormat } from './models/nllb-moe/format.js';
-export { pipeline, type TextGenerationPipeline, type TranslationPipeline, type TranslationPipelineOptions, type GeneratedTextOutput, type TranslationOutput } from './generation/pipeline.js';
+export { pipeline, type TextGenerationPipeline, type TranslationPipeline, type TranslationPipelineOptions, type TextGenerationPipelineOptions, type GeneratedTextOutput, type TranslationOutput } from './generation/pipeline.js';
 export { modelGenerationDefaults } from './generation/generation-config.js';
