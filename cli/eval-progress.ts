@@ -7,7 +7,11 @@ import { formatDuration } from './train-progress.js';
 import { progressLine } from './progress-line.js';
 
 /** Passes `batches` through unchanged, reporting after each one the consumer has finished. */
-export function* withEvalProgress(batches: Iterable<HostBatch>, totalExamples: number, line = progressLine()): Generator<HostBatch> {
+export function* withEvalProgress(
+  batches: Iterable<HostBatch>,
+  totalExamples: number,
+  line = progressLine(),
+): Generator<HostBatch> {
   const t0 = Date.now();
   let n = 0;
   let examples = 0;
@@ -19,6 +23,10 @@ export function* withEvalProgress(batches: Iterable<HostBatch>, totalExamples: n
     tokens += b.tokens;
     const secs = Math.max((Date.now() - t0) / 1000, 1e-9);
     const eta = examples > 0 ? (secs * (totalExamples - examples)) / examples : NaN;
-    line.update(examples, totalExamples, `eval: batch ${n}, ${examples}/${totalExamples} examples, ${(tokens / secs).toFixed(0)} tokens/s, ETA ${formatDuration(Math.max(eta, 0))}`);
+    line.update(
+      examples,
+      totalExamples,
+      `eval: batch ${n}, ${examples}/${totalExamples} examples, ${(tokens / secs).toFixed(0)} tokens/s, ETA ${formatDuration(Math.max(eta, 0))}`,
+    );
   }
 }

@@ -22,7 +22,10 @@ export function unknownOptionMessage(argv: Arguments, options: YargsOptions): st
   for (const [name, aliases] of Object.entries(options.alias)) for (const a of [name, ...aliases]) known.add(a);
   for (const key of Object.keys(argv)) {
     if (key === '_' || key === '$0' || key === '--' || known.has(key)) continue;
-    const near = closestName(key, [...known].filter((k) => k.length > 1 && k !== 'version'));
+    const near = closestName(
+      key,
+      [...known].filter((k) => k.length > 1 && k !== 'version'),
+    );
     return `unknown option ${flag(key)}${near ? `; did you mean ${flag(near)}?` : ''}`;
   }
   return undefined;

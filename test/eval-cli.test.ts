@@ -9,7 +9,10 @@ import { runCli } from './cli-run.js';
 
 test('eval shows progress on stderr while it runs; stdout keeps only the result', () => {
   const data = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'eval-cli-')), 'dev.txt');
-  fs.writeFileSync(data, fs.readFileSync(fixturePath('corpus', 'monolingual.txt'), 'utf8').split('\n').slice(0, 20).join('\n') + '\n');
+  fs.writeFileSync(
+    data,
+    fs.readFileSync(fixturePath('corpus', 'monolingual.txt'), 'utf8').split('\n').slice(0, 20).join('\n') + '\n',
+  );
   const r = runCli(['eval', '--model', fixturePath('xglm-tiny'), '--data', data, '--batch-size', '2']);
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, /^dev lm loss \d+\.\d{4} ppl \d+\.\d{2}\n$/);

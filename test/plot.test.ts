@@ -26,21 +26,52 @@ test('a loss falling from 7 to 0.01 is on a log axis: each decade takes the same
   assert.ok(decade > 50, `decade height ${decade}`);
   assert.ok(Math.abs(l.py(0.01) - l.py(0.1) - decade) < 1e-9);
   // a series with a value <= 0 (not a loss) stays linear
-  assert.not.ok(plotLayout([{ points: [[0, 0], [1, 2]], color: [0, 0, 0] }]).logY);
+  assert.not.ok(
+    plotLayout([
+      {
+        points: [
+          [0, 0],
+          [1, 2],
+        ],
+        color: [0, 0, 0],
+      },
+    ]).logY,
+  );
 });
 
 test('writeLossPlot writes loss.png and loss.svg beside it; the SVG has text tick labels, title and legend', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plot-'));
   const file = path.join(dir, 'loss.png');
   const train: [number, number][] = Array.from({ length: 300 }, (_, i) => [i + 1, 6 * Math.exp(-i / 40) + 0.02]);
-  writeLossPlot(file, train, [[0, 6.1], [100, 0.4], [300, 0.05]]);
+  writeLossPlot(file, train, [
+    [0, 6.1],
+    [100, 0.4],
+    [300, 0.05],
+  ]);
   assert.is(svgPathFor(file), path.join(dir, 'loss.svg'));
   const png = decodePng(fs.readFileSync(file));
   assert.equal([png.width, png.height], [640, 400]);
   const svg = fs.readFileSync(path.join(dir, 'loss.svg'), 'utf8');
   assert.ok(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"'));
   const texts = [...svg.matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]);
-  for (const t of ['0.05', '0.1', '0.2', '0.5', '1', '2', '5', '0', '100', '200', '300', 'step', 'loss (log scale)', 'train loss', 'dev loss']) assert.ok(texts.includes(t), `SVG text ${t} in ${texts.join('|')}`);
+  for (const t of [
+    '0.05',
+    '0.1',
+    '0.2',
+    '0.5',
+    '1',
+    '2',
+    '5',
+    '0',
+    '100',
+    '200',
+    '300',
+    'step',
+    'loss (log scale)',
+    'train loss',
+    'dev loss',
+  ])
+    assert.ok(texts.includes(t), `SVG text ${t} in ${texts.join('|')}`);
   assert.is((svg.match(/<circle /g) ?? []).length, 3, 'one marker per eval point');
   assert.is(renderPlotSvg([{ points: [[0, 1]], color: [1, 2, 3], label: 'a<b' }]).includes('a&lt;b'), true);
 });

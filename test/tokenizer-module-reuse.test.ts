@@ -36,7 +36,10 @@ test('50 loads of a tokenizer: no new wasm module, no process listener, flat mem
 test('a different sentencepiece model loads into the same module; both tokenize as before', async () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'spm-reuse-'));
   fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'XGLMTokenizer' }));
-  fs.writeFileSync(path.join(dir, 'sentencepiece.bpe.model'), unigramModelProto(corpusPieces(['zebra quilt zebra', 'quilt zebra'])));
+  fs.writeFileSync(
+    path.join(dir, 'sentencepiece.bpe.model'),
+    unigramModelProto(corpusPieces(['zebra quilt zebra', 'quilt zebra'])),
+  );
   const first = await loadTokenizer(fixturePath('xglm-tiny'));
   const firstIds = first.encode('zebra quilt');
   const before = instantiations;
