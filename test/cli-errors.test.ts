@@ -117,6 +117,7 @@ test('a misspelled flag is named with the closest one, on every command, before 
     [['init', '--arch', 'xglm', '--ou', path.join(tmp, 'never')], '--ou; did you mean --out?'],
     [['demo', '--max-step', '3'], '--max-step; did you mean --max-steps?'],
     [['export-hf', '--modle', dir], '--modle; did you mean --model?'],
+    [['upcycle', '--modl', dir, '--out', path.join(tmp, 'never'), '--experts', '2'], '--modl; did you mean --model?'],
     [['generate', '--model', dir, '--prompt', 'hi', '--xyzzy'], '--xyzzy\n'],
   ];
   for (const [args, expected] of cases) {
