@@ -65,9 +65,10 @@ export { TRAINING_OPTIONS, resolveTrainingOptions, trainingCliOptions, trainingO
 export { loadModel, archOf, type LoadModelOptions } from './train/load-model.js';
 export { exportHfModel, hfStateDict, generationConfigFrom } from './train/export-hf.js';
 export { initModelDir, type InitModelOptions } from './train/init-model.js';
+export { makeFolder } from './train/run-folder.js';
 export { initHfTensors, hfParameterSpecs, defaultHfConfig, type Arch } from './train/hf-init.js';
 export { greedyTranslate, scoreTranslations, type DevPair } from './train/translate-eval.js';
-export { renderPlot, writeLossPlot } from './train/plot.js';
+export { renderPlot, renderPlotSvg, plotLayout, linearTicks, logTicks, svgPathFor, writeLossPlot, type Tick, type PlotLayout } from './train/plot.js';
 export { encodePng, decodePng } from './train/png.js';
 export { syntheticPairs, syntheticSplit, englishNumber, frenchNumber, type Pair } from './train/demo/synthetic-task.js';
 export { saveCheckpoint, loadCheckpoint, listCheckpoints, resolveCheckpoint, checkpointsRoot } from './checkpoints/training-checkpoint.js';
@@ -121,7 +122,7 @@ export { modelFromCheckpoint, modelFromPretrained, loadWeightsInto, type Pretrai
 export { xglmFormat } from './models/xglm/format.js';
 export { nllbMoeFormat } from './models/nllb-moe/format.js';
 export { m2m100Format } from './models/nllb-moe/m2m100-format.js';
-export { pipeline, type TextGenerationPipeline, type TranslationPipeline, type TranslationPipelineOptions, type GeneratedTextOutput, type TranslationOutput } from './generation/pipeline.js';
+export { pipeline, type TextGenerationPipeline, type TranslationPipeline, type TranslationPipelineOptions, type TextGenerationPipelineOptions, type GeneratedTextOutput, type TranslationOutput } from './generation/pipeline.js';
 export { modelGenerationDefaults } from './generation/generation-config.js';
 // LoRA adapters (peft format), docs/LORA.md
 export { LoraAdapter } from './layers/lora.js';

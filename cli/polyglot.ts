@@ -5,6 +5,7 @@ import type yargsType from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { PolyglotError } from '../core/errors.js';
 import { commands } from './commands/index.js';
+import { rejectUnknownOptions, UsageError } from './unknown-options.js';
 
 // yargs' CommonJS build: its help formatter (cliui) wraps at word boundaries; the ESM build's
 // cliui breaks words anywhere ("model dir / ectory").
@@ -19,7 +20,13 @@ function asCliMessage(message: string): string {
   return message.replace(/\b([a-z]+(?:[A-Z][a-z]*)+)\b/g, (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
+function usageFail(message: string): never {
+  process.stderr.write(`polyglot: ${message}\n(see polyglot --help)\n`);
+  process.exit(2);
+}
+
 function fail(e: unknown): never {
+  if (e instanceof UsageError) usageFail(e.message);
   if (e instanceof PolyglotError) {
     process.stderr.write(`polyglot: ${asCliMessage(e.message)}\n`);
   } else {
@@ -37,12 +44,13 @@ let cli = yargs(hideBin(process.argv)).scriptName('polyglot')
   .parserConfiguration({ 'camel-case-expansion': false })
   .strict().demandCommand(1, 'name a command').recommendCommands();
 for (const c of commands) cli = cli.command(c as never);
-cli
+cli = rejectUnknownOptions(cli)
   .fail((msg, err) => {
     if (err) fail(err);
-    process.stderr.write(`polyglot: ${msg}\n(see polyglot --help)\n`);
-    process.exit(2);
+    usageFail(msg);
   })
-  .help()
-  .parseAsync()
+  .help();
+// a check that runs before yargs' validation (unknown options) throws synchronously out of parseAsync
+Promise.resolve()
+  .then(() => cli.parseAsync())
   .catch(fail);

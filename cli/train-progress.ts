@@ -1,6 +1,7 @@
 /**
  * How `polyglot train` and `polyglot demo` show a run: the start summary, a progress line on
- * stderr (redrawn on a TTY, every ~5% otherwise), evaluations, checkpoints and warnings. The
+ * stderr (redrawn on a TTY, every ~5% otherwise, towards whichever of --max-steps and the time
+ * budget ends the run first), evaluations, checkpoints and warnings. The
  * trainer only reports (train/trainer.ts hooks); all formatting lives here.
  */
 import type { EvalResult, StepReport, TrainRunHooks, RunStartReport } from '../index.js';
@@ -36,6 +37,46 @@ function lossText(s: StepReport): string {
   return `train loss ${s.loss.toFixed(4)}${lm}`;
 }
 
+export interface RunProgress {
+  /** 0..1 towards whichever limit ends the run first. */
+  fraction: number;
+  etaSeconds: number;
+  /** The step the run is expected to end at (the last step once the time is up). */
+  endStep: number;
+  /** Which limit ends the run: --max-steps, or the time budget (demo --minutes, --time-budget). */
+  endsBy: 'steps' | 'time';
+}
+
+/**
+ * Where a run stands against both of its limits. A run with a time budget that will run out
+ * long before --max-steps (the demo: 3000 steps, ~800 done in 3 minutes) shows progress, ETA and
+ * the expected last step of the time budget, not of the step limit it will never reach.
+ */
+export function runProgress(s: StepReport): RunProgress {
+  const done = s.step - s.firstStep;
+  const secsPerStep = done > 0 ? s.elapsedSeconds / done : Infinity;
+  const stepsLeft = Math.max(0, s.maxSteps - s.step);
+  const stepsEta = stepsLeft === 0 ? 0 : stepsLeft * secsPerStep;
+  if (s.timeBudgetSeconds !== undefined && s.timeBudgetSeconds > 0) {
+    const timeLeft = Math.max(0, s.timeBudgetSeconds - s.elapsedSeconds);
+    if (timeLeft < stepsEta) {
+      // the trainer stops after the step that finds the budget spent (train/trainer.ts)
+      const endStep = timeLeft === 0 ? s.step : Math.min(s.maxSteps, s.step + Math.max(1, Math.ceil(timeLeft / secsPerStep)));
+      return { fraction: Math.min(1, s.elapsedSeconds / s.timeBudgetSeconds), etaSeconds: timeLeft, endStep, endsBy: 'time' };
+    }
+  }
+  return { fraction: s.maxSteps > 0 ? Math.min(1, s.step / s.maxSteps) : 1, etaSeconds: stepsEta, endStep: s.maxSteps, endsBy: 'steps' };
+}
+
+/** The progress line of one step: `step 412/~805 (time budget) [=====>   ] train loss ... ETA 1m10s`. */
+export function formatStepProgress(s: StepReport, p: RunProgress = runProgress(s)): string {
+  const width = 24;
+  const filled = Math.round(p.fraction * width);
+  const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
+  const of = p.endsBy === 'steps' ? `${s.step}/${s.maxSteps}` : p.endStep === s.step ? `${s.step}/${s.step} (time budget reached)` : `${s.step}/~${p.endStep} (time budget)`;
+  return `step ${of} [${bar}] ${lossText(s)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s ETA ${formatDuration(p.etaSeconds)}`;
+}
+
 export interface ProgressOptions {
   /** Draw the progress line (stderr). */
   progress: boolean;
@@ -49,6 +90,7 @@ export function progressHooks(o: ProgressOptions, extra: TrainRunHooks = {}): Tr
   const err = process.stderr;
   const tty = err.isTTY === true;
   let drawn = false;
+  let lastTwentieth = 0;
   const clear = () => {
     if (drawn && tty) err.write('\r\x1b[K');
     drawn = false;
@@ -66,17 +108,14 @@ export function progressHooks(o: ProgressOptions, extra: TrainRunHooks = {}): Tr
     onStep: (s) => {
       extra.onStep?.(s);
       if (!o.progress) return;
-      const done = s.step - s.firstStep;
-      let eta = done > 0 ? ((s.maxSteps - s.step) * s.elapsedSeconds) / done : 0;
-      if (s.timeBudgetSeconds !== undefined) eta = Math.min(eta, Math.max(0, s.timeBudgetSeconds - s.elapsedSeconds));
-      const width = 24;
-      const filled = Math.round((s.step / s.maxSteps) * width);
-      const bar = `${'='.repeat(Math.max(0, filled - 1))}${filled > 0 ? '>' : ''}${' '.repeat(width - filled)}`;
-      const text = `step ${s.step}/${s.maxSteps} [${bar}] ${lossText(s)} lr ${s.lr.toExponential(2)} ${s.tokensPerSecond.toFixed(0)} tok/s ETA ${formatDuration(eta)}`;
+      const p = runProgress(s);
+      const text = formatStepProgress(s, p);
+      const twentieth = Math.floor(p.fraction * 20);
       if (tty) {
         err.write(`\r${text}\x1b[K`);
         drawn = true;
-      } else if (s.step % Math.max(1, Math.floor(s.maxSteps / 20)) === 0 || s.step === s.maxSteps) err.write(`${text}\n`);
+      } else if (twentieth > lastTwentieth || s.step === p.endStep) err.write(`${text}\n`); // a log: about every 5%, and the last step
+      lastTwentieth = twentieth;
     },
     onEval: (step, ev) => {
       if (o.printEval) line(formatEval(step, ev));

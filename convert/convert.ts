@@ -5,14 +5,15 @@
  * save_pretrained does (safetensors cannot share storage); tokenizer and other side files
  * are copied.
  */
+import * as buffer from 'node:buffer';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from './open-checkpoint.js';
 import { isCopyableModelFile } from './model-file.js';
 import { writeHfModelDir, type HfExtraFile, type HfTensorData, type HfTensorToWrite, type HfWriteResult } from './hf-writer.js';
-import type { TorchFloatName } from './dtypes.js';
-import type { HfCheckpoint } from './checkpoint.js';
+import { dtypeByteSize, TORCH_FLOAT_TO_SAFETENSORS, type TorchFloatName } from './dtypes.js';
+import type { HfCheckpoint, TensorMeta } from './checkpoint.js';
 
 export interface ConvertOptions {
   /** Float dtype of the output; default: the checkpoint's stored float dtype (float64 -> float32). */
@@ -55,6 +56,24 @@ export function storedFloatDType(ck: HfCheckpoint): TorchFloatName {
   return best === 'F16' ? 'float16' : best === 'BF16' ? 'bfloat16' : 'float32';
 }
 
+/**
+ * Each tensor is held in one JavaScript buffer while it is converted (read as float32 / int32 /
+ * int64, encoded in the output dtype): one past the platform's buffer limit is refused before
+ * anything is written, naming the source tensor and file (not a temporary output file).
+ */
+function checkTensorFits(meta: TensorMeta, kind: 'float' | 'int32' | 'int64', outFloat: TorchFloatName): void {
+  const elements = meta.shape.reduce((a, b) => a * b, 1);
+  const stored = elements * dtypeByteSize(meta.dtype);
+  const decoded = elements * (kind === 'int64' ? 8 : 4);
+  const written = elements * (kind === 'float' ? dtypeByteSize(TORCH_FLOAT_TO_SAFETENSORS[outFloat]) : kind === 'int64' ? 8 : 4);
+  const bytes = Math.max(stored, decoded, written);
+  if (bytes > buffer.constants.MAX_LENGTH) {
+    throw new PolyglotError(
+      `${meta.file}: tensor "${meta.name}" of shape ${JSON.stringify(meta.shape)} needs ${bytes} bytes in one buffer, past this platform's ${buffer.constants.MAX_LENGTH}-byte limit: convert cannot hold it`,
+    );
+  }
+}
+
 export function convertCheckpoint(input: string, outDir: string, opts: ConvertOptions = {}): ConvertResult {
   const ck = openCheckpoint(input);
   const dtype = opts.dtype ?? storedFloatDType(ck);
@@ -70,12 +89,20 @@ export function convertCheckpoint(input: string, outDir: string, opts: ConvertOp
       continue;
     }
     const meta = ck.tensors.meta(name);
+    const kind = meta.dtype.startsWith('F') || meta.dtype === 'BF16' ? 'float' : meta.dtype === 'I64' || meta.dtype === 'U64' ? 'int64' : 'int32';
+    checkTensorFits(meta, kind, dtype);
     tensors.push({
       name,
       shape: meta.shape,
-      kind: meta.dtype.startsWith('F') || meta.dtype === 'BF16' ? 'float' : meta.dtype === 'I64' || meta.dtype === 'U64' ? 'int64' : 'int32',
+      kind,
       data: (): HfTensorData => {
-        const t = ck.tensors.read(name);
+        let t;
+        try {
+          t = ck.tensors.read(name);
+        } catch (e) {
+          if (e instanceof PolyglotError) throw e;
+          throw new PolyglotError(`${meta.file}: tensor "${name}": cannot read (${(e as Error).message})`);
+        }
         if (t.data instanceof Uint8Array) throw new PolyglotError(`${meta.file}: tensor "${name}" has raw ${t.dtype} data that cannot be converted`);
         return t.data;
       },

@@ -181,7 +181,8 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
     return { dir: out, weightFiles: shards.map((_, k) => shardName(k)), totalSize };
   } catch (e) {
     fs.rmSync(tmp, { recursive: true, force: true });
-    if (e instanceof PolyglotError) throw e;
-    throw new PolyglotError(`${outDir}: cannot write model directory (${(e as Error).message})`);
+    // the temporary folder is gone and means nothing to the user: name the output instead
+    if (e instanceof PolyglotError) throw new PolyglotError(e.message.split(tmp).join(out));
+    throw new PolyglotError(`${outDir}: cannot write model directory (${(e as Error).message.split(tmp).join(out)})`);
   }
 }

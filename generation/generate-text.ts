@@ -2,7 +2,8 @@
  * `generateText(model, tokenizer, prompts, options)`: XGLM text completion. Prompts are encoded
  * as HF XGLMTokenizer does (`</s> prompt`), batched with LEFT padding (pad id 1, attention mask 0)
  * so every row's next token follows its last real token, run through generate() on an
- * XGLMDecoderSession (position ids from the mask, as HF), decoded with skip_special_tokens.
+ * XGLMDecoderSession (position ids from the mask, as HF), decoded with skip_special_tokens; the
+ * returned text is the caller's prompt, unchanged, followed by the decoded continuation.
  */
 import { PolyglotError } from '../core/errors.js';
 import { padBatch, type DecodeOptions } from '../tokenizers/tokenizer.js';
@@ -23,9 +24,9 @@ export interface GenerateTextOptions extends GenerateOptions {
 export interface GeneratedText {
   /** Index of the prompt this output continues. */
   prompt: number;
-  /** Prompt + completion, decoded (HF batch_decode(sequences, skip_special_tokens=True)). */
+  /** The prompt exactly as given + `completion` (HF text-generation pipeline, return_full_text=True). */
   text: string;
-  /** The completion alone. */
+  /** The continuation alone, leading space included (HF pipeline, return_full_text=False): see `continuationText`. */
   completion: string;
   /** The prompt ids (no padding) followed by the generated ids (pad ids after eos removed). */
   ids: number[];
@@ -43,6 +44,20 @@ export function trimGenerated(ids: readonly number[], eos: readonly number[], pa
   // no eos: only beam finalize pads (shorter hypotheses), strip trailing pads
   while (end > 0 && ids[end - 1] === pad && pad >= 0 && !eos.includes(pad)) end--;
   return ids.slice(0, end);
+}
+
+/**
+ * The text the generated ids add to the prompt, as HF's text-generation pipeline computes it
+ * (`postprocess`): decode prompt + generated ids, then drop as many characters as the decoded
+ * prompt has. Decoding the new ids alone would lose the space sentencepiece puts before the
+ * first new word; returning the decoded prompt would give the user back an NFKC-normalised,
+ * space-collapsed, unk-dropped version of what they typed. Characters are counted as Python's
+ * len() does (code points), so an emoji in the prompt does not shift the cut.
+ */
+export function continuationText(tokenizer: Pick<XGLMTokenizer, 'decode'>, promptIds: readonly number[], newIds: readonly number[], opts: DecodeOptions): string {
+  const full = Array.from(tokenizer.decode([...promptIds, ...newIds], opts));
+  const promptLength = Array.from(tokenizer.decode(promptIds, opts)).length;
+  return full.slice(promptLength).join('');
 }
 
 function eosList(v: GenerateOptions['eosTokenId'], dflt: number | null): number[] {
@@ -88,11 +103,11 @@ export async function generateText(
       const promptIds = rows[i];
       const newIds = trimGenerated(seq.slice(T), eos, pad);
       const all = [...promptIds, ...newIds];
-      const dopts = { skipSpecialTokens: true, ...decodeOpts };
+      const completion = continuationText(tokenizer, promptIds, newIds, { skipSpecialTokens: true, ...decodeOpts });
       out.push({
         prompt: start + i,
-        text: tokenizer.decode(all, dopts),
-        completion: tokenizer.decode(newIds, dopts),
+        text: chunk[i] + completion,
+        completion,
         ids: all,
         newIds,
         score: res.sequenceScores?.[j],

@@ -20,9 +20,12 @@ export interface TranslationOutput {
   translation_text: string;
 }
 
+/** HF / transformers.js `return_full_text`: true (default) gives the prompt as given + the continuation, false the continuation alone. */
+export type TextGenerationPipelineOptions = GenerateTextOptions & { return_full_text?: boolean };
+
 export interface TextGenerationPipeline extends TextGenerator {
-  (text: string, options?: GenerateTextOptions): Promise<GeneratedTextOutput[]>;
-  (texts: string[], options?: GenerateTextOptions): Promise<GeneratedTextOutput[][]>;
+  (text: string, options?: TextGenerationPipelineOptions): Promise<GeneratedTextOutput[]>;
+  (texts: string[], options?: TextGenerationPipelineOptions): Promise<GeneratedTextOutput[][]>;
   task: 'text-generation';
   dispose(): void;
 }
@@ -41,10 +44,11 @@ export async function pipeline(task: 'translation', idOrDir: string, options?: P
 export async function pipeline(task: PipelineTask, idOrDir: string, options: PretrainedOptions = {}): Promise<TextGenerationPipeline | TranslationPipeline> {
   if (task === 'text-generation') {
     const g = await loadTextGenerator(idOrDir, options);
-    const run = async (texts: string | string[], o: GenerateTextOptions = {}) => {
+    const run = async (texts: string | string[], o: TextGenerationPipelineOptions = {}) => {
+      const { return_full_text: fullText = true, ...options } = o;
       const list = typeof texts === 'string' ? [texts] : texts;
-      const out = await generateText(g.model, g.tokenizer, list, o);
-      const per = list.map((_, i) => out.filter((r) => r.prompt === i).map((r) => ({ generated_text: r.text })));
+      const out = await generateText(g.model, g.tokenizer, list, options);
+      const per = list.map((_, i) => out.filter((r) => r.prompt === i).map((r) => ({ generated_text: fullText ? r.text : r.completion })));
       return typeof texts === 'string' ? per[0] : per;
     };
     return Object.assign(run, g, { task, dispose: () => g.model.dispose() }) as TextGenerationPipeline;

@@ -97,9 +97,47 @@ test('train --set with an unknown config field names the closest one', () => {
 test('usage errors name CLI flags: no camelCase twins, no library option names', () => {
   const unknown = runCli(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--max-new-token', '3']);
   assert.is(unknown.status, 2);
-  assert.match(unknown.stderr, /Unknown argument: max-new-token\n/);
+  assert.match(unknown.stderr, /^polyglot: unknown option --max-new-token; did you mean --max-new-tokens\?\n/);
   assert.not.match(unknown.stderr, /maxNewToken/);
   expectOneLineError(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--num-beams', '2', '--num-return-sequences', '3'], /--num-return-sequences \(3\) must be <= --num-beams \(2\)/);
+});
+
+test('a misspelled flag is named with the closest one, on every command, before any missing-option complaint', () => {
+  const dir = fixturePath('xglm-tiny');
+  const cases: [string[], string][] = [
+    [['generate', '--model', dir, '--promt', 'hi'], '--promt; did you mean --prompt?'],
+    [['translate', '--model', dir, '--src-lang', 'eng_Latn', '--tgtlang', 'fra_Latn', 'hi'], '--tgtlang; did you mean --tgt-lang?'],
+    [['verify', dir, '--flter', 'x'], '--flter; did you mean --filter?'],
+    [['info', dir, '--jsn'], '--jsn; did you mean --json?'],
+    [['tokenize', '--modl', dir, 'hi'], '--modl; did you mean --model?'],
+    [['convert', dir, '--ot', path.join(tmp, 'never')], '--ot; did you mean --out?'],
+    [['export', dir, '--out', path.join(tmp, 'never'), '--formt', 'graph'], '--formt; did you mean --format?'],
+    [['train', '--modl', dir], '--modl; did you mean --model?'],
+    [['eval', '--modl', dir], '--modl; did you mean --model?'],
+    [['init', '--arch', 'xglm', '--ou', path.join(tmp, 'never')], '--ou; did you mean --out?'],
+    [['demo', '--max-step', '3'], '--max-step; did you mean --max-steps?'],
+    [['export-hf', '--modle', dir], '--modle; did you mean --model?'],
+    [['upcycle', '--modl', dir, '--out', path.join(tmp, 'never'), '--experts', '2'], '--modl; did you mean --model?'],
+    [['generate', '--model', dir, '--prompt', 'hi', '--xyzzy'], '--xyzzy\n'],
+  ];
+  for (const [args, expected] of cases) {
+    const r = runCli(args);
+    assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.ok(r.stderr.startsWith(`polyglot: unknown option ${expected}`), `${args.join(' ')}: ${r.stderr}`);
+  }
+  assert.not.ok(fs.existsSync(path.join(tmp, 'never')));
+});
+
+test('train / demo --out naming an existing file, or a path through a file: one line, nothing written', () => {
+  const file = path.join(tmp, 'a-file');
+  fs.writeFileSync(file, 'keep me');
+  const data = path.join(tmp, 'out-file.txt');
+  fs.writeFileSync(data, 'a b c\nd e f\n');
+  const train = (out: string) => ['train', '--model', fixturePath('xglm-tiny'), '--data', data, '--out', out, '--max-steps', '1'];
+  expectOneLineError(train(file), /^polyglot: --out .*a-file: expected a folder, found a file$/);
+  expectOneLineError(train(path.join(file, 'run')), /^polyglot: --out .*a-file\/run: cannot create the folder: a part of its path is a file$/);
+  expectOneLineError(['demo', '--out', file, '--minutes', '0.01'], /^polyglot: --out .*a-file: expected a folder, found a file$/);
+  assert.is(fs.readFileSync(file, 'utf8'), 'keep me');
 });
 
 test('--help wraps at word boundaries at 80 columns', () => {

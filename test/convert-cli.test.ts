@@ -7,6 +7,7 @@ import { infoCommand } from '../cli/commands/info.js';
 import { convertCommand } from '../cli/commands/convert.js';
 import { PolyglotError } from '../core/errors.js';
 import { fixturePath } from './helpers.js';
+import { expectOneLineError } from './cli-run.js';
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ccli-'));
 
@@ -25,6 +26,26 @@ async function run(handler: unknown, args: Record<string, unknown>): Promise<str
   }
   return out;
 }
+
+test('convert of a tensor too large for one buffer names the source tensor and file, not a temporary output, before writing', () => {
+  const src = path.join(tmp, 'oversized');
+  fs.mkdirSync(src);
+  fs.copyFileSync(fixturePath('xglm-tiny', 'config.json'), path.join(src, 'config.json'));
+  // a sparse 32 GiB safetensors file: one F32 tensor of 2^33 elements (no disk space used)
+  const header = Buffer.from(JSON.stringify({ 'big.weight': { dtype: 'F32', shape: [131072, 65536], data_offsets: [0, 2 ** 35] } }).padEnd(104, ' '));
+  const len = Buffer.alloc(8);
+  len.writeBigUInt64LE(BigInt(header.length));
+  const file = path.join(src, 'model.safetensors');
+  const fd = fs.openSync(file, 'w');
+  fs.writeSync(fd, Buffer.concat([len, header]));
+  fs.ftruncateSync(fd, 8 + header.length + 2 ** 35);
+  fs.closeSync(fd);
+  const out = path.join(tmp, 'oversized-out');
+  const r = expectOneLineError(['convert', src, '--out', out], /^polyglot: \S*oversized\/model\.safetensors: tensor "big\.weight" of shape \[131072,65536\] needs 34359738368 bytes in one buffer, past this platform's \d+-byte limit/);
+  assert.not.match(r.stderr, /\.tmp-/);
+  assert.not.ok(fs.existsSync(out));
+  assert.equal(fs.readdirSync(tmp).filter((n) => n.includes('oversized-out')), []);
+});
 
 test('polyglot info prints the description, --json parses', async () => {
   const text = await run(infoCommand.handler, { model: fixturePath('xglm-tiny-bin'), json: false });

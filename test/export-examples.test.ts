@@ -10,6 +10,7 @@ import { spawnSync } from 'node:child_process';
 import * as tf from '@tensorflow/tfjs';
 import { SafetensorsFile } from '../convert/safetensors.js';
 import { loadTokenizer } from '../tokenizers/load.js';
+import { continuationText } from '../generation/generate-text.js';
 import { fixturePath } from './helpers.js';
 import { examplesDir, exportFixtures, importExample, type FsHandlerModule, type GreedyModule, type MiniSpmModule } from './export-examples-shared.js';
 
@@ -97,6 +98,9 @@ test('node example scripts run end to end with the HF token ids', async () => {
   const xtok = await loadTokenizer(fixturePath('xglm-tiny'));
   assert.equal(xr.prompt_ids, xtok.encode(text));
   assert.is(xr.generated_ids.length, 6);
+  // the prompt as typed, then what HF's text-generation pipeline decodes for the new ids: no space the model did not generate
+  const printed = x.stdout.split('\n')[x.stdout.split('\n').findIndex((l) => l.startsWith('{')) + 1];
+  assert.is(printed, text + continuationText(xtok, xr.prompt_ids, xr.generated_ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }));
   const n = spawnSync(process.execPath, [path.join(examplesDir, 'node', 'nllb-translate.mjs'), dirs.nllb, text, 'eng_Latn', 'fra_Latn', '5'], { encoding: 'utf8', timeout: 60_000 });
   assert.is(n.status, 0, n.stderr.slice(-500));
   const nr = JSON.parse(n.stdout.split('\n').find((l) => l.startsWith('{'))!);

@@ -6,7 +6,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { generateCommand } from '../cli/commands/generate.js';
 import { translateCommand } from '../cli/commands/translate.js';
-import { generateText } from '../generation/generate-text.js';
+import { continuationText, generateText } from '../generation/generate-text.js';
+import { runCli as runRealCli } from './cli-run.js';
 import { translate } from '../generation/translate.js';
 import { loadTextGenerator, loadTranslator } from '../generation/load.js';
 import { PolyglotError } from '../core/errors.js';
@@ -34,11 +35,30 @@ test('generate: one prompt is streamed and equals the library result; a batch pr
   const g = await loadTextGenerator(fixturePath('xglm-tiny'));
   const streamed = await capture(() => (generateCommand.handler as Handler)({ ...base, model: fixturePath('xglm-tiny'), prompt: ['The cat sat'], 'max-new-tokens': 9 } as never));
   const [ref] = await generateText(g.model, g.tokenizer, ['The cat sat'], { maxNewTokens: 9 });
-  assert.is(streamed, g.tokenizer.decode(ref.ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }) + '\n');
+  assert.is(streamed, 'The cat sat' + continuationText(g.tokenizer, ref.ids.slice(0, -ref.newIds.length), ref.newIds, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }) + '\n');
   const batch = await capture(() => (generateCommand.handler as Handler)({ ...base, model: fixturePath('xglm-tiny'), prompt: ['The cat sat', 'Hello'], 'max-new-tokens': 9 } as never));
   const refs = await generateText(g.model, g.tokenizer, ['The cat sat', 'Hello'], { maxNewTokens: 9 });
   assert.is(batch, `[0] ${refs[0].text}\n[1] ${refs[1].text}\n`);
   g.model.dispose();
+});
+
+test('generate (real CLI): the prompt comes back exactly as typed, followed by the continuation HF pipeline decodes', async () => {
+  // emoji the vocabulary lacks (<unk>, dropped when decoded), a skin-tone modifier, an NFKC ligature, a double space
+  const prompts = ['😀👍🏽 emoji', 'ﬁne  day'];
+  const g = await loadTextGenerator(fixturePath('xglm-tiny'));
+  const refs = await generateText(g.model, g.tokenizer, prompts, { maxNewTokens: 5 });
+  g.model.dispose();
+  for (const r of refs) assert.ok(r.text.startsWith(prompts[r.prompt]) && r.completion.length > 0);
+  const model = fixturePath('xglm-tiny');
+  const streamed = runRealCli(['generate', '--model', model, '--prompt', prompts[0], '--max-new-tokens', '5', '--quiet']);
+  assert.is(streamed.status, 0, streamed.stderr);
+  assert.is(streamed.stdout, `${prompts[0]}${refs[0].completion}\n`);
+  const batch = runRealCli(['generate', '--model', model, '--prompt', prompts[0], '--prompt', prompts[1], '--max-new-tokens', '5', '--quiet']);
+  assert.is(batch.stdout, `[0] ${prompts[0]}${refs[0].completion}\n[1] ${prompts[1]}${refs[1].completion}\n`);
+  const json = runRealCli(['generate', '--model', model, '--prompt', prompts[0], '--max-new-tokens', '5', '--json', '--quiet']);
+  const record = JSON.parse(json.stdout) as { text: string; completion: string };
+  assert.is(record.text, prompts[0] + refs[0].completion);
+  assert.is(record.completion, refs[0].completion);
 });
 
 test('translate: --input lines in order, empty lines kept, same text as translate()', async () => {

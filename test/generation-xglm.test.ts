@@ -96,8 +96,12 @@ test('generateText: batched left-padded text equals one-by-one, decoded without 
     assert.ok(!batch[i].text.includes('</s>'));
     assert.ok(batch[i].newIds.length >= 1 && batch[i].newIds.length <= 8);
   }
-  // the completion decodes the generated ids; the text the whole row
-  assert.is(batch[0].completion, tok.decode(batch[0].newIds, { skipSpecialTokens: true }));
+  // HF text-generation pipeline: the prompt as given, then decode(row) minus the decoded prompt's length
+  for (let i = 0; i < texts.length; i++) {
+    assert.is(batch[i].text, texts[i] + batch[i].completion);
+    const full = tok.decode(batch[i].ids, { skipSpecialTokens: true });
+    assert.is(batch[i].completion, full.slice(tok.decode(batch[i].ids.slice(0, batch[i].ids.length - batch[i].newIds.length), { skipSpecialTokens: true }).length));
+  }
   // beam search through the helper: numReturnSequences rows per prompt, best first
   const beams = await generateText(lm, tok, texts.slice(0, 2), { maxNewTokens: 6, numBeams: 3, numReturnSequences: 2 });
   assert.equal(beams.map((b) => b.prompt), [0, 0, 1, 1]);

@@ -19,6 +19,11 @@ test('text-generation: [{generated_text}] per prompt, the same text as generateT
   const one = await gen('The cat sat', { maxNewTokens: 6 });
   const [ref] = await generateText(gen.model, gen.tokenizer, ['The cat sat'], { maxNewTokens: 6 });
   assert.equal(one, [{ generated_text: ref.text }]);
+  // return_full_text: the prompt exactly as given (not its NFKC-normalised decoding), then the continuation
+  const [odd] = await gen('ﬁne  day 😀', { maxNewTokens: 3 });
+  assert.ok(odd.generated_text.startsWith('ﬁne  day 😀') && odd.generated_text.length > 'ﬁne  day 😀'.length, odd.generated_text);
+  const [newOnly] = await gen('ﬁne  day 😀', { maxNewTokens: 3, return_full_text: false });
+  assert.is('ﬁne  day 😀' + newOnly.generated_text, odd.generated_text);
   const many = await gen(['The cat sat', 'Hello'], { maxNewTokens: 6, numBeams: 2, numReturnSequences: 2 });
   assert.is(many.length, 2);
   assert.is(many[0].length, 2);

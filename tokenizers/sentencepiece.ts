@@ -2,6 +2,7 @@
  * A loaded sentencepiece model: segmentation (nmt_nfkc normalisation + BPE) from the
  * `sentencepiece-js` wasm build, the id <-> piece table from the model file itself.
  */
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import spjs from 'sentencepiece-js';
 import { PolyglotError } from '../core/errors.js';
@@ -13,10 +14,9 @@ type Listener = (...args: unknown[]) => void;
 const listenersOf = (e: (typeof PROCESS_EVENTS)[number]): Listener[] => process.listeners(e as 'uncaughtException') as Listener[];
 
 /**
- * Runs `load`, then removes the process listeners it added: each sentencepiece-js load
- * instantiates an emscripten module that registers an `uncaughtException` and an
- * `unhandledRejection` listener (rethrowing), which would pile up (and keep every module
- * alive) in a process that loads tokenizers repeatedly.
+ * Runs `load`, then removes the process listeners it added: instantiating the emscripten
+ * module registers an `uncaughtException` and an `unhandledRejection` listener (rethrowing),
+ * which must not stay in a process that embeds us.
  */
 async function withoutNewProcessListeners(load: () => Promise<void>): Promise<void> {
   const before = new Map(PROCESS_EVENTS.map((e) => [e, new Set(listenersOf(e))]));
@@ -29,12 +29,66 @@ async function withoutNewProcessListeners(load: () => Promise<void>): Promise<vo
   }
 }
 
+type Processor = InstanceType<typeof spjs.SentencePieceProcessor>;
+
+/**
+ * sentencepiece-js instantiates a new wasm module (compiled from an embedded base64 binary) in
+ * every `load()`. The first load's module is kept and every later model is loaded into it, the
+ * way `load()` does it (write the file into the module's in-memory FS, `Load` it, delete the
+ * views), so a process compiles the module once. Processors are kept per model content (sha256):
+ * loading the same tokenizer again costs nothing on the wasm heap.
+ */
+let sharedModule: Promise<NonNullable<Processor['sentencepiece']>> | undefined;
+const processors = new Map<string, Promise<Processor>>();
+
+async function loadIntoSharedModule(bytes: Uint8Array, fd: number, key: string): Promise<Processor> {
+  const processor = new spjs.SentencePieceProcessor();
+  if (!sharedModule) {
+    // sentencepiece-js reads the file itself (readFileSync(fd): the fd is still at offset 0)
+    const first = withoutNewProcessListeners(() => processor.load(fd)).then(() => processor.sentencepiece!);
+    sharedModule = first;
+    try {
+      await first;
+    } catch (e) {
+      sharedModule = undefined;
+      throw e;
+    }
+    return processor;
+  }
+  const wasm = await sharedModule;
+  const file = `model-${key}.model`;
+  wasm.FS.writeFile(file, bytes);
+  const view = new wasm.StringView(file);
+  const absl = view.getView();
+  try {
+    processor.sentencepiece = wasm;
+    processor.processor = new wasm.SentencePieceProcessor();
+    processor.processor.Load(absl).delete();
+  } finally {
+    absl.delete();
+    view.delete();
+    wasm.FS.unlink(file); // Load has read it; the module's FS would keep a copy otherwise
+  }
+  return processor;
+}
+
+function processorFor(bytes: Uint8Array, fd: number): Promise<Processor> {
+  const key = createHash('sha256').update(bytes).digest('hex');
+  let p = processors.get(key);
+  if (!p) {
+    p = loadIntoSharedModule(bytes, fd, key);
+    processors.set(key, p);
+    p.catch(() => processors.delete(key));
+  }
+  return p;
+}
+
 export class SentencePieceModel {
   private readonly pieceToIdMap = new Map<string, number>();
 
   private constructor(
     readonly path: string,
-    private readonly processor: InstanceType<typeof spjs.SentencePieceProcessor>,
+    private readonly processor: Processor,
     readonly pieces: SpmPiece[],
   ) {
     pieces.forEach((p, i) => {
@@ -42,24 +96,22 @@ export class SentencePieceModel {
     });
   }
 
-  /** Loads a sentencepiece model file (a regular file of at most MAX_SENTENCEPIECE_BYTES, opened once). */
+  /** Loads a sentencepiece model file (a regular file of at most MAX_SENTENCEPIECE_BYTES, opened once) into the process's one wasm module. */
   static async load(path: string): Promise<SentencePieceModel> {
     if (!fs.existsSync(path)) throw new PolyglotError(`${path}: sentencepiece model not found`);
     const { fd, size } = openRegularFile(path);
     try {
       if (size > MAX_SENTENCEPIECE_BYTES) throw new PolyglotError(`${path}: sentencepiece model of ${size} bytes is larger than the ${MAX_SENTENCEPIECE_BYTES}-byte limit`);
       const bytes = new Uint8Array(size);
-      // Positional reads leave the fd at offset 0 for sentencepiece-js's own readFileSync(fd) below.
       for (let done = 0; done < size; ) {
         const got = fs.readSync(fd, bytes, done, size - done, done);
         if (got <= 0) throw new PolyglotError(`${path}: sentencepiece model shrank while being read`);
         done += got;
       }
       const pieces = readSentencePieces(bytes, path);
-      const processor = new spjs.SentencePieceProcessor();
-      // The checked file descriptor, never the path again: what was checked is what is loaded.
-      await withoutNewProcessListeners(() => processor.load(fd));
-      return new SentencePieceModel(path, processor, pieces);
+      // The checked file descriptor and its bytes, never the path again: what was checked is what is loaded.
+      // (Positional reads above leave the fd at offset 0.)
+      return new SentencePieceModel(path, await processorFor(bytes, fd), pieces);
     } finally {
       fs.closeSync(fd);
     }

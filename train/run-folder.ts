@@ -11,7 +11,7 @@ import { isProcessAlive } from '../checkpoints/process-alive.js';
 
 export const LOCK_FILE = '.polyglot-train.lock';
 /** What a run writes into --out, and what --force deletes (nothing else is touched). */
-const RUN_OUTPUTS = ['metrics.jsonl', 'loss.png', 'checkpoints', 'model'];
+const RUN_OUTPUTS = ['metrics.jsonl', 'loss.png', 'loss.svg', 'checkpoints', 'model'];
 
 export interface RunFolder {
   dir: string;
@@ -52,11 +52,22 @@ function acquireLock(dir: string, flag: string): () => void {
   return release;
 }
 
+/** Creates an output folder (and its parents), or says in one line why it cannot be one. */
+export function makeFolder(dir: string, what: string): void {
+  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new PolyglotError(`${what}: expected a folder, found a file`);
+  try {
+    fs.mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const why = code === 'ENOTDIR' || code === 'EEXIST' ? 'a part of its path is a file' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : (e as Error).message;
+    throw new PolyglotError(`${what}: cannot create the folder: ${why}`);
+  }
+}
+
 /** Opens --out for a run: created if needed, locked, and refused if it holds an earlier run without resume / force. */
 export function openRunFolder(outDir: string, o: { resume?: string; force?: boolean }): RunFolder {
   const dir = path.resolve(outDir);
-  if (fs.existsSync(dir) && !fs.statSync(dir).isDirectory()) throw new PolyglotError(`--out ${outDir}: expected a folder, found a file`);
-  fs.mkdirSync(dir, { recursive: true });
+  makeFolder(dir, `--out ${outDir}`);
   const release = acquireLock(dir, '--out');
   try {
     const present = fs.readdirSync(dir).filter((n) => n !== LOCK_FILE);

@@ -23,6 +23,8 @@ export function compareOutput(key: string, actual: ActualOutput, ref: HostTensor
   let maxRel = 0;
   let ok = true;
   let mismatches = 0;
+  let deciding: OutputComparison['deciding'];
+  let decidingRatio = -1;
   for (let i = 0; i < refVals.length; i++) {
     if (mask && mask.data[Math.floor(i / inner)] === 0) continue;
     const v = Number(actual.data[i]);
@@ -31,13 +33,39 @@ export function compareOutput(key: string, actual: ActualOutput, ref: HostTensor
     const rel = abs / Math.max(Math.abs(r), 1e-12);
     if (!(abs <= maxAbs)) maxAbs = Number.isNaN(abs) ? Infinity : abs;
     if (rel > maxRel || Number.isNaN(rel)) maxRel = Number.isNaN(rel) ? Infinity : rel;
-    const good = exact ? v === r : abs <= atol + rtol * Math.abs(r);
+    const bound = atol + rtol * Math.abs(r);
+    const good = exact ? v === r : abs <= bound;
+    const ratio = Number.isNaN(abs) ? Infinity : abs === 0 ? 0 : abs / bound;
+    if (!exact && ratio > decidingRatio) {
+      decidingRatio = ratio;
+      deciding = { absError: Number.isNaN(abs) ? Infinity : abs, refAbs: Math.abs(r), bound };
+    }
     if (!good) {
       ok = false;
       mismatches++;
     }
   }
-  return { key, maxAbsError: maxAbs, maxRelError: maxRel, ok, message: ok ? undefined : `${key}: ${mismatches} element(s) out of tolerance` };
+  return { key, maxAbsError: maxAbs, maxRelError: maxRel, ok, message: ok ? undefined : `${key}: ${mismatches} element(s) out of tolerance`, deciding };
+}
+
+const sci = (x: number): string => (Number.isFinite(x) ? x.toExponential(1) : String(x));
+
+/**
+ * The rule that decided a case, on its deciding element: `|a-b| 3.0e-6 <= atol 1e-4 + rtol 1e-3*|b|`.
+ * A large relative error beside "pass" is then visibly an element whose reference is near 0,
+ * where atol decides (FORMAT.md's elementwise rule).
+ */
+export function describeCheck(outputs: readonly OutputComparison[], rtol: number, atol: number): string {
+  let worst: OutputComparison | undefined;
+  for (const o of outputs) {
+    if (!o.deciding) continue;
+    const ratio = (d: NonNullable<OutputComparison['deciding']>) => (d.absError === 0 ? 0 : d.absError / d.bound);
+    if (!worst || ratio(o.deciding) > ratio(worst.deciding!)) worst = o;
+  }
+  if (!worst) return 'exact match required';
+  const d = worst.deciding!;
+  const rel = d.absError <= d.bound ? '<=' : '>';
+  return `|a-b| ${sci(d.absError)} ${rel} atol ${atol} + rtol ${rtol}*|b| = ${sci(d.bound)} (|b| ${sci(d.refAbs)}, ${worst.key})`;
 }
 
 /** Exact comparison of literal values (token ids, tokens, decoded text): reports the first difference. */

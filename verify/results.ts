@@ -1,6 +1,7 @@
 /** A case's CaseResult from its output comparisons, or from the error it threw: one rule for every fixture kind. */
 import { PolyglotError } from '../core/errors.js';
 import type { CaseResult, OutputComparison } from './types.js';
+import { describeCheck } from './compare.js';
 
 /** The fields a case's result has whatever happened. */
 export type CaseBase = Pick<CaseResult, 'fixture' | 'case' | 'kind' | 'rtol' | 'atol'>;
@@ -15,6 +16,7 @@ export function resultFromOutputs(base: CaseBase, outputs: OutputComparison[]): 
     maxRelError: Math.max(0, ...outputs.map((o) => o.maxRelError)),
     outputs,
     message: ok ? undefined : outputs.filter((o) => !o.ok).map((o) => o.message).join('; '),
+    check: describeCheck(outputs, base.rtol, base.atol),
   };
 }
 

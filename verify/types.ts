@@ -26,12 +26,23 @@ export interface ActualOutput {
 
 export type CaseStatus = 'pass' | 'fail' | 'unsupported';
 
+/** The element nearest its bound (largest |a - b| / (atol + rtol * |b|)): the one that decides the check. */
+export interface DecidingElement {
+  absError: number;
+  /** |b|, the reference value's magnitude. */
+  refAbs: number;
+  /** atol + rtol * |b|. */
+  bound: number;
+}
+
 export interface OutputComparison {
   key: string;
   maxAbsError: number;
   maxRelError: number;
   ok: boolean;
   message?: string;
+  /** Tolerance comparisons only (exact ones have none). */
+  deciding?: DecidingElement;
 }
 
 export interface CaseResult {
@@ -45,6 +56,8 @@ export interface CaseResult {
   atol: number;
   outputs: OutputComparison[];
   message?: string;
+  /** The tolerance check that decided the status, e.g. `|a-b| 3.0e-6 <= atol 1e-4 + rtol 1e-3*|b| (|b| 2.1e-1, logits)`. */
+  check?: string;
 }
 
 /** What a case handler sees: the fixture's inputs resolved to host tensors. */

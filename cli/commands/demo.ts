@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { CommandModule } from 'yargs';
-import { initModelDir, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
+import { initModelDir, makeFolder, svgPathFor, syntheticSplit, PolyglotError, type EvalResult } from '../../index.js';
 import { runTrainingFromCli } from './train.js';
 import { withBackend, startBackend, type BackendArgs } from '../common.js';
 
@@ -29,10 +29,10 @@ function row(step: number, ev: EvalResult): string {
 }
 
 /**
- * `polyglot demo` (`npm start`): the main job, offline, on an embedded default. It generates
- * an English -> French task (numbers, dates, agreement sentences; train/demo/synthetic-task.ts),
- * creates a small NLLB-MoE with HF initialisation and a tokenizer built for that text, and
- * fine-tunes it for a few minutes, printing held-out loss / chrF / BLEU as it learns, then a
+ * `polyglot demo` (`npm start`): training end to end, offline. It generates an English -> French
+ * task (numbers, dates, agreement sentences; train/demo/synthetic-task.ts), creates a small
+ * NLLB-MoE with HF initialisation (random weights: nothing pretrained is embedded) and a tokenizer
+ * built for that text, and trains it from scratch for a few minutes, printing held-out loss / chrF / BLEU as it learns, then a
  * few translations, the loss-curve PNG and the exported HF model directory.
  */
 export const demoCommand: CommandModule<object, DemoArgs> = {
@@ -42,13 +42,13 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     withBackend(y)
       .option('out', { type: 'string', default: 'polyglot-demo', describe: 'folder for data, model, metrics, loss curve' })
       .option('minutes', { type: 'number', default: 3, describe: 'training time budget' })
-      .option('max-steps', { type: 'number', default: 3000, describe: 'step limit (the time budget usually ends the run first)' })
-      .option('batch-size', { type: 'number', default: 32 })
-      .option('lr', { type: 'number', default: 2e-3 })
-      .option('d-model', { type: 'number', default: 128 })
-      .option('experts', { type: 'number', default: 4 })
+      .option('max-steps', { type: 'number', default: 3000, describe: 'step limit (the time budget usually ends the run first; progress and ETA follow whichever ends it)' })
+      .option('batch-size', { type: 'number', default: 32, describe: 'sentence pairs per training step' })
+      .option('lr', { type: 'number', default: 2e-3, describe: 'AdamW learning rate (constant after warmup)' })
+      .option('d-model', { type: 'number', default: 128, describe: 'model width of the fresh NLLB-MoE' })
+      .option('experts', { type: 'number', default: 4, describe: 'experts per sparse layer (top-2 routing)' })
       .option('train-pairs', { type: 'number', default: 20000, describe: 'generated training pairs' })
-      .option('seed', { type: 'number', default: 1 })
+      .option('seed', { type: 'number', default: 1, describe: 'seed of the data, the initialisation and the batch order' })
       .option('dropout', { type: 'number', default: 0, describe: 'dropout of the fresh model' })
       // HF initialisation normal(0, init_std); with scale_embedding (x sqrt(d_model)) and sinusoidal
       // positions of RMS ~0.7, std 0.02 makes d_model-128 token embeddings ~0.23 RMS, swamped by the
@@ -61,8 +61,8 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     if (!(args.minutes > 0)) throw new PolyglotError(`--minutes: expected a positive number, found ${args.minutes}`);
     const backend = await startBackend(args);
     const out = path.resolve(args.out);
-    fs.mkdirSync(out, { recursive: true });
-    say('tfjs-polyglot demo: fine-tuning a small NLLB-MoE (sparse mixture-of-experts translator) from scratch');
+    makeFolder(out, `--out ${args.out}`);
+    say('tfjs-polyglot demo: training a small NLLB-MoE (sparse mixture-of-experts translator) from scratch');
     say(`backend ${backend}; everything below is generated locally, nothing is downloaded.\n`);
 
     // 1. data: a deterministic synthetic EN->FR task, held-out dev sentences never seen in training
@@ -159,7 +159,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
     for (const x of lastSamples.slice(0, args.examples)) {
       say(`  EN   ${x.src}\n  ref  ${x.ref}\n  out  ${x.hyp}${x.hyp === x.ref ? '   (exact)' : ''}\n`);
     }
-    if (s.plotFile) say(`loss curve (PNG): ${s.plotFile}`);
+    if (s.plotFile) say(`loss curve: ${s.plotFile} (PNG), ${svgPathFor(s.plotFile)} (SVG)`);
     say(`metrics (JSONL): ${s.metricsFile}`);
     if (r.exportDir) say(`trained model (HF directory): ${r.exportDir}`);
     r.loaded.model.dispose();

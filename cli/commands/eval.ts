@@ -1,9 +1,11 @@
 import type { CommandModule } from 'yargs';
-import { loadPeftAdapter, loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, type EvalResult } from '../../index.js';
+import { loadPeftAdapter, loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, type EvalResult, type HostBatch } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
+import { withEvalProgress } from '../eval-progress.js';
+import { warnPastPositionLimit } from '../position-limit.js';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
@@ -54,13 +56,16 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     }
     let res: EvalResult | undefined;
     try {
-      res = data.evalBatches ? evaluateLoss(loaded.model, data.evalBatches()) : undefined;
+      const limit = Number((loaded.ck.config as { max_position_embeddings?: unknown }).max_position_embeddings);
+      const batches = data.evalBatches?.();
+      res = batches ? evaluateLoss(loaded.model, warnLongBatches(args.quiet ? batches : withEvalProgress(batches, data.evalSize), limit)) : undefined;
     } finally {
       data.close();
     }
     if (!res) throw new PolyglotError(`${args.data.join(', ')}: no examples to evaluate`);
     if (loaded.arch === 'nllb-moe' && args.translations > 0) {
       const pairs = await readTranslationPairs(args.data, { limit: args.translations });
+      if (!args.quiet) process.stderr.write(`eval: decoding ${pairs.length} sentences (greedy) for chrF / BLEU\n`);
       const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, pairs);
       res.chrf = s.chrf;
       res.bleu = s.bleu;
@@ -69,3 +74,11 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     process.stdout.write(args.json ? `${JSON.stringify(res)}\n` : `${formatEval(0, res).replace('eval @ step 0: ', '')}\n`);
   },
 };
+
+/** Batches unchanged; the position warning when one's sequences (columns) pass the model's table. */
+function* warnLongBatches(batches: Iterable<HostBatch>, limit: number): Generator<HostBatch> {
+  for (const b of batches) {
+    if (Number.isFinite(limit)) warnPastPositionLimit('an evaluation batch row', Math.max(0, ...Object.values(b.arrays).map((a) => a.shape[1] ?? 0)), limit);
+    yield b;
+  }
+}

@@ -1,6 +1,7 @@
 import type { Argv, CommandModule } from 'yargs';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 import { loadPeftAdapter, generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
@@ -82,19 +83,22 @@ export const generateCommand: CommandModule<object, Args> = {
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
+      const limit = model.config.maxPositionEmbeddings;
+      warnPastPositionLimit('a prompt', Math.max(...prompts.map((p) => tokenizer.encode(p).length)), limit);
       const opts = withDefaults(generationConfig, decodingOptions(args));
       const stream = prompts.length === 1 && (opts.numBeams ?? 1) === 1 && (opts.numReturnSequences ?? 1) === 1 && !args.json;
       let onToken: GenerateOptions['onToken'];
+      let started = false;
       if (stream) {
         const promptIds = tokenizer.encode(prompts[0]);
         const streamer = new TextStreamer(tokenizer, (piece) => process.stdout.write(piece), promptIds);
-        let started = false;
         let done = false;
         onToken = (e) => {
           if (done) return;
           if (!started) {
-            // the prompt first, once the options have been accepted and the model runs
-            process.stdout.write(tokenizer.decode(promptIds, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }));
+            // the prompt as typed (not its decoding), once the options have been accepted and the model runs;
+            // the streamer then prints what the new ids add to the decoded prompt (HF pipeline)
+            process.stdout.write(prompts[0]);
             started = true;
           }
           streamer.put(e.tokens[0]);
@@ -104,8 +108,9 @@ export const generateCommand: CommandModule<object, Args> = {
       const t0 = Date.now();
       const out = await generateText(model, tokenizer, prompts, { ...opts, onToken });
       const secs = (Date.now() - t0) / 1000;
+      warnPastPositionLimit('a prompt with its continuation', Math.max(...out.map((o) => o.ids.length)), limit);
       if (stream) {
-        if (out[0].newIds.length === 0) process.stdout.write(out[0].text); // nothing was streamed
+        if (!started) process.stdout.write(out[0].text); // nothing was streamed
         process.stdout.write('\n');
       } else if (args.json) {
         for (const o of out) process.stdout.write(JSON.stringify({ prompt: o.prompt, text: o.text, completion: o.completion, ids: o.ids, new_ids: o.newIds, score: o.score }) + '\n');

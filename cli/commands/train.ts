@@ -102,7 +102,7 @@ export const trainCommand: CommandModule<object, TrainArgs> = {
       withRevision(withBackend(y))
         .option('model', { type: 'string', demandOption: true, describe: 'HF model directory, or hub model id ORG/NAME (downloaded into the hub cache when missing)' })
         .option('data', { type: 'string', array: true, demandOption: true, describe: 'training file(s): text / JSONL lines (causal-lm) or JSONL {src, tgt, src_lang, tgt_lang} (translation)' })
-        .option('out', { type: 'string', demandOption: true, describe: 'output folder: metrics.jsonl, loss.png, checkpoints/, model/ (must be new or empty, unless --resume / --force)' })
+        .option('out', { type: 'string', demandOption: true, describe: 'output folder: metrics.jsonl, loss.png + loss.svg, checkpoints/, model/ (must be new or empty, unless --resume / --force)' })
         .option('set', { type: 'string', array: true, describe: 'override config.json fields for training, e.g. --set expert_capacity=64 moe_token_dropout=0 (JSON values)' })
         .option('dropout', { type: 'number', describe: 'override every dropout of the config (HF dropout, attention_dropout, activation_dropout)' })
         .option('export-dir', { type: 'string', describe: 'where to write the final HF model (default <out>/model; an existing folder needs --force)' })

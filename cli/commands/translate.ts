@@ -4,6 +4,8 @@ import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { loadPeftAdapter, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { progressLine } from '../progress-line.js';
+import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
 interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, AdapterArgs {
@@ -59,7 +61,11 @@ export const translateCommand: CommandModule<object, Args> = {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
+      const limit = model.config.maxPositionEmbeddings;
+      const longest = Math.max(0, ...todo.map(([l]) => tokenizer.encode(l, { srcLang: args['src-lang'], maxLength: args['max-input-length'] }).length));
+      warnPastPositionLimit('a source sentence', longest, limit);
       const t0 = Date.now();
+      const progress = progressLine();
       const out = await translate(
         model,
         tokenizer,
@@ -72,14 +78,11 @@ export const translateCommand: CommandModule<object, Args> = {
           maxInputLength: args['max-input-length'],
           onProgress: args.quiet
             ? undefined
-            : (done, total) => {
-                const text = `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`;
-                // a redrawn line on a terminal; whole lines (about every 10%) in a log
-                if (process.stderr.isTTY) process.stderr.write(`\r${text}${done === total ? '\n' : ''}`);
-                else if (done === total || done % Math.max(1, Math.ceil(total / 10)) === 0) process.stderr.write(`${text}\n`);
-              },
+            : (done, total) => progress.update(done, total, `translated ${done}/${total} sentences (${(done / Math.max((Date.now() - t0) / 1000, 1e-9)).toFixed(2)} sentences/s)`),
         },
       );
+      // decoder positions: the start token, then the ids
+      warnPastPositionLimit('a translation (with the decoder start token)', 1 + Math.max(0, ...out.map((t) => t.ids.length)), limit);
       const byLine = new Map<number, string[]>();
       const perSentence = todo.length ? out.length / todo.length : 1;
       out.forEach((t) => {

@@ -19,7 +19,7 @@ export const verifyCommand: CommandModule<object, Args> = {
   builder: (y) =>
     adapterOption(withBackend(y))
       .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
-      .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case' })
+      .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case (JSON Lines) instead of the table' })
       .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' })
       .option('weights', { choices: WEIGHT_PRECISIONS as WeightPrecision[], default: 'float32' as WeightPrecision, describe: 'precision of the linear weights (int8/16-bit: the table shows the measured error against the float32 reference)' }) as never,
   handler: async (args) => {
@@ -34,7 +34,11 @@ export const verifyCommand: CommandModule<object, Args> = {
     // float rounding), checked against the fixture's references (e.g. saved from a peft model).
     const results = args.adapter ? await withMergedModelDir(args.dir, args.adapter, run, ['reference', 'cases.json']) : await run(args.dir);
     if (args.json) {
-      process.stdout.write(JSON.stringify(results.map((r) => ({ fixture: r.fixture, case: r.case, kind: r.kind, status: r.status, max_abs_error: r.maxAbsError, max_rel_error: r.maxRelError, rtol: r.rtol, atol: r.atol, message: r.message })), null, 1) + '\n');
+      // JSON Lines: one record per case, as the help says
+      for (const r of results) {
+        const record = { fixture: r.fixture, case: r.case, kind: r.kind, status: r.status, max_abs_error: r.maxAbsError, max_rel_error: r.maxRelError, rtol: r.rtol, atol: r.atol, check: r.check, message: r.message };
+        process.stdout.write(JSON.stringify(record) + '\n');
+      }
     } else {
       process.stdout.write(formatResultsTable(results) + '\n');
       const counts = { pass: 0, fail: 0, unsupported: 0 };

@@ -106,6 +106,7 @@ export class MiniSentencePiece {
   }
 
   decodeIds(ids) {
-    return ids.map((i) => this.pieces[i]?.piece ?? '').join('').replace(/▁/g, ' ').trim();
+    // as sentencepiece: only the dummy-prefix space of the first piece goes (a trailing "▁" stays)
+    return ids.map((i) => this.pieces[i]?.piece ?? '').join('').replace(/▁/g, ' ').replace(/^ /, '');
   }
 }

@@ -10,6 +10,7 @@ import spjs from 'sentencepiece-js';
 import { loadGraph } from '../lib/fs-handler.mjs';
 import { addedTokenIds, xglmPromptIds, toSpm } from '../lib/ids.mjs';
 import { xglmGreedy } from '../lib/greedy.mjs';
+import { continuation } from '../lib/continuation.mjs';
 
 const [dir, prompt, maxNew = '20'] = process.argv.slice(2);
 if (!dir || prompt === undefined) {
@@ -28,7 +29,7 @@ async function main() {
   const generated = await xglmGreedy(models, promptIds, { maxNewTokens: Number(maxNew), eosTokenId: 2 });
   const added = addedTokenIds(JSON.parse(fs.readFileSync(path.join(dir, 'tokenizer_config.json'), 'utf8')));
   console.log(JSON.stringify({ prompt_ids: promptIds, generated_ids: generated }));
-  console.log(prompt + sp.decodeIds(toSpm(generated, added)).replace(/^(?=\S)/, ' '));
+  console.log(prompt + continuation((ids) => sp.decodeIds(ids), toSpm(promptIds, added), toSpm(generated, added)));
 }
 
 main().catch((e) => {

@@ -4,6 +4,7 @@ import * as tf from '@tensorflow/tfjs';
 import { MiniSentencePiece } from '../lib/mini-spm.mjs';
 import { addedTokenId, addedTokenIds, nllbSourceIds, toSpm, xglmPromptIds } from '../lib/ids.mjs';
 import { nllbGreedy, xglmGreedy } from '../lib/greedy.mjs';
+import { continuation } from '../lib/continuation.mjs';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -66,7 +67,7 @@ async function run() {
       eosTokenId: gen.eos_token_id ?? 2,
       onToken: async (id) => {
         out.push(id);
-        $('output').textContent = `${text} ${spm.decodeIds(toSpm(out, added))}`;
+        $('output').textContent = text + continuation((ids) => spm.decodeIds(ids), toSpm(promptIds, added), toSpm(out, added));
         await new Promise((r) => setTimeout(r, 0)); // let the page repaint
       },
     });
