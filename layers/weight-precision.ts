@@ -84,6 +84,7 @@ export function applyWeightPrecision(
   if (report.precision !== precision && report.tensors > 0) {
     throw new PolyglotError(`--weights ${precision}: the model's weights are already ${report.precision}`);
   }
+  if (reports.has(model) && report.precision === precision && loaded === undefined) return report; // applied before
   report.precision = precision;
   reports.set(model, report);
   if (loaded !== undefined) {
@@ -98,8 +99,6 @@ export function applyWeightPrecision(
   // tie_word_embeddings): XGLM's model.embed_tokens, NLLB's model.shared.
   const tied = !params.some((p) => p.name === 'lm_head.weight');
   const tiedTables = new Set(params.filter((p) => tied && TIED_TABLE_NAMES.includes(p.name)).map((p) => p.variable));
-  const hasTiedInt8 = [...tiedTables].some((v) => linearProducts.has(v));
-  if (precision === 'int8' && hasTiedInt8) return report; // applied before
   for (const p of params) {
     const v = p.variable;
     if (precision === 'int8' && tiedTables.has(v)) {
