@@ -23,6 +23,7 @@ export type { DownloadProgress, ProgressCallback } from './hub/download-blob.js'
 export { writeHfModelDir, type HfModelToWrite, type HfTensorToWrite, type HfWriteOptions, type HfWriteResult, type HfExtraFile } from './convert/hf-writer.js';
 export { describeCheckpoint, genericSummary, formatCheckpointDescription, formatBytes, formatCount, type CheckpointDescription } from './convert/info.js';
 export { convertCheckpoint, parseByteSize, type ConvertOptions, type ConvertResult } from './convert/convert.js';
+export { quantizeCheckpoint, QUANTIZE_DTYPES, INT8_QUANTIZATION_CONFIG, type QuantizeDType, type QuantizeOptions, type QuantizeResult } from './models/quantize-checkpoint.js';
 export { verifyFixture, formatResultsTable } from './verify/verify.js';
 export type { CaseResult } from './verify/types.js';
 export { loadTokenizer, tokenizerFromModel, type Tokenizer, type LoadTokenizerOptions } from './tokenizers/load.js';

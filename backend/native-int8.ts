@@ -8,7 +8,7 @@
  * multiplied as usual (gradients then come from tfjs' matMul).
  */
 import { tf } from '../core/tf.js';
-import { asWasmBackend, offsetOf } from './wasm-backend.js';
+import { asWasmBackend, heapF32, offsetOf } from './wasm-backend.js';
 import { nativeAddon, type NativeWeight } from './native.js';
 import { dequantizeInt8, type Int8Quantized } from './int8-weights.js';
 
@@ -54,6 +54,15 @@ function register(): void {
 export function nativeInt8Bytes(): number {
   const addon = nativeAddon();
   return addon === undefined ? 0 : addon.q8Bytes();
+}
+
+/**
+ * A float32 tensor's values without a copy where possible (wasm: a view of the heap, valid
+ * until the next tensor allocation), so quantizing a 1 GB table does not add 1 GB of RSS.
+ */
+export function float32View(t: tf.Tensor): Float32Array {
+  if (tf.getBackend() === 'wasm' && t.dtype === 'float32') return heapF32(asWasmBackend(tf.backend()), t);
+  return t.dataSync() as Float32Array;
 }
 
 /** Whether int8 weights made now go to native memory (addon loaded, wasm backend active). */

@@ -4,7 +4,7 @@ import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
 import type { Int8Quantized } from '../backend/int8-weights.js';
-import { Int8Linear } from '../backend/native-int8.js';
+import { Int8Linear, float32View } from '../backend/native-int8.js';
 import { PolyglotLayer } from './base.js';
 
 export interface LinearConfig {
@@ -85,7 +85,7 @@ export class Linear extends PolyglotLayer {
   toInt8(quantize: (w: Float32Array, inFeatures: number, outFeatures: number) => Int8Quantized): boolean {
     if (this.floatKernel === undefined) return false;
     const v = this.floatKernel;
-    this.int8Weight = new Int8Linear(quantize(v.read().dataSync() as Float32Array, this.cfg.inFeatures, this.cfg.outFeatures));
+    this.int8Weight = new Int8Linear(quantize(float32View(v.read()), this.cfg.inFeatures, this.cfg.outFeatures));
     this.floatKernel = undefined;
     this.dropHfWeight(v);
     return true;

@@ -17,7 +17,7 @@ import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { decodeToFloat32, encodeTensorData } from '../convert/dtypes.js';
 import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
-import { Int8Linear, nativeInt8Bytes } from '../backend/native-int8.js';
+import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8.js';
 import { nativeAddon } from '../backend/native.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
@@ -104,7 +104,7 @@ export function applyWeightPrecision(
     if (precision === 'int8' && tiedTables.has(v)) {
       // A tied output projection (logits = h E^T): E [vocab, d] is already one output channel a row.
       const [rows, d] = v.shape as number[];
-      const lin = new Int8Linear(quantizeInt8Rows(v.read().dataSync() as Float32Array, rows, d));
+      const lin = new Int8Linear(quantizeInt8Rows(float32View(v.read()), rows, d));
       linearProducts.set(v, (x) => lin.apply(x));
       report.native = lin.native;
       report.tensors++;
@@ -113,7 +113,7 @@ export function applyWeightPrecision(
     if (precision === 'int8') {
       const linear = linearOfKernel.get(v);
       if (linear === undefined || !isInt8Linear(p.name)) continue;
-      linear.toInt8(quantizeInt8);
+      linear.toInt8((w, k, n) => quantizeInt8(w, k, n));
       report.native = linear.int8?.native ?? false;
       report.tensors++;
     } else {
