@@ -31,6 +31,17 @@ Isa detected_isa() {
 
 Isa g_best = detected_isa();
 Isa g_isa = g_best;
+
+bool detected_vnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") != 0;
+}
+
+// int8 linear products: "vnni" (int8 activations, vpdpbusd) when the CPU has it and
+// POLYGLOT_INT8_ACTIVATIONS=1 asks for it, else "float" (float32 activations, weights
+// dequantised in registers: weight-only quantization).
+const bool g_has_vnni = detected_vnni();
+bool g_vnni = g_has_vnni && std::getenv("POLYGLOT_INT8_ACTIVATIONS") != nullptr && std::string(std::getenv("POLYGLOT_INT8_ACTIVATIONS")) == "1";
 std::unique_ptr<ThreadPool> g_pool;
 
 int default_threads() {
@@ -183,6 +194,7 @@ void free_q8(napi_env, void* data, void*) {
   g_q8_bytes -= static_cast<double>(w->n) * w->k + 4.0 * w->n;
   std::free(w->q);
   std::free(w->scale);
+  std::free(w->colsum);
   delete w;
 }
 
@@ -210,14 +222,21 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
   w->n = n;
   w->q = static_cast<int8_t*>(std::aligned_alloc(64, ((qlen + 63) / 64) * 64));
   w->scale = static_cast<float*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
-  if (w->q == nullptr || w->scale == nullptr) {
+  w->colsum = static_cast<int32_t*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
+  if (w->q == nullptr || w->scale == nullptr || w->colsum == nullptr) {
     std::free(w->q);
     std::free(w->scale);
+    std::free(w->colsum);
     delete w;
     return throw_error(env, "polyglot native: out of memory for int8 weights");
   }
   std::memcpy(w->q, q, qlen);
   std::memcpy(w->scale, s, slen * 4);
+  for (long j = 0; j < n; j++) {
+    int32_t sum = 0;
+    for (long kk = 0; kk < k; kk++) sum += w->q[j * k + kk];
+    w->colsum[j] = sum;
+  }
   g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
   napi_value out;
   napi_create_external(env, w, free_q8, nullptr, &out);
@@ -250,7 +269,8 @@ napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
     return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  if (g_isa == Isa::kAvx512 && g_vnni) q8_matmul_vnni(g, pool());
+  else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
   else q8_matmul_avx2(g, pool());
   return nullptr;
 }
@@ -294,6 +314,23 @@ napi_value Q8Read(napi_env env, napi_callback_info info) {
 
 napi_value Q8Bytes(napi_env env, napi_callback_info) { return make_number(env, g_q8_bytes); }
 
+// int8Mode(name?): "vnni" (int8 activations, when the CPU has AVX-512 VNNI) or "float"
+// (weight-only); without an argument, the mode in use. Returns the mode in use.
+napi_value Int8Mode(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc >= 1) {
+    char buf[16] = {0};
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
+    const std::string want(buf, len);
+    if (want == "vnni") g_vnni = g_has_vnni;
+    else if (want == "float") g_vnni = false;
+  }
+  return make_string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"isa", nullptr, Isa_, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -305,6 +342,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"q8Matmul", nullptr, Q8Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8MatmulT", nullptr, Q8MatmulT, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Read", nullptr, Q8Read, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"int8Mode", nullptr, Int8Mode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
