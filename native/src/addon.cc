@@ -254,8 +254,9 @@ const Q8Weight* q8_handle(napi_env env, napi_value v) {
   return static_cast<const Q8Weight*>(wp);
 }
 
-// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W (float offsets).
-napi_value Q8Matmul(napi_env env, napi_callback_info info) {
+// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W; with `transposed`
+// (q8MatmulT(heap, weight, dyOffset, dxOffset, m)): dX[m, k] = dY[m, n] · Wᵀ. Float offsets.
+napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv)) return nullptr;
   if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
@@ -266,34 +267,20 @@ napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   if (w == nullptr) return nullptr;
   const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
   const double floats = static_cast<double>(bytes / sizeof(float));
-  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
+  const double from = static_cast<double>(transposed ? w->n : w->k), to = static_cast<double>(transposed ? w->k : w->n);
+  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * from > floats || c_off + m * to > floats)
     return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  if (g_isa == Isa::kAvx512 && g_vnni) q8_matmul_vnni(g, pool());
+  if (transposed && g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
+  else if (transposed) q8_matmul_t_avx2(g, pool());
+  else if (g_isa == Isa::kAvx512 && g_vnni) q8_matmul_vnni(g, pool());
   else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
   else q8_matmul_avx2(g, pool());
   return nullptr;
 }
 
-// q8MatmulT(heap, weight, dyOffset, dxOffset, m): dX[m, k] = dY[m, n] · Wᵀ (float offsets).
-napi_value Q8MatmulT(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return nullptr;
-  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
-  float* base = nullptr;
-  size_t bytes = 0;
-  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
-  const Q8Weight* w = q8_handle(env, argv[1]);
-  if (w == nullptr) return nullptr;
-  const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
-  const double floats = static_cast<double>(bytes / sizeof(float));
-  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->n > floats || c_off + m * w->k > floats)
-    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
-  Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  if (g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
-  else q8_matmul_t_avx2(g, pool());
-  return nullptr;
-}
+napi_value Q8Matmul(napi_env env, napi_callback_info info) { return q8_product(env, info, false); }
+napi_value Q8MatmulT(napi_env env, napi_callback_info info) { return q8_product(env, info, true); }
 
 // q8Read(weight, q: Int8Array [n*k], scale: Float32Array [n]): copies the weight back out.
 napi_value Q8Read(napi_env env, napi_callback_info info) {
