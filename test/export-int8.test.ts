@@ -17,7 +17,10 @@ import { exportGraphModels } from '../export/export-model.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 
-await useBackend('wasm');
+// uvu runs every file in one process: each file selects its backend when its tests start.
+test.before(async () => {
+  await useBackend('wasm');
+});
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyglot-export-int8-'));
 

@@ -15,7 +15,10 @@ import { dequantizeInt8, quantizeInt8 } from '../backend/int8-weights.js';
 import { Int8Linear } from '../backend/native-int8.js';
 import { Linear, withInt8Weights } from '../layers/linear.js';
 
-await useBackend('wasm');
+// uvu runs every file in one process: each file selects its backend when its tests start.
+test.before(async () => {
+  await useBackend('wasm');
+});
 
 function randn(rng: Rng, n: number): Float32Array {
   return Float32Array.from({ length: n }, () => rng.normal());

@@ -16,7 +16,10 @@ import { nativeAddon } from '../backend/native.js';
 import { quantizeInt8 } from '../backend/int8-weights.js';
 import { Int8Linear } from '../backend/native-int8.js';
 
-await useBackend('wasm');
+// uvu runs every file in one process: each file selects its backend when its tests start.
+test.before(async () => {
+  await useBackend('wasm');
+});
 
 function roundHalfEven(v: number): number {
   const r = Math.round(v);

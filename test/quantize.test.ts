@@ -22,7 +22,10 @@ import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { quantizeCheckpoint } from '../models/quantize-checkpoint.js';
 import { precisionReportOf } from '../layers/weight-precision.js';
 
-await useBackend('wasm');
+// uvu runs every file in one process: each file selects its backend when its tests start.
+test.before(async () => {
+  await useBackend('wasm');
+});
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyglot-quantize-'));
 const xq = path.join(root, 'xglm-q8');

@@ -15,7 +15,10 @@ import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { applyWeightPrecision, precisionReportOf } from '../layers/weight-precision.js';
 import { nativeAddon } from '../backend/native.js';
 
-await useBackend('wasm');
+// uvu runs every file in one process: each file selects its backend when its tests start.
+test.before(async () => {
+  await useBackend('wasm');
+});
 
 function ids(rng: Rng, rows: number, cols: number, vocab: number): tf.Tensor2D {
   return tf.tensor2d(Array.from({ length: rows * cols }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))), [rows, cols], 'int32');
