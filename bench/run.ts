@@ -21,12 +21,14 @@ import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
+import { m2m100Bench } from './m2m100.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
   moeBench,
   xglmBench,
   trainBench,
+  m2m100Bench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
