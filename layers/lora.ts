@@ -10,7 +10,7 @@ import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
 import { PolyglotLayer } from './base.js';
 import { dropout } from './dropout.js';
-import { linearProducts, type Linear, type LinearAdapter } from './linear.js';
+import type { Linear, LinearAdapter } from './linear.js';
 import { PolyglotError } from '../core/errors.js';
 
 export interface LoraAdapterConfig {
@@ -70,7 +70,7 @@ export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
 
   /** Folds the adapter into `linear`'s kernel: W' = W + scaling * A B. */
   mergeInto(linear: Linear): void {
-    if (linearProducts.has(linear.kernel)) {
+    if (linear.int8 !== undefined) {
       throw new PolyglotError(`${this.cfg.module}: cannot merge an adapter into int8 weights (merge first, then quantize; or keep the adapter unmerged)`);
     }
     tf.tidy(() => {

@@ -17,12 +17,26 @@ import type { NamedParameter } from '../core/trainable.js';
 import { readJsonFile, type HfCheckpoint, type TensorSource } from '../convert/checkpoint.js';
 import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
+import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
+import { applyWeightPrecision, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
+import { nativeInt8Available } from '../backend/native-int8.js';
+import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
+import { Int8AwareSource } from '../convert/quantized-source.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * Precision of the linear weights (layers/weight-precision.ts). Default: as stored (a
+   * `polyglot quantize` checkpoint's int8 weights stay int8, floats load as float32).
+   * int8: quantized tensor by tensor while loading, straight into native memory: no float32
+   * copy of a linear weight is ever made on the wasm heap.
+   */
+  weights?: WeightPrecision;
+  /** Called with every linear weight loaded as int8 (checkpoint name, weight); `polyglot quantize` records them. */
+  onInt8?: (checkpointName: string, w: Int8Quantized) => void;
 }
 
 /** generation_config.json as found beside the weights (parsed by generation/generation-config.ts when used). */
@@ -82,9 +96,46 @@ export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: Ten
   return (name, shape, transposed) => {
     const ckName = naming.checkpointName(name, tensors, config);
     if (ckName === undefined || !tensors.has(ckName)) return undefined;
+    if (tensors instanceof Int8AwareSource && tensors.isInt8(ckName) && !(transposed && shape.length === 2)) {
+      throw new PolyglotError(`${source}: tensor "${ckName}": int8 weights are read for linear layers only, found one for the parameter ${name} ${shapeStr(shape)}`);
+    }
     const meta = tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr(hfShape(shape, transposed)) || !FLOAT_DTYPES.includes(meta.dtype)) return undefined;
     return readParameter(tensors, ckName, shape, transposed, source);
+  };
+}
+
+/**
+ * The int8 side of loading: each Linear asks for its weight (layers/linear.ts
+ * `withInt8Weights`); a stored int8 weight is taken as is, a float one quantized per output
+ * channel (row of HF's [out, in]) when `precision` is int8. Routers stay float32 (see
+ * layers/weight-precision.ts). Taken tensors are consumed, so the format's check, which sees
+ * only float parameters, does not call them unexpected.
+ */
+function int8Weights<C>(
+  naming: WeightNaming<C>,
+  tensors: Int8AwareSource,
+  config: C,
+  precision: WeightPrecision,
+  loaded: Omit<PrecisionReport, 'precision'>,
+  onInt8?: PretrainedOptions['onInt8'],
+): Int8WeightProvider {
+  loaded.native = nativeInt8Available();
+  return (name, inFeatures, outFeatures) => {
+    if (!isInt8Linear(name)) return undefined;
+    const ckName = naming.checkpointName(name, tensors, config);
+    if (ckName === undefined || !tensors.has(ckName)) return undefined;
+    const meta = tensors.meta(ckName);
+    if (shapeStr(meta.shape) !== shapeStr([outFeatures, inFeatures])) return undefined; // the check names it
+    let w: Int8Quantized;
+    if (tensors.isInt8(ckName)) w = tensors.int8(ckName);
+    else if (precision === 'int8' && FLOAT_DTYPES.includes(meta.dtype)) w = quantizeInt8Rows(tensors.read(ckName).data as Float32Array, outFeatures, inFeatures);
+    else return undefined;
+    tensors.consume(ckName);
+    loaded.tensors++;
+    if (loaded.native) loaded.nativeBytes += w.q.length + 4 * w.scale.length;
+    onInt8?.(ckName, w);
+    return w;
   };
 }
 
@@ -109,7 +160,7 @@ function generationConfigOf(dir: string): GenerationConfigFile | undefined {
 export function modelFromCheckpoint<C, M extends PretrainedModel>(
   cls: PretrainedClass<C, M>,
   ck: HfCheckpoint,
-  options: Pick<PretrainedOptions, 'configOverrides'> = {},
+  options: LoadOptions = {},
   purpose?: string,
 ): M {
   const source = `${ck.dir}/config.json`;
@@ -117,9 +168,18 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const config = format.parseConfig(ck.config, source, options.configOverrides);
   // The hostile-checkpoint guard: shapes the config implies against the file's headers, before any allocation.
   format.checkShapes?.(config, ck.tensors, ck.dir);
-  const model = withInitialValues(checkpointInitialValues(format.weights, ck.tensors, config, ck.dir), () => new cls(config));
+  const tensors = new Int8AwareSource(ck.tensors, ck.dir);
+  // Default: as stored (int8 checkpoints stay int8).
+  const precision = options.weights ?? (tensors.hasInt8 ? 'int8' : 'float32');
+  const build = (): M => new cls(config);
+  const loaded = { tensors: 0, nativeBytes: 0, native: false };
+  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir), () =>
+    precision === 'int8' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
+  );
   try {
-    format.weights.check(model.namedParameters(), ck.tensors, ck.dir, config);
+    format.weights.check(model.namedParameters(), tensors, ck.dir, config);
+    // The rest of the precision: a tied output projection (int8), 16-bit rounding.
+    if (precision !== 'float32') applyWeightPrecision(model, precision, loaded);
     model.generationConfig = generationConfigOf(ck.dir);
   } catch (e) {
     model.dispose();
@@ -127,6 +187,9 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   }
   return model;
 }
+
+/** What `modelFromCheckpoint` takes of the options. */
+export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8'>;
 
 /** `fromPretrained`: a model directory or hub model id (see `resolvePretrained`) as a `cls` model. */
 export async function modelFromPretrained<C, M extends PretrainedModel>(cls: PretrainedClass<C, M>, idOrDir: string, options: PretrainedOptions = {}): Promise<M> {

@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, type BackendArgs, type WeightsArgs } from '../common.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withMergedModelDir, exportGraphModels, EXPORT_FORMATS, parseQuantizeMode, QUANTIZE_MODES, type ExportFormat } from '../../index.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args extends BackendArgs, ModelSourceArgs, AdapterArgs {
+interface Args extends BackendArgs, ModelSourceArgs, AdapterArgs, WeightsArgs {
   dir: string;
   out: string;
   format: ExportFormat;
@@ -16,7 +16,7 @@ export const exportCommand: CommandModule<object, Args> = {
   command: 'export <dir>',
   describe: 'export a checkpoint as TensorFlow.js graph models (stock tf.loadGraphModel), with tokenizer files and a README',
   builder: (y) =>
-    withRevision(adapterOption(withBackend(y)))
+    withRevision(adapterOption(withWeights(withBackend(y))))
       .positional('dir', { type: 'string', demandOption: true, describe: 'model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('out', { type: 'string', demandOption: true, describe: 'output folder (must not exist unless --force)' })
       .option('format', { choices: EXPORT_FORMATS as unknown as string[], default: 'graph', describe: 'export format' })
@@ -25,7 +25,7 @@ export const exportCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const log = args.quiet ? undefined : (line: string) => process.stderr.write(`  ${line}\n`);
-    const exportDir = (dir: string) => exportGraphModels(dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), force: args.force, log });
+    const exportDir = (dir: string) => exportGraphModels(dir, { out: args.out, format: args.format, quantize: parseQuantizeMode(args.quantize), weights: args.weights, force: args.force, log });
     const dir = await modelDirOf(args.dir, args);
     // --adapter: the graphs get the merged weights W + (alpha/r) B A (no adapter ops in the graph).
     const r = args.adapter ? await withMergedModelDir(dir, args.adapter, exportDir) : await exportDir(dir);

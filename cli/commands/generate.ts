@@ -79,7 +79,7 @@ export const generateCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });

@@ -55,7 +55,7 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });

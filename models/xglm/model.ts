@@ -25,7 +25,7 @@ import { chunkedTiedCrossEntropy, LOGITS_CHUNK_ELEMENTS } from '../../losses/chu
 import type { ComputeLossOptions } from '../../core/trainable.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import type { CheckpointFormat } from '../checkpoint-format.js';
-import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions, type LoadOptions } from '../pretrained.js';
 import type { XGLMConfig } from './config.js';
 import { xglmFormat } from './format.js';
 
@@ -181,7 +181,7 @@ export class XGLMForCausalLM {
   }
 
   /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
-  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): XGLMForCausalLM {
+  static fromCheckpoint(ck: HfCheckpoint, options: LoadOptions = {}): XGLMForCausalLM {
     return modelFromCheckpoint(XGLMForCausalLM, ck, options);
   }
 

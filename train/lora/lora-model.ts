@@ -10,7 +10,8 @@
 import { PolyglotError } from '../../core/errors.js';
 import { Rng } from '../../core/random.js';
 import { LoraAdapter } from '../../layers/lora.js';
-import { linearOfKernel, type Linear } from '../../layers/linear.js';
+import { tf } from '../../core/tf.js';
+import { Linear, linearOfKernel } from '../../layers/linear.js';
 import { globToRegExp } from '../freeze.js';
 import type { ComputeLossOptions, LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { selectTargets, type PeftTargetModules } from './targets.js';
@@ -43,10 +44,30 @@ const sameName: HfNaming = (name) => name;
 export function linearModules(model: Pick<TrainableModel, 'namedParameters'>, hfName: HfNaming = sameName): Map<string, Linear> {
   const out = new Map<string, Linear>();
   for (const p of model.namedParameters()) {
-    const lin = p.name.endsWith('.weight') ? linearOfKernel(p.variable) : undefined;
+    const lin = p.name.endsWith('.weight') ? linearOfKernel.get(p.variable) : undefined;
     if (lin && lin.kernel === p.variable) out.set(hfName(p.name).slice(0, -'.weight'.length), lin);
   }
+  // An int8 Linear has no float32 kernel among the parameters (layers/linear.ts): found by walking the model.
+  for (const lin of int8Linears(model)) out.set(hfName(lin.weightName).slice(0, -'.weight'.length), lin);
   return out;
+}
+
+/** The Linear layers reachable from `root` whose weight is int8 in native memory. */
+function int8Linears(root: object): Linear[] {
+  const seen = new Set<object>();
+  const found: Linear[] = [];
+  const visit = (v: unknown, depth: number): void => {
+    if (v === null || typeof v !== 'object' || seen.has(v) || depth > 16) return;
+    seen.add(v);
+    if (v instanceof Linear) {
+      if (v.int8 !== undefined) found.push(v);
+      return;
+    }
+    if (v instanceof tf.Tensor || v instanceof tf.LayerVariable || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) visit(child, depth + 1);
+  };
+  visit(root, 0);
+  return found;
 }
 
 export interface LoraModelOptions {
