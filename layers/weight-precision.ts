@@ -18,6 +18,7 @@ import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
 import { Int8Linear, nativeInt8Bytes } from '../backend/native-int8.js';
 import type { HfParameter } from './base.js';
 import { linearProducts } from './linear.js';
+import type { ExpertStore } from './moe/expert-store.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat16', 'float16', 'int8'];
@@ -37,6 +38,8 @@ export interface PrecisionReport {
 /** A whole model (XGLMForCausalLM, NllbMoeForConditionalGeneration, ...). */
 interface HasParameters {
   namedParameters(): HfParameter[];
+  /** Offloaded experts (`--max-memory`): cached in the same precision, read when used. */
+  expertStore?: ExpertStore;
 }
 
 function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void {
@@ -85,5 +88,6 @@ export function applyWeightPrecision(model: HasParameters, precision: WeightPrec
     }
   }
   report.nativeBytes = nativeInt8Bytes() - before;
+  model.expertStore?.setPrecision(precision, report.nativeBytes);
   return report;
 }

@@ -19,10 +19,17 @@ import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
+import { BYTES_PER_GB, ExpertStore, withExpertStore } from '../layers/moe/expert-store.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * Weight budget in GB (1e9 bytes; `--max-memory`): an MoE keeps its dense part resident and
+   * reads experts from the checkpoint on demand into an LRU cache of the rest
+   * (layers/moe/expert-store.ts); a model under it that cannot fit gets a one-line error with its minimum.
+   */
+  maxMemoryGB?: number;
 }
 
 /** generation_config.json as found beside the weights (parsed by generation/generation-config.ts when used). */
@@ -37,6 +44,8 @@ export interface PretrainedModel {
   dispose(): void;
   /** The model directory's generation_config.json; generateText / translate start from it (HF generate()). */
   generationConfig?: GenerationConfigFile;
+  /** Set when loaded with `maxMemoryGB` and the model has experts to offload. */
+  expertStore?: ExpertStore;
 }
 
 /** A model class as the loader sees it: its formats and its constructor. */
@@ -109,7 +118,7 @@ function generationConfigOf(dir: string): GenerationConfigFile | undefined {
 export function modelFromCheckpoint<C, M extends PretrainedModel>(
   cls: PretrainedClass<C, M>,
   ck: HfCheckpoint,
-  options: Pick<PretrainedOptions, 'configOverrides'> = {},
+  options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {},
   purpose?: string,
 ): M {
   const source = `${ck.dir}/config.json`;
@@ -117,10 +126,20 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const config = format.parseConfig(ck.config, source, options.configOverrides);
   // The hostile-checkpoint guard: shapes the config implies against the file's headers, before any allocation.
   format.checkShapes?.(config, ck.tensors, ck.dir);
-  const model = withInitialValues(checkpointInitialValues(format.weights, ck.tensors, config, ck.dir), () => new cls(config));
+  const build = () => withInitialValues(checkpointInitialValues(format.weights, ck.tensors, config, ck.dir), () => new cls(config));
+  const store =
+    options.maxMemoryGB === undefined
+      ? undefined
+      : new ExpertStore({ tensors: ck.tensors, checkpointName: (n) => format.weights.checkpointName(n, ck.tensors, config), budgetBytes: options.maxMemoryGB * BYTES_PER_GB, source: ck.dir });
+  const model = store ? withExpertStore(store, build) : build();
   try {
     format.weights.check(model.namedParameters(), ck.tensors, ck.dir, config);
     model.generationConfig = generationConfigOf(ck.dir);
+    if (store) {
+      // Resident weights: every parameter left (float32 variables).
+      store.setDenseBytes(model.namedParameters().reduce((a, p) => a + 4 * (p.variable.shape as number[]).reduce((x, y) => x * y, 1), 0));
+      if (store.layerCount > 0) model.expertStore = store;
+    }
   } catch (e) {
     model.dispose();
     throw e;

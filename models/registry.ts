@@ -87,14 +87,14 @@ export function modelEntryFor(config: Record<string, unknown>, source: string, p
 }
 
 /** Any registered model from an opened checkpoint (the architecture chosen by model_type). */
-export function loadModelFromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}, purpose = ''): LoadedModel {
+export function loadModelFromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}, purpose = ''): LoadedModel {
   const { format, architecture } = modelEntryFor(ck.config, `${ck.dir}/config.json`, purpose);
   const model = modelFromCheckpoint(architecture.modelClass as PretrainedClass<unknown, PretrainedModel>, ck, options);
   return { arch: architecture.arch, task: architecture.task, format, model, ck } as LoadedModel;
 }
 
 /** A model of `task` from an opened checkpoint; one of another task is refused before anything is allocated. */
-export function loadModelForTask<T extends PipelineTask>(ck: HfCheckpoint, task: T, options: Pick<PretrainedOptions, 'configOverrides'> = {}, hint = ''): Extract<LoadedModel, { task: T }> {
+export function loadModelForTask<T extends PipelineTask>(ck: HfCheckpoint, task: T, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}, hint = ''): Extract<LoadedModel, { task: T }> {
   const source = `${ck.dir}/config.json`;
   const { format, architecture } = modelEntryFor(ck.config, source);
   if (architecture.task !== task) {

@@ -33,6 +33,7 @@ import type { CheckpointFormat } from '../checkpoint-format.js';
 import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
 import { nllbMoeFormat } from './format.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
+import type { ExpertStore } from '../../layers/moe/expert-store.js';
 
 export type { MoeLayerMetrics };
 
@@ -286,12 +287,14 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   }
 
   /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
-  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): NllbMoeForConditionalGeneration {
+  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}): NllbMoeForConditionalGeneration {
     return modelFromCheckpoint(NllbMoeForConditionalGeneration, ck, options);
   }
 
   /** generation_config.json of the directory the model came from (translate starts from it, as HF generate()). */
   generationConfig?: GenerationConfigFile;
+  /** Offloaded experts (loaded with `maxMemoryGB`): the LRU cache and its hit / miss counters. */
+  expertStore?: ExpertStore;
 
   readonly model: NllbMoeModel;
   /** Defaults of computeLoss when the caller does not say (set by loaders, e.g. verify's `moe_loss`). */
@@ -404,5 +407,6 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   dispose(): void {
     this.model.dispose();
     this.lmHead?.disposeParameters();
+    this.expertStore?.dispose();
   }
 }

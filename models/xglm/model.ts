@@ -169,7 +169,7 @@ export class XGLMForCausalLM {
   }
 
   /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
-  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides'> = {}): XGLMForCausalLM {
+  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}): XGLMForCausalLM {
     return modelFromCheckpoint(XGLMForCausalLM, ck, options);
   }
 
