@@ -59,7 +59,7 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 }
 
 export const nllbMoeCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32') {
+  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32', maxMemoryGB?: number) {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
@@ -68,7 +68,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
+        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov, maxMemoryGB });
         applyWeightPrecision(m, weights);
         models.set(key, m);
       }

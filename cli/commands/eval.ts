@@ -4,10 +4,10 @@ import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface EvalArgs extends BackendArgs, ModelSourceArgs, WeightsArgs {
+interface EvalArgs extends BackendArgs, ModelSourceArgs, WeightsArgs, MaxMemoryArgs {
   model: string;
   data: string[];
   'batch-size': number;
@@ -21,7 +21,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
   builder: (y) =>
-    withRevision(withWeights(withBackend(y)))
+    withRevision(withMaxMemory(withWeights(withBackend(y))))
       .option('model', { type: 'string', demandOption: true, describe: 'HF model directory or hub model id ORG/NAME' })
       .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
       .option('batch-size', { type: 'number', default: 8 })
@@ -31,7 +31,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined, ...maxMemoryOption(args) });
     applyWeights(loaded.model, args);
     const tok = await loadPretrainedTokenizer(loaded.ck.dir);
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
@@ -56,6 +56,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       res.chrf = s.chrf;
       res.bleu = s.bleu;
     }
+    reportExpertCache(loaded.model, args);
     loaded.model.dispose();
     process.stdout.write(args.json ? `${JSON.stringify(res)}\n` : `${formatEval(0, res).replace('eval @ step 0: ', '')}\n`);
   },

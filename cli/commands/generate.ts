@@ -1,5 +1,5 @@
 import type { Argv, CommandModule } from 'yargs';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 import { generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
@@ -60,7 +60,7 @@ export function decodingOptions(a: DecodingArgs): GenerateOptions {
   };
 }
 
-interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, MaxMemoryArgs {
   model: string;
   prompt: string[];
   json: boolean;
@@ -70,14 +70,14 @@ export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
   describe: 'continue text prompts with an XGLM model (streams tokens for a single prompt)',
   builder: (y) =>
-    withRevision(withDecoding(withWeights(withBackend(y)), 20))
+    withRevision(withDecoding(withMaxMemory(withWeights(withBackend(y))), 20))
       .option('model', { type: 'string', demandOption: true, describe: 'XGLM model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args), maxMemoryOption(args));
     applyWeights(model, args);
     try {
       const opts = withDefaults(generationConfig, decodingOptions(args));

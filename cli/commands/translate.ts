@@ -1,11 +1,11 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, MaxMemoryArgs {
   model: string;
   'src-lang': string;
   'tgt-lang': string;
@@ -20,7 +20,7 @@ export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
   describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
   builder: (y) =>
-    withRevision(withDecoding(withWeights(withBackend(y)), 200))
+    withRevision(withDecoding(withMaxMemory(withWeights(withBackend(y))), 200))
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
       .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn' })
@@ -52,7 +52,7 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args));
+    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args), maxMemoryOption(args));
     applyWeights(model, args);
     try {
       // empty lines are echoed as empty lines, not translated
@@ -94,6 +94,7 @@ export const translateCommand: CommandModule<object, Args> = {
           else process.stdout.write(`${ts[0]}\n`);
         });
       }
+      reportExpertCache(model, args);
     } finally {
       model.dispose();
     }

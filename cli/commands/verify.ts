@@ -1,10 +1,10 @@
 import type { CommandModule } from 'yargs';
 import { PolyglotError } from '../../core/errors.js';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withMaxMemory, maxMemoryOption, type BackendArgs, type MaxMemoryArgs } from '../common.js';
 import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../layers/weight-precision.js';
 
-interface Args extends BackendArgs {
+interface Args extends BackendArgs, MaxMemoryArgs {
   dir: string;
   json: boolean;
   filter?: string;
@@ -15,7 +15,7 @@ export const verifyCommand: CommandModule<object, Args> = {
   command: 'verify <dir>',
   describe: 'run every reference case of a fixture (model or tokenizer) and compare within tolerance',
   builder: (y) =>
-    withBackend(y)
+    withMaxMemory(withBackend(y))
       .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case' })
       .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' })
@@ -25,6 +25,7 @@ export const verifyCommand: CommandModule<object, Args> = {
     const results = await verifyFixture(args.dir, {
       filter: args.filter ? filterPattern(args.filter) : undefined,
       weights: args.weights,
+      ...maxMemoryOption(args),
       onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
     });
     if (args.json) {
