@@ -21,12 +21,14 @@ import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
+import { bigBench } from './big.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
   moeBench,
   xglmBench,
   trainBench,
+  bigBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
@@ -41,7 +43,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`bench: unknown bench ${unknown.map((n) => `"${n}"`).join(', ')}; expected one of ${BENCHES.map((b) => b.name).join(', ')}`);
     return 1;
   }
-  const selected = names.length > 0 ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+  const selected = names.length > 0 ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES.filter((b) => !b.onlyByName);
   const backendOpt = typeof options['backend'] === 'string' ? options['backend'] : 'auto';
   const backend = await selectBackend(backendOpt as BackendName);
   const quick = options['quick'] === true;
