@@ -6,6 +6,7 @@
  *  - BatchMatMul: transposed/batched operands routed to XNNPACK (wasm-batch-matmul.ts).
  *  - Transpose: large last-two-axes swaps as a tiled copy (stock one thrashes the cache).
  *  - Cumsum: negative axes normalised (stock one reads out of bounds).
+ *  - _FusedMatMul: a bias with a transpose or a batch (stock result is wrong).
  *  - BatchMatMul and _FusedMatMul by the native addon when it is built and loads
  *    (native-matmul.ts; the JS BatchMatMul above stays as its fallback).
  * Call after importing @tensorflow/tfjs-backend-wasm; idempotent.
@@ -17,6 +18,7 @@ import { oneHotConfig } from './wasm-one-hot.js';
 import { registerBatchMatMulOverride } from './wasm-batch-matmul.js';
 import { registerTransposeOverride } from './wasm-transpose.js';
 import { registerCumsumFix } from './wasm-cumsum.js';
+import { registerFusedMatMulFix } from './wasm-fused-matmul.js';
 import { nativeAddon } from './native.js';
 import { registerNativeMatMul } from './native-matmul.js';
 
@@ -37,6 +39,7 @@ export function registerWasmKernels(): void {
   registerTransposeOverride(initialised);
   registerBatchMatMulOverride(initialised);
   registerCumsumFix(initialised);
+  registerFusedMatMulFix(initialised);
   const native = nativeAddon();
   if (native !== undefined) registerNativeMatMul(native, initialised);
   registered = true;

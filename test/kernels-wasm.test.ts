@@ -189,4 +189,36 @@ test('matMul degenerate sizes (k = 1, m = 1, n = 1)', async () => {
   await checkMatMul(1, 9, 1, [2], []);
 });
 
+test('fused matMul with a bias and transposed or batched operands (stock wasm applied the bias to the wrong elements)', async () => {
+  const rng = new Rng(7);
+  for (const [m, k, n, batch] of [
+    [3, 8, 16, []],
+    [5, 7, 3, [2]],
+    [1, 5, 4, []],
+    [300, 520, 300, []], // large enough for the tiled transpose
+  ] as [number, number, number, number[]][]) {
+    const a = randn(rng, batch.reduce((p, d) => p * d, 1) * m * k);
+    const b = randn(rng, batch.reduce((p, d) => p * d, 1) * k * n);
+    const bias = randn(rng, n);
+    for (const [ta, tb] of [[false, false], [false, true], [true, false], [true, true]]) {
+      for (const activation of ['linear', 'relu', 'elu'] as const) {
+        await compare(
+          () => [
+            tf.fused.matMul({
+              a: tf.tensor(a, [...batch, ...(ta ? [k, m] : [m, k])]),
+              b: tf.tensor(b, [...batch, ...(tb ? [n, k] : [k, n])]),
+              transposeA: ta,
+              transposeB: tb,
+              bias: tf.tensor1d(bias),
+              activation,
+            }),
+          ],
+          1e-5,
+          `fused ${m}x${k}x${n} batch [${batch}] ta ${ta} tb ${tb} ${activation}`,
+        );
+      }
+    }
+  }
+});
+
 test.run();
