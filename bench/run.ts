@@ -22,6 +22,7 @@ import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
 import { bigBench } from './big.js';
+import { ortBench } from './ort.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -29,6 +30,7 @@ export const BENCHES: Bench[] = [
   xglmBench,
   trainBench,
   bigBench,
+  ortBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
