@@ -18,7 +18,7 @@ import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
 import { Int8Linear, nativeInt8Bytes } from '../backend/native-int8.js';
 import type { HfParameter } from './base.js';
 import { linearProducts } from './linear.js';
-import type { ExpertStore } from './moe/expert-store.js';
+import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat16', 'float16', 'int8'];
@@ -88,6 +88,7 @@ export function applyWeightPrecision(model: HasParameters, precision: WeightPrec
     }
   }
   report.nativeBytes = nativeInt8Bytes() - before;
-  model.expertStore?.setPrecision(precision, report.nativeBytes);
+  // Offloaded experts are cached in the same precision; the dense part now holds these bytes.
+  model.expertStore?.setResident(precision, float32ParameterBytes(params) + report.nativeBytes);
   return report;
 }

@@ -19,7 +19,7 @@ import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
-import { BYTES_PER_GB, ExpertStore, withExpertStore } from '../layers/moe/expert-store.js';
+import { BYTES_PER_GB, ExpertStore, float32ParameterBytes, withExpertStore } from '../layers/moe/expert-store.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
@@ -136,8 +136,8 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
     format.weights.check(model.namedParameters(), ck.tensors, ck.dir, config);
     model.generationConfig = generationConfigOf(ck.dir);
     if (store) {
-      // Resident weights: every parameter left (float32 variables).
-      store.setDenseBytes(model.namedParameters().reduce((a, p) => a + 4 * (p.variable.shape as number[]).reduce((x, y) => x * y, 1), 0));
+      // Resident weights: every parameter (float32 variables); --weights changes it (layers/weight-precision.ts).
+      store.setResident('float32', float32ParameterBytes(model.namedParameters()));
       if (store.layerCount > 0) model.expertStore = store;
     }
   } catch (e) {

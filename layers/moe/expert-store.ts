@@ -196,22 +196,15 @@ export class ExpertStore {
   }
 
   /**
-   * Sets the bytes of the resident (non-offloaded) weights and checks that the budget leaves room
-   * for one expert: the least an offloaded forward needs.
+   * Sets the precision experts are cached in and the bytes of the resident (non-offloaded)
+   * weights, and checks that the budget leaves room for one expert: the least an offloaded
+   * forward needs. The loader calls it once the dense part is loaded, layers/weight-precision.ts
+   * again when the precision changes (cached experts are then dropped).
    */
-  setDenseBytes(bytes: number): void {
-    this.denseBytes = bytes;
-    this.checkBudget();
-  }
-
-  /**
-   * Switches the cache to `precision` (layers/weight-precision.ts calls this; `extraDenseBytes`:
-   * native int8 copies it made of the dense part). Cached experts are dropped.
-   */
-  setPrecision(precision: ExpertPrecision, extraDenseBytes = 0): void {
-    this.clear();
+  setResident(precision: ExpertPrecision, denseBytes: number): void {
+    if (precision !== this.precision) this.clear();
     this.precision = precision;
-    this.denseBytes += extraDenseBytes;
+    this.denseBytes = denseBytes;
     this.checkBudget();
   }
 
@@ -374,6 +367,11 @@ export function withExpertStore<R>(store: ExpertStore, build: () => R): R {
 /** The store of the model being constructed, if it is built offloaded. */
 export function activeExpertStore(): ExpertStore | undefined {
   return activeStore;
+}
+
+/** Bytes of a model's float32 parameters (what stays on the backend besides native int8 weights). */
+export function float32ParameterBytes(params: readonly { variable: { shape: readonly (number | null)[] } }[]): number {
+  return params.reduce((a, p) => a + 4 * (p.variable.shape as number[]).reduce((x, y) => x * y, 1), 0);
 }
 
 /** One-paragraph summary for stderr: totals and the per-layer hits / misses. */
