@@ -4,7 +4,7 @@ export { tf } from './core/tf.js';
 export { selectBackend, type BackendName } from './backend/select.js';
 export { measureMatmulGflops, type MatmulRate, type MatmulRateOptions } from './backend/matmul-rate.js';
 export { nativeStatus, type NativeStatus } from './backend/native.js';
-export { applyWeightPrecision, WEIGHT_PRECISIONS, type WeightPrecision, type PrecisionReport } from './layers/weight-precision.js';
+export { applyWeightPrecision, precisionReportOf, WEIGHT_PRECISIONS, type WeightPrecision, type PrecisionReport } from './layers/weight-precision.js';
 export { ExpertStore, formatExpertCacheStats, type ExpertCacheStats, type ExpertLayerStats } from './layers/moe/expert-store.js';
 export { quantizeInt8, dequantizeInt8, type Int8Quantized } from './backend/int8-weights.js';
 export type { Ops, Dim, DType } from './ops/ops.js';
@@ -24,6 +24,7 @@ export type { DownloadProgress, ProgressCallback } from './hub/download-blob.js'
 export { writeHfModelDir, type HfModelToWrite, type HfTensorToWrite, type HfWriteOptions, type HfWriteResult, type HfExtraFile } from './convert/hf-writer.js';
 export { describeCheckpoint, genericSummary, formatCheckpointDescription, formatBytes, formatCount, type CheckpointDescription } from './convert/info.js';
 export { convertCheckpoint, parseByteSize, type ConvertOptions, type ConvertResult } from './convert/convert.js';
+export { quantizeCheckpoint, QUANTIZE_DTYPES, INT8_QUANTIZATION_CONFIG, type QuantizeDType, type QuantizeOptions, type QuantizeResult } from './models/quantize-checkpoint.js';
 export { verifyFixture, formatResultsTable } from './verify/verify.js';
 export type { CaseResult } from './verify/types.js';
 export { loadTokenizer, tokenizerFromModel, type Tokenizer, type LoadTokenizerOptions } from './tokenizers/load.js';

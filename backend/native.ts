@@ -35,6 +35,10 @@ export interface NativeAddon {
   q8Weight(q: Int8Array, scale: Float32Array, k: number, n: number): NativeWeight;
   /** C[m, n] = A[m, k] · W, W dequantised in registers (offsets count floats). */
   q8Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number): void;
+  /** dX[m, k] = dY[m, n] · Wᵀ (the input gradient of an int8 linear). */
+  q8MatmulT(heap: ArrayBuffer, w: NativeWeight, dyOffset: number, dxOffset: number, m: number): void;
+  /** Copies an int8 weight back out (q [n*k], scale [n]). */
+  q8Read(w: NativeWeight, q: Int8Array, scale: Float32Array): void;
   /** Bytes of int8 weights held in native memory. */
   q8Bytes(): number;
 }

@@ -9,13 +9,17 @@
  * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000;
  * --weights int8|bfloat16|float16 (layers/weight-precision.ts; int8 also reports the native bytes).
  */
+import * as fs from 'node:fs';
 import { tf } from '../core/tf.js';
+import { withInt8Weights } from '../layers/linear.js';
+import { quantizeInt8Rows } from '../backend/int8-weights.js';
+import { nativeInt8Bytes } from '../backend/native-int8.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { withInitialValues } from '../layers/base.js';
 import { generate } from '../generation/generate.js';
-import { applyWeightPrecision, type WeightPrecision } from '../layers/weight-precision.js';
+import { applyWeightPrecision, isInt8Linear, type WeightPrecision } from '../layers/weight-precision.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
 function intOpt(ctx: BenchContext, key: string, dflt: number): number {
@@ -50,28 +54,46 @@ function paramCount(c: XGLMConfig): number {
  * uniform values with HF's std (init_std), biases 0, LayerNorm 1/0. Built through
  * `withInitialValues`, so each weight exists once in the wasm heap (no zeros placeholder).
  */
-function randomModel(cfg: XGLMConfig, seed: number): XGLMForCausalLM {
+function randomModel(cfg: XGLMConfig, seed: number, weights: WeightPrecision): XGLMForCausalLM {
   const half = cfg.initStd * Math.sqrt(3);
   let s = seed >>> 0;
-  return withInitialValues((_name, shape) => {
-    if (shape.length !== 2) return undefined; // LayerNorm 1 / 0 and biases 0 as constructed
-    const n = shape[0] * shape[1];
+  const random = (n: number): Float32Array => {
     const data = new Float32Array(n);
     for (let i = 0; i < n; i++) {
       s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
       data[i] = (s / 2147483648 - 1) * half;
     }
-    return tf.tensor2d(data, [shape[0], shape[1]]);
-  }, () => new XGLMForCausalLM(cfg));
+    return data;
+  };
+  const build = (): XGLMForCausalLM =>
+    withInitialValues((_name, shape) => {
+      if (shape.length !== 2) return undefined; // LayerNorm 1 / 0 and biases 0 as constructed
+      return tf.tensor2d(random(shape[0] * shape[1]), [shape[0], shape[1]]);
+    }, () => new XGLMForCausalLM(cfg));
+  // int8: linear weights quantized as they are made, as the loader does (no float32 copy on the heap).
+  if (weights !== 'int8') return build();
+  return withInt8Weights((name, inF, outF) => (isInt8Linear(name) ? quantizeInt8Rows(random(inF * outF), outF, inF) : undefined), build);
+}
+
+/** Peak resident set size of this process in GB (Linux VmHWM), or undefined elsewhere. */
+function peakRssGB(): number | undefined {
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    return m ? +((Number(m[1]) * 1024) / 1e9).toFixed(2) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number): Promise<BenchResult[]> {
   const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}${typeof ctx.options['weights'] === 'string' ? ` weights ${ctx.options['weights']}` : ''}`;
   const params = paramCount(cfg);
   let t0 = performance.now();
-  const lm = randomModel(cfg, 1);
   const weights = (typeof ctx.options['weights'] === 'string' ? ctx.options['weights'] : 'float32') as WeightPrecision;
-  const precision = applyWeightPrecision(lm, weights);
+  const nativeBefore = nativeInt8Bytes();
+  const lm = randomModel(cfg, 1, weights);
+  applyWeightPrecision(lm, weights);
+  const int8NativeBytes = nativeInt8Bytes() - nativeBefore;
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];
   try {
@@ -119,7 +141,7 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
         ms: stepMs,
         tokens: 1,
         flops: flopsFor(cfg, 1, meanPast, 1),
-        extra: { newTokens: g.tokens, int8NativeGB: +(precision.nativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}) },
+        extra: { newTokens: g.tokens, int8NativeGB: +(int8NativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}), ...(peakRssGB() !== undefined ? { peakRssGB: peakRssGB()! } : {}) },
       }),
     );
     ids.dispose();

@@ -1,7 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
-import { nativeStatus, applyWeightPrecision, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
+import { nativeStatus, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -38,21 +38,22 @@ export async function startBackend(args: BackendArgs): Promise<string> {
 }
 
 export interface WeightsArgs {
-  weights: WeightPrecision;
+  /** Absent: as stored (an int8 checkpoint from `polyglot quantize` stays int8, floats compute in float32). */
+  weights?: WeightPrecision;
 }
 
 /** `--weights int8|bfloat16|float16|float32` (README "Precision"). */
 export function withWeights<T>(y: Argv<T>): Argv<T & WeightsArgs> {
   return y.option('weights', {
     choices: WEIGHT_PRECISIONS as WeightPrecision[],
-    default: 'float32' as WeightPrecision,
-    describe: 'precision of the linear weights (int8: native int8 kernels, weights outside the wasm heap)',
+    describe: 'precision of the linear weights (int8: native int8 kernels, weights outside the wasm heap; default: as stored)',
   }) as unknown as Argv<T & WeightsArgs>;
 }
 
 /** Applies --weights to a loaded model and says what it did (stderr). */
 export function applyWeights(model: { namedParameters(): HfParameter[] }, args: WeightsArgs & { quiet?: boolean }): void {
-  const r = applyWeightPrecision(model, args.weights ?? 'float32');
+  // The loader applied it when given --weights (or the checkpoint is int8); a no-op then.
+  const r = args.weights !== undefined ? applyWeightPrecision(model, args.weights) : precisionReportOf(model);
   if (args.quiet || r.precision === 'float32') return;
   const where = r.precision === 'int8' ? (r.native ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB int8 in native memory` : ', native kernels absent: float32 products of the dequantised weights') : '';
   process.stderr.write(`weights: ${r.precision} (${r.tensors} tensors${where})\n`);

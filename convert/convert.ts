@@ -11,7 +11,9 @@ import { PolyglotError } from '../core/errors.js';
 import { openCheckpoint } from './open-checkpoint.js';
 import { isCopyableModelFile } from './model-file.js';
 import { writeHfModelDir, type HfExtraFile, type HfTensorData, type HfTensorToWrite, type HfWriteResult } from './hf-writer.js';
-import type { TorchFloatName } from './dtypes.js';
+import { isFloatDType, type TorchFloatName } from './dtypes.js';
+import type { Int8Quantized } from '../backend/int8-weights.js';
+import { int8ScaleName } from './quantized-source.js';
 import type { HfCheckpoint } from './checkpoint.js';
 
 export interface ConvertOptions {
@@ -21,6 +23,13 @@ export interface ConvertOptions {
   force?: boolean;
   /** Shard the output above this many bytes. */
   maxShardBytes?: number;
+  /**
+   * Linear weights to store as int8 (by checkpoint name; docs/QUANTIZATION.md): written as
+   * `<name>` I8 [out, in] + `<name>_scale` F32 [out] instead of the stored float tensor.
+   */
+  int8Weights?: ReadonlyMap<string, Int8Quantized>;
+  /** config.json fields added to the source's (e.g. `quantization_config`). */
+  configFields?: Record<string, unknown>;
 }
 
 export interface ConvertResult extends HfWriteResult {
@@ -63,21 +72,32 @@ export function convertCheckpoint(input: string, outDir: string, opts: ConvertOp
   const tied = ck.config.tie_word_embeddings !== false;
   const droppedAliases: { name: string; of: string }[] = [];
   const tensors: HfTensorToWrite[] = [];
+  const int8 = opts.int8Weights ?? new Map<string, Int8Quantized>();
+  // An int8 weight's scale stays F32 whatever the float dtype (a stored one is rewritten with its weight).
+  const isScale = (name: string): boolean => name.endsWith('_scale') && ck.tensors.has(name.slice(0, -'_scale'.length)) && ck.tensors.meta(name.slice(0, -'_scale'.length)).dtype === 'I8';
   for (const name of ck.tensors.names()) {
     const of = ck.tensors.aliasOf?.(name);
     if (of !== undefined && tied) {
       droppedAliases.push({ name, of });
       continue;
     }
+    const w = int8.get(name);
+    if (w !== undefined) {
+      tensors.push({ name, shape: [w.outFeatures, w.inFeatures], data: w.q });
+      tensors.push({ name: int8ScaleName(name), shape: [w.outFeatures], data: w.scale, kind: 'float32' });
+      continue;
+    }
     const meta = ck.tensors.meta(name);
+    if (isScale(name) && int8.has(name.slice(0, -'_scale'.length))) continue;
+    const kind = isScale(name) ? 'float32' : isFloatDType(meta.dtype) ? 'float' : meta.dtype === 'I8' ? 'int8' : meta.dtype === 'I64' || meta.dtype === 'U64' ? 'int64' : 'int32';
     tensors.push({
       name,
       shape: meta.shape,
-      kind: meta.dtype.startsWith('F') || meta.dtype === 'BF16' ? 'float' : meta.dtype === 'I64' || meta.dtype === 'U64' ? 'int64' : 'int32',
+      kind,
       data: (): HfTensorData => {
         const t = ck.tensors.read(name);
         if (t.data instanceof Uint8Array) throw new PolyglotError(`${meta.file}: tensor "${name}" has raw ${t.dtype} data that cannot be converted`);
-        return t.data;
+        return kind === 'int8' ? Int8Array.from(t.data as Int32Array) : t.data;
       },
     });
   }
@@ -88,6 +108,6 @@ export function convertCheckpoint(input: string, outDir: string, opts: ConvertOp
     .filter((f) => !f.startsWith('.') && !NOT_COPIED.test(f) && isCopyableModelFile(srcDir, f))
     .sort()
     .map((f) => ({ name: f, sourcePath: path.join(srcDir, f) }));
-  const res = writeHfModelDir(outDir, { config: ck.config, tensors, extraFiles }, { dtype, overwrite: opts.force, maxShardBytes: opts.maxShardBytes });
+  const res = writeHfModelDir(outDir, { config: { ...ck.config, ...opts.configFields }, tensors, extraFiles }, { dtype, overwrite: opts.force, maxShardBytes: opts.maxShardBytes });
   return { ...res, dtype, tensorCount: tensors.length, droppedAliases, copiedFiles: extraFiles.map((f) => f.name) };
 }

@@ -150,7 +150,7 @@ export function floatToBf16Bits(v: number): number {
 }
 
 /** Data accepted by the writers; its element type must suit the target dtype. */
-export type WritableData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | number[];
+export type WritableData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array | Int8Array | number[];
 
 /**
  * Encodes `data` as little-endian `dtype` bytes. Floats may come from any numeric array;
@@ -158,6 +158,7 @@ export type WritableData = Float32Array | Float64Array | Int32Array | BigInt64Ar
  */
 export function encodeTensorData(dtype: SafetensorsDType, data: WritableData, where: string): Uint8Array {
   const n = data.length;
+  if (dtype === 'I8' && data instanceof Int8Array) return new Uint8Array(data.buffer.slice(data.byteOffset, data.byteOffset + n));
   const out = new Uint8Array(n * BYTES[dtype]);
   const dv = new DataView(out.buffer);
   const num = (i: number): number => {

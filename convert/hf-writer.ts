@@ -13,16 +13,16 @@ import { dtypeByteSize, TORCH_FLOAT_TO_SAFETENSORS, type SafetensorsDType, type 
 import { shapeSize, writeSafetensors } from './safetensors-writer.js';
 import { copyModelFile, findModelFile } from './model-file.js';
 
-export type HfTensorData = Float32Array | Int32Array | BigInt64Array;
+export type HfTensorData = Float32Array | Int32Array | BigInt64Array | Int8Array;
 
 export interface HfTensorToWrite {
   /** HF state-dict name, HF layout (linear weights [out, in]). */
   name: string;
   shape: number[];
-  /** Float32Array is stored in the chosen float dtype; Int32Array as I32, BigInt64Array as I64. A function is called when the tensor is written (one tensor resident at a time). */
+  /** Float32Array is stored in the chosen float dtype; Int32Array as I32, BigInt64Array as I64, Int8Array as I8. A function is called when the tensor is written (one tensor resident at a time). */
   data: HfTensorData | (() => HfTensorData);
-  /** What lazy `data` will be (default 'float'); inferred from eager data. */
-  kind?: 'float' | 'int32' | 'int64';
+  /** What lazy `data` will be (default 'float'); inferred from eager data. 'float32': a Float32Array kept F32 whatever the dtype (int8 scales). */
+  kind?: 'float' | 'float32' | 'int8' | 'int32' | 'int64';
 }
 
 export interface HfExtraFile {
@@ -60,13 +60,19 @@ const RESERVED = new Set(['config.json', 'model.safetensors', 'model.safetensors
 type Kind = NonNullable<HfTensorToWrite['kind']>;
 
 function kindOf(data: HfTensorData): Kind {
-  return data instanceof Float32Array ? 'float' : data instanceof Int32Array ? 'int32' : 'int64';
+  return data instanceof Float32Array ? 'float' : data instanceof Int32Array ? 'int32' : data instanceof Int8Array ? 'int8' : 'int64';
+}
+
+/** The declared kind of a tensor (eager data: from the data, unless it declares float32). */
+function declaredKind(t: HfTensorToWrite): Kind {
+  if (typeof t.data === 'function' || t.kind === 'float32') return t.kind ?? 'float';
+  return kindOf(t.data);
 }
 
 /** Target dtype of one tensor, known without materialising lazy data. */
 function fileDType(t: HfTensorToWrite, float: SafetensorsDType): SafetensorsDType {
-  const kind = typeof t.data === 'function' ? (t.kind ?? 'float') : kindOf(t.data);
-  return kind === 'float' ? float : kind === 'int32' ? 'I32' : 'I64';
+  const kind = declaredKind(t);
+  return kind === 'float' ? float : kind === 'float32' ? 'F32' : kind === 'int8' ? 'I8' : kind === 'int32' ? 'I32' : 'I64';
 }
 
 /** Groups tensors into shards in order, like huggingface_hub's split_torch_state_dict_into_shards. */
@@ -137,7 +143,8 @@ export function writeHfModelDir(outDir: string, model: HfModelToWrite, opts: HfW
         const dtype = fileDType(t, float);
         weightMap[t.name] = file;
         totalSize += sizes[i];
-        const expected = typeof t.data === 'function' ? (t.kind ?? 'float') : kindOf(t.data);
+        const declared = declaredKind(t);
+        const expected = declared === 'float32' ? 'float' : declared;
         const get = t.data;
         // Lazy data is produced while the file is written, so only one tensor is resident.
         const data =

@@ -76,6 +76,13 @@ export abstract class PolyglotLayer extends tf.layers.Layer {
     return v;
   }
 
+  /** Removes (and disposes) one of this layer's parameters: its value now lives elsewhere (int8 in native memory). */
+  protected dropHfWeight(v: tf.LayerVariable): void {
+    const i = this.ownParams.findIndex((p) => p.variable === v);
+    if (i >= 0) this.ownParams.splice(i, 1);
+    v.dispose();
+  }
+
   /** This layer's parameters followed by its sub-layers'. */
   hfParameters(): HfParameter[] {
     return [...this.ownParams, ...this.subLayers().flatMap((l) => l.hfParameters())];

@@ -1,7 +1,10 @@
 /** nn.Linear: y = x W + b with W stored [in, out] (HF's [out, in] transposed at load/export). */
 import { tf } from '../core/tf.js';
+import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
+import type { Int8Quantized } from '../backend/int8-weights.js';
+import { Int8Linear, float32View } from '../backend/native-int8.js';
 import { PolyglotLayer } from './base.js';
 
 export interface LinearConfig {
@@ -13,26 +16,91 @@ export interface LinearConfig {
 }
 
 /**
- * Eager replacements of x·W keyed by a Linear's kernel variable: int8 weights multiplied
- * by the native kernel (layers/weight-precision.ts). Graph export keeps the float kernel.
+ * Eager replacements of x·W keyed by a weight variable: the int8 output projection of a
+ * tied embedding table (layers/weight-precision.ts), which stays float32 for the lookup.
  */
 export const linearProducts = new WeakMap<tf.LayerVariable, (x: tf.Tensor) => tf.Tensor>();
 
+/** The Linear owning a float32 kernel variable (`--weights int8` after loading replaces it). */
+export const linearOfKernel = new WeakMap<tf.LayerVariable, Linear>();
+
+/**
+ * Supplies a Linear's weight as per-output-channel int8 instead of a float32 kernel (the
+ * loader with `--weights int8`, or a `polyglot quantize` checkpoint): called once per Linear
+ * at construction with its weight's HF name; undefined keeps float32.
+ */
+export type Int8WeightProvider = (weightName: string, inFeatures: number, outFeatures: number) => Int8Quantized | undefined;
+
+let activeInt8: Int8WeightProvider | undefined;
+
+/** Runs `build` (which constructs layers) with `provider` choosing int8 weights. */
+export function withInt8Weights<R>(provider: Int8WeightProvider, build: () => R): R {
+  const previous = activeInt8;
+  activeInt8 = provider;
+  try {
+    return build();
+  } finally {
+    activeInt8 = previous;
+  }
+}
+
 export class Linear extends PolyglotLayer {
   readonly cfg: Required<LinearConfig>;
-  readonly kernel: tf.LayerVariable;
   readonly bias?: tf.LayerVariable;
+  private floatKernel?: tf.LayerVariable;
+  /** int8 weight in native memory; then there is no float32 kernel at all (not a parameter). */
+  private int8Weight?: Int8Linear;
 
   constructor(cfg: LinearConfig) {
     super({});
     this.cfg = { bias: true, ...cfg };
-    this.kernel = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.inFeatures, cfg.outFeatures], true);
+    const q = activeInt8?.(this.weightName, cfg.inFeatures, cfg.outFeatures);
+    if (q !== undefined) this.int8Weight = new Int8Linear(q);
+    else {
+      this.floatKernel = this.addHfWeight(this.weightName, [cfg.inFeatures, cfg.outFeatures], true);
+      linearOfKernel.set(this.floatKernel, this);
+    }
     if (this.cfg.bias) this.bias = this.addHfWeight(`${cfg.hfName}.bias`, [cfg.outFeatures], false);
   }
 
+  get weightName(): string {
+    return `${this.cfg.hfName}.weight`;
+  }
+
+  /** The float32 kernel [in, out]; absent when the weight is int8 (`int8`). */
+  get kernel(): tf.LayerVariable {
+    if (this.floatKernel === undefined) throw new PolyglotError(`${this.weightName}: the weight is int8 in native memory (no float32 kernel); load with --weights float32`);
+    return this.floatKernel;
+  }
+
+  /** The int8 weight, when this layer has one instead of a float32 kernel. */
+  get int8(): Int8Linear | undefined {
+    return this.int8Weight;
+  }
+
+  /**
+   * Replaces the float32 kernel by its int8 quantization (`quantize`: per output channel) and
+   * frees the kernel; the layer no longer reports it as a parameter. No-op when already int8.
+   */
+  toInt8(quantize: (w: Float32Array, inFeatures: number, outFeatures: number) => Int8Quantized): boolean {
+    if (this.floatKernel === undefined) return false;
+    const v = this.floatKernel;
+    this.int8Weight = new Int8Linear(quantize(float32View(v.read()), this.cfg.inFeatures, this.cfg.outFeatures));
+    this.floatKernel = undefined;
+    this.dropHfWeight(v);
+    return true;
+  }
+
   run<T>(o: Ops<T>, x: T): T {
-    const product = (o as unknown) === eagerOps ? linearProducts.get(this.kernel) : undefined;
-    const y = product !== undefined ? (product(x as tf.Tensor) as T) : o.matMul(x, o.weight(`${this.cfg.hfName}.weight`, this.kernel.read()));
+    const eager = (o as unknown) === eagerOps;
+    let y: T;
+    if (this.int8Weight !== undefined) {
+      // Graph export records the dequantised weight (docs/QUANTIZATION.md "Export").
+      y = eager ? (this.int8Weight.apply(x as tf.Tensor) as T) : o.matMul(x, o.weight(this.weightName, this.int8Weight.dequantized()));
+    } else {
+      const product = eager ? linearProducts.get(this.kernel) : undefined;
+      y = product !== undefined ? (product(x as tf.Tensor) as T) : o.matMul(x, o.weight(this.weightName, this.kernel.read()));
+    }
     return this.bias ? o.add(y, o.weight(`${this.cfg.hfName}.bias`, this.bias.read())) : y;
   }
 
@@ -43,5 +111,4 @@ export class Linear extends PolyglotLayer {
   override computeOutputShape(inputShape: tf.Shape): tf.Shape {
     return [...inputShape.slice(0, -1), this.cfg.outFeatures];
   }
-
 }

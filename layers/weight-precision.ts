@@ -1,23 +1,26 @@
 /**
- * `--weights int8|bfloat16|float16|float32`: the precision a loaded model's linear-layer
- * weights compute with (README "Precision").
- *  - int8: every Linear kernel (projections, FFN, experts; `transposed` HF parameters of
- *    rank 2) except MoE routers, and a tied output projection (logits = h·Eᵀ), is
- *    quantized per output channel (backend/int8-weights.ts) and multiplied by the native
- *    int8 kernel, weights in native memory, dequantised in registers; without the addon,
- *    by a float32 product with the dequantised weights (same numbers, no speed-up).
- *  - bfloat16 / float16: every float weight is rounded to that precision (round to
- *    nearest even, as torch's `.to(dtype)`) and computed in float32: the accuracy of a
- *    16-bit checkpoint, not its memory.
+ * `--weights int8|bfloat16|float16|float32`: the precision a model's linear-layer weights
+ * compute with (README "Precision", docs/QUANTIZATION.md).
+ *  - int8: every Linear weight (projections, FFN, experts, an untied lm_head) except MoE
+ *    routers is quantized per output channel (backend/int8-weights.ts) into native memory
+ *    and multiplied by the native int8 kernel, dequantised in registers; the float32 kernel
+ *    is never created (models/pretrained.ts quantizes while loading) or freed (here, after
+ *    loading). A tied output projection (logits = h·Eᵀ) gets an int8 copy of the table, whose
+ *    float32 rows stay for the embedding lookup. Without the addon: float32 products of the
+ *    dequantised weights (same numbers, no speed-up).
+ *  - bfloat16 / float16: every float weight is rounded to that precision (round to nearest
+ *    even, as torch's `.to(dtype)`) and computed in float32: the accuracy of a 16-bit
+ *    checkpoint, not its memory.
  *  - float32: unchanged.
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { decodeToFloat32, encodeTensorData } from '../convert/dtypes.js';
 import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
-import { Int8Linear, nativeInt8Bytes } from '../backend/native-int8.js';
+import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8.js';
+import { nativeAddon } from '../backend/native.js';
 import type { HfParameter } from './base.js';
-import { linearProducts } from './linear.js';
+import { linearOfKernel, linearProducts } from './linear.js';
 import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
@@ -25,9 +28,17 @@ export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat
 
 const TIED_TABLE_NAMES = ['model.embed_tokens.weight', 'model.shared.weight'];
 
+/**
+ * Whether a Linear weight is quantized by int8: all but MoE routers, whose top-2 choice flips
+ * on tiny logit changes (as bitsandbytes' llm_int8_skip_modules keeps MoE gates unquantized).
+ */
+export function isInt8Linear(weightName: string): boolean {
+  return weightName.endsWith('.weight') && !weightName.includes('.router.');
+}
+
 export interface PrecisionReport {
   precision: WeightPrecision;
-  /** Weights changed (int8: linear kernels quantized; 16-bit: float weights rounded). */
+  /** Weights changed (int8: linear weights quantized; 16-bit: float weights rounded). */
   tensors: number;
   /** int8: products run by the native kernel (false: float32 fallback). */
   native: boolean;
@@ -42,6 +53,14 @@ interface HasParameters {
   expertStore?: ExpertStore;
 }
 
+/** What was applied to each model so far (loading and later calls add up). */
+const reports = new WeakMap<object, PrecisionReport>();
+
+/** The precision a model's weights have (float32 when nothing was applied). */
+export function precisionReportOf(model: object): PrecisionReport {
+  return reports.get(model) ?? { precision: 'float32', tensors: 0, native: false, nativeBytes: 0 };
+}
+
 function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void {
   const data = v.read().dataSync() as Float32Array;
   const rounded = decodeToFloat32(dtype, encodeTensorData(dtype, data, name)) as Float32Array;
@@ -50,12 +69,32 @@ function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void
   t.dispose();
 }
 
-/** Applies `precision` to a loaded model's weights (once, before generating or evaluating). */
-export function applyWeightPrecision(model: HasParameters, precision: WeightPrecision): PrecisionReport {
+/**
+ * Applies `precision` to a loaded model's weights (the loader does it when given `weights`;
+ * callers holding a float32 model may call it once before generating or evaluating).
+ * Returns everything applied to the model so far.
+ */
+export function applyWeightPrecision(
+  model: HasParameters,
+  precision: WeightPrecision,
+  /** int8 weights the loader built before the model existed (models/pretrained.ts). */
+  loaded?: Omit<PrecisionReport, 'precision'>,
+): PrecisionReport {
   if (!WEIGHT_PRECISIONS.includes(precision)) {
     throw new PolyglotError(`--weights: expected one of ${WEIGHT_PRECISIONS.join(', ')}, found "${precision}"`);
   }
-  const report: PrecisionReport = { precision, tensors: 0, native: false, nativeBytes: 0 };
+  const report = reports.get(model) ?? { precision, tensors: 0, native: false, nativeBytes: 0 };
+  if (report.precision !== precision && report.tensors > 0) {
+    throw new PolyglotError(`--weights ${precision}: the model's weights are already ${report.precision}`);
+  }
+  if (reports.has(model) && report.precision === precision && loaded === undefined) return report; // applied before
+  report.precision = precision;
+  reports.set(model, report);
+  if (loaded !== undefined) {
+    report.tensors += loaded.tensors;
+    report.nativeBytes += loaded.nativeBytes;
+    report.native ||= loaded.native;
+  }
   if (precision === 'float32') return report;
   const before = nativeInt8Bytes();
   const params = model.namedParameters();
@@ -65,30 +104,28 @@ export function applyWeightPrecision(model: HasParameters, precision: WeightPrec
   const tiedTables = new Set(params.filter((p) => tied && TIED_TABLE_NAMES.includes(p.name)).map((p) => p.variable));
   for (const p of params) {
     const v = p.variable;
-    if (precision === 'int8' && tiedTables.has(v) && !linearProducts.has(v)) {
+    if (precision === 'int8' && tiedTables.has(v)) {
       // A tied output projection (logits = h E^T): E [vocab, d] is already one output channel a row.
       const [rows, d] = v.shape as number[];
-      const lin = new Int8Linear(quantizeInt8Rows(v.read().dataSync() as Float32Array, rows, d));
+      const lin = new Int8Linear(quantizeInt8Rows(float32View(v.read()), rows, d));
       linearProducts.set(v, (x) => lin.apply(x));
+      report.native = lin.native;
       report.tensors++;
       continue;
     }
     if (precision === 'int8') {
-      // Routers stay float32: their top-2 choice flips on tiny logit changes (as
-      // bitsandbytes' llm_int8_skip_modules keeps MoE gates unquantized).
-      if (!p.transposed || v.shape.length !== 2 || !p.name.endsWith('.weight') || p.name.includes('.router.') || linearProducts.has(v)) continue;
-      const [k, n] = v.shape as number[];
-      const lin = new Int8Linear(quantizeInt8(v.read().dataSync() as Float32Array, k, n));
-      linearProducts.set(v, (x) => lin.apply(x));
-      report.native = lin.native;
+      const linear = linearOfKernel.get(v);
+      if (linear === undefined || !isInt8Linear(p.name)) continue;
+      linear.toInt8((w, k, n) => quantizeInt8(w, k, n));
+      report.native = linear.int8?.native ?? false;
       report.tensors++;
     } else {
       round16(v, precision === 'bfloat16' ? 'BF16' : 'F16', p.name);
       report.tensors++;
     }
   }
-  report.nativeBytes = nativeInt8Bytes() - before;
+  if (nativeAddon() !== undefined) report.nativeBytes += nativeInt8Bytes() - before;
   // Offloaded experts are cached in the same precision; the dense part now holds these bytes.
-  model.expertStore?.setResident(precision, float32ParameterBytes(params) + report.nativeBytes);
+  model.expertStore?.setResident(precision, float32ParameterBytes(model.namedParameters()) + report.nativeBytes);
   return report;
 }

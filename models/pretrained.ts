@@ -17,6 +17,11 @@ import type { NamedParameter } from '../core/trainable.js';
 import { readJsonFile, type HfCheckpoint, type TensorSource } from '../convert/checkpoint.js';
 import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
+import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
+import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
+import { nativeInt8Available } from '../backend/native-int8.js';
+import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
+import { Int8AwareSource } from '../convert/quantized-source.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
 import { BYTES_PER_GB, ExpertStore, float32ParameterBytes, withExpertStore } from '../layers/moe/expert-store.js';
@@ -24,6 +29,15 @@ import { BYTES_PER_GB, ExpertStore, float32ParameterBytes, withExpertStore } fro
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
   configOverrides?: Record<string, unknown>;
+  /**
+   * Precision of the linear weights (layers/weight-precision.ts). Default: as stored (a
+   * `polyglot quantize` checkpoint's int8 weights stay int8, floats load as float32).
+   * int8: quantized tensor by tensor while loading, straight into native memory: no float32
+   * copy of a linear weight is ever made on the wasm heap.
+   */
+  weights?: WeightPrecision;
+  /** Called with every linear weight loaded as int8 (checkpoint name, weight); `polyglot quantize` records them. */
+  onInt8?: (checkpointName: string, w: Int8Quantized) => void;
   /**
    * Weight budget in GB (1e9 bytes; `--max-memory`): an MoE keeps its dense part resident and
    * reads experts from the checkpoint on demand into an LRU cache of the rest
@@ -91,9 +105,46 @@ export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: Ten
   return (name, shape, transposed) => {
     const ckName = naming.checkpointName(name, tensors, config);
     if (ckName === undefined || !tensors.has(ckName)) return undefined;
+    if (tensors instanceof Int8AwareSource && tensors.isInt8(ckName) && !(transposed && shape.length === 2)) {
+      throw new PolyglotError(`${source}: tensor "${ckName}": int8 weights are read for linear layers only, found one for the parameter ${name} ${shapeStr(shape)}`);
+    }
     const meta = tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr(hfShape(shape, transposed)) || !FLOAT_DTYPES.includes(meta.dtype)) return undefined;
     return readParameter(tensors, ckName, shape, transposed, source);
+  };
+}
+
+/**
+ * The int8 side of loading: each Linear asks for its weight (layers/linear.ts
+ * `withInt8Weights`); a stored int8 weight is taken as is, a float one quantized per output
+ * channel (row of HF's [out, in]) when `precision` is int8. Routers stay float32 (see
+ * layers/weight-precision.ts). Taken tensors are consumed, so the format's check, which sees
+ * only float parameters, does not call them unexpected.
+ */
+function int8Weights<C>(
+  naming: WeightNaming<C>,
+  tensors: Int8AwareSource,
+  config: C,
+  precision: WeightPrecision,
+  loaded: Omit<PrecisionReport, 'precision'>,
+  onInt8?: PretrainedOptions['onInt8'],
+): Int8WeightProvider {
+  loaded.native = nativeInt8Available();
+  return (name, inFeatures, outFeatures) => {
+    if (!isInt8Linear(name)) return undefined;
+    const ckName = naming.checkpointName(name, tensors, config);
+    if (ckName === undefined || !tensors.has(ckName)) return undefined;
+    const meta = tensors.meta(ckName);
+    if (shapeStr(meta.shape) !== shapeStr([outFeatures, inFeatures])) return undefined; // the check names it
+    let w: Int8Quantized;
+    if (tensors.isInt8(ckName)) w = tensors.int8(ckName);
+    else if (precision === 'int8' && FLOAT_DTYPES.includes(meta.dtype)) w = quantizeInt8Rows(tensors.read(ckName).data as Float32Array, outFeatures, inFeatures);
+    else return undefined;
+    tensors.consume(ckName);
+    loaded.tensors++;
+    if (loaded.native) loaded.nativeBytes += w.q.length + 4 * w.scale.length;
+    onInt8?.(ckName, w);
+    return w;
   };
 }
 
@@ -118,7 +169,7 @@ function generationConfigOf(dir: string): GenerationConfigFile | undefined {
 export function modelFromCheckpoint<C, M extends PretrainedModel>(
   cls: PretrainedClass<C, M>,
   ck: HfCheckpoint,
-  options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {},
+  options: LoadOptions = {},
   purpose?: string,
 ): M {
   const source = `${ck.dir}/config.json`;
@@ -126,26 +177,37 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const config = format.parseConfig(ck.config, source, options.configOverrides);
   // The hostile-checkpoint guard: shapes the config implies against the file's headers, before any allocation.
   format.checkShapes?.(config, ck.tensors, ck.dir);
-  const build = () => withInitialValues(checkpointInitialValues(format.weights, ck.tensors, config, ck.dir), () => new cls(config));
+  const tensors = new Int8AwareSource(ck.tensors, ck.dir);
+  // Default: as stored (int8 checkpoints stay int8).
+  const precision = options.weights ?? (tensors.hasInt8 ? 'int8' : 'float32');
   const store =
     options.maxMemoryGB === undefined
       ? undefined
-      : new ExpertStore({ tensors: ck.tensors, checkpointName: (n) => format.weights.checkpointName(n, ck.tensors, config), budgetBytes: options.maxMemoryGB * BYTES_PER_GB, source: ck.dir });
-  const model = store ? withExpertStore(store, build) : build();
+      : new ExpertStore({ tensors, checkpointName: (n) => format.weights.checkpointName(n, tensors, config), budgetBytes: options.maxMemoryGB * BYTES_PER_GB, source: ck.dir });
+  // With a budget, sparse layers register their experts with the store instead of allocating them.
+  const build = (): M => (store ? withExpertStore(store, () => new cls(config)) : new cls(config));
+  const loaded = { tensors: 0, nativeBytes: 0, native: false };
+  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir), () =>
+    precision === 'int8' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
+  );
   try {
-    format.weights.check(model.namedParameters(), ck.tensors, ck.dir, config);
+    format.weights.check(model.namedParameters(), tensors, ck.dir, config);
+    // Offloaded experts are cached in the model's precision, so the store is attached first.
+    if (store && store.layerCount > 0) model.expertStore = store;
+    // The rest of the precision: a tied output projection (int8), 16-bit rounding.
+    if (precision !== 'float32') applyWeightPrecision(model, precision, loaded);
+    // Resident weights: float32 parameters + native int8 ones; the budget must leave room for one expert.
+    store?.setResident(precision, float32ParameterBytes(model.namedParameters()) + precisionReportOf(model).nativeBytes);
     model.generationConfig = generationConfigOf(ck.dir);
-    if (store) {
-      // Resident weights: every parameter (float32 variables); --weights changes it (layers/weight-precision.ts).
-      store.setResident('float32', float32ParameterBytes(model.namedParameters()));
-      if (store.layerCount > 0) model.expertStore = store;
-    }
   } catch (e) {
     model.dispose();
     throw e;
   }
   return model;
 }
+
+/** What `modelFromCheckpoint` takes of the options. */
+export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8' | 'maxMemoryGB'>;
 
 /** `fromPretrained`: a model directory or hub model id (see `resolvePretrained`) as a `cls` model. */
 export async function modelFromPretrained<C, M extends PretrainedModel>(cls: PretrainedClass<C, M>, idOrDir: string, options: PretrainedOptions = {}): Promise<M> {

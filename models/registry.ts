@@ -18,7 +18,7 @@ import { describeCheckpoint, type CheckpointDescription } from '../convert/info.
 import type { GraphExport } from '../ops/graph.js';
 import { loadTokenizer, type LoadTokenizerOptions, type Tokenizer } from '../tokenizers/load.js';
 import { readsModelType, type CheckpointFormat } from './checkpoint-format.js';
-import { modelFromCheckpoint, type PretrainedClass, type PretrainedModel, type PretrainedOptions } from './pretrained.js';
+import { modelFromCheckpoint, type PretrainedClass, type PretrainedModel, type PretrainedOptions, type LoadOptions } from './pretrained.js';
 import { XGLMForCausalLM } from './xglm/model.js';
 import { xglmGraphExport } from './xglm/graphs.js';
 import { NllbMoeForConditionalGeneration } from './nllb-moe/model.js';
@@ -87,14 +87,14 @@ export function modelEntryFor(config: Record<string, unknown>, source: string, p
 }
 
 /** Any registered model from an opened checkpoint (the architecture chosen by model_type). */
-export function loadModelFromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}, purpose = ''): LoadedModel {
+export function loadModelFromCheckpoint(ck: HfCheckpoint, options: LoadOptions = {}, purpose = ''): LoadedModel {
   const { format, architecture } = modelEntryFor(ck.config, `${ck.dir}/config.json`, purpose);
   const model = modelFromCheckpoint(architecture.modelClass as PretrainedClass<unknown, PretrainedModel>, ck, options);
   return { arch: architecture.arch, task: architecture.task, format, model, ck } as LoadedModel;
 }
 
 /** A model of `task` from an opened checkpoint; one of another task is refused before anything is allocated. */
-export function loadModelForTask<T extends PipelineTask>(ck: HfCheckpoint, task: T, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}, hint = ''): Extract<LoadedModel, { task: T }> {
+export function loadModelForTask<T extends PipelineTask>(ck: HfCheckpoint, task: T, options: LoadOptions = {}, hint = ''): Extract<LoadedModel, { task: T }> {
   const source = `${ck.dir}/config.json`;
   const { format, architecture } = modelEntryFor(ck.config, source);
   if (architecture.task !== task) {

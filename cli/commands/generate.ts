@@ -77,7 +77,7 @@ export const generateCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args), maxMemoryOption(args));
+    const { model, tokenizer, generationConfig } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
     applyWeights(model, args);
     try {
       const opts = withDefaults(generationConfig, decodingOptions(args));

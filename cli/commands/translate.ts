@@ -52,7 +52,7 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args), maxMemoryOption(args));
+    const { model, tokenizer, generationConfig } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
     applyWeights(model, args);
     try {
       // empty lines are echoed as empty lines, not translated

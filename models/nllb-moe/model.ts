@@ -30,7 +30,7 @@ import { nllbMoeLoss } from './loss.js';
 import type { LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { isSparseLayer, type NllbMoeConfig } from './config.js';
 import type { CheckpointFormat } from '../checkpoint-format.js';
-import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions, type LoadOptions } from '../pretrained.js';
 import { nllbMoeFormat } from './format.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import type { ExpertStore } from '../../layers/moe/expert-store.js';
@@ -287,7 +287,7 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   }
 
   /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
-  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}): NllbMoeForConditionalGeneration {
+  static fromCheckpoint(ck: HfCheckpoint, options: LoadOptions = {}): NllbMoeForConditionalGeneration {
     return modelFromCheckpoint(NllbMoeForConditionalGeneration, ck, options);
   }
 

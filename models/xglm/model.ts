@@ -22,7 +22,7 @@ import { layerDropSkips } from '../../layers/layer-drop.js';
 import { crossEntropy } from '../../losses/cross-entropy.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import type { CheckpointFormat } from '../checkpoint-format.js';
-import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions } from '../pretrained.js';
+import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions, type LoadOptions } from '../pretrained.js';
 import type { XGLMConfig } from './config.js';
 import { xglmFormat } from './format.js';
 
@@ -169,7 +169,7 @@ export class XGLMForCausalLM {
   }
 
   /** `fromPretrained` for a checkpoint already opened (convert/open-checkpoint.ts `openCheckpoint`). */
-  static fromCheckpoint(ck: HfCheckpoint, options: Pick<PretrainedOptions, 'configOverrides' | 'maxMemoryGB'> = {}): XGLMForCausalLM {
+  static fromCheckpoint(ck: HfCheckpoint, options: LoadOptions = {}): XGLMForCausalLM {
     return modelFromCheckpoint(XGLMForCausalLM, ck, options);
   }
 

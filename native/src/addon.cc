@@ -224,6 +224,17 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
   return out;
 }
 
+const Q8Weight* q8_handle(napi_env env, napi_value v) {
+  void* wp = nullptr;
+  napi_valuetype vt;
+  napi_typeof(env, v, &vt);
+  if (vt != napi_external || napi_get_value_external(env, v, &wp) != napi_ok) {
+    napi_throw_error(env, nullptr, "polyglot native: not an int8 weight");
+    return nullptr;
+  }
+  return static_cast<const Q8Weight*>(wp);
+}
+
 // q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W (float offsets).
 napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   napi_value argv[5];
@@ -232,11 +243,8 @@ napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   float* base = nullptr;
   size_t bytes = 0;
   if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
-  void* wp = nullptr;
-  napi_valuetype vt;
-  napi_typeof(env, argv[1], &vt);
-  if (vt != napi_external || napi_get_value_external(env, argv[1], &wp) != napi_ok) return throw_error(env, "polyglot native: not an int8 weight");
-  const auto* w = static_cast<const Q8Weight*>(wp);
+  const Q8Weight* w = q8_handle(env, argv[1]);
+  if (w == nullptr) return nullptr;
   const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
   const double floats = static_cast<double>(bytes / sizeof(float));
   if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
@@ -244,6 +252,43 @@ napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
   if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
   else q8_matmul_avx2(g, pool());
+  return nullptr;
+}
+
+// q8MatmulT(heap, weight, dyOffset, dxOffset, m): dX[m, k] = dY[m, n] · Wᵀ (float offsets).
+napi_value Q8MatmulT(napi_env env, napi_callback_info info) {
+  napi_value argv[5];
+  if (!get_args(env, info, 5, argv)) return nullptr;
+  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  float* base = nullptr;
+  size_t bytes = 0;
+  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
+  const Q8Weight* w = q8_handle(env, argv[1]);
+  if (w == nullptr) return nullptr;
+  const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
+  const double floats = static_cast<double>(bytes / sizeof(float));
+  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->n > floats || c_off + m * w->k > floats)
+    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
+  Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
+  if (g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
+  else q8_matmul_t_avx2(g, pool());
+  return nullptr;
+}
+
+// q8Read(weight, q: Int8Array [n*k], scale: Float32Array [n]): copies the weight back out.
+napi_value Q8Read(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return nullptr;
+  const Q8Weight* w = q8_handle(env, argv[0]);
+  if (w == nullptr) return nullptr;
+  void* q = nullptr;
+  void* s = nullptr;
+  size_t qlen = 0, slen = 0;
+  if (!typed(env, argv[1], napi_int8_array, &q, &qlen) || !typed(env, argv[2], napi_float32_array, &s, &slen) ||
+      qlen != static_cast<size_t>(w->n) * w->k || slen != static_cast<size_t>(w->n))
+    return throw_error(env, "polyglot native: q8Read expects Int8Array[n*k], Float32Array[n]");
+  std::memcpy(q, w->q, qlen);
+  std::memcpy(s, w->scale, slen * 4);
   return nullptr;
 }
 
@@ -258,6 +303,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"matmul", nullptr, Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Weight", nullptr, Q8Weight_, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Matmul", nullptr, Q8Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8MatmulT", nullptr, Q8MatmulT, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"q8Read", nullptr, Q8Read, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

@@ -182,6 +182,7 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
 
 void gemm_f32_avx2(const GemmArgs& g, ThreadPool& pool) { avx2::drive(g, pool); }
 void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool) { avx2::q8_drive(g, pool); }
+void q8_matmul_t_avx2(const Q8Args& g, ThreadPool& pool) { avx2::q8t_drive(g, pool); }
 
 }  // namespace polyglot
 

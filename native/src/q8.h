@@ -25,5 +25,8 @@ struct Q8Args {
 
 void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool);
 void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool);
+// The transposed product: here a is dY [m, n] and c is dX [m, k] = dY · dequant(W)ᵀ.
+void q8_matmul_t_avx512(const Q8Args& g, ThreadPool& pool);
+void q8_matmul_t_avx2(const Q8Args& g, ThreadPool& pool);
 
 }  // namespace polyglot
