@@ -23,7 +23,8 @@ import { generate } from '../generation/generate.js';
 import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
-import { fixturePath, useBackend } from './helpers.js';
+import { fixturePath, projectFixturePath, useBackend } from './helpers.js';
+import { verifyFixture } from '../verify/verify.js';
 import { expectOneLineError, runCli } from './cli-run.js';
 
 await useBackend('wasm');
@@ -232,6 +233,19 @@ test('offloaded experts refuse training and graph export', () => {
   );
   m.dispose();
 });
+
+for (const fixture of ['nllb-moe-e32-bf16bin', 'nllb-moe-gelunew-f16']) {
+  test(`verify ${fixture} (HF reference numbers) with experts offloaded into room for two`, async () => {
+    const dir = projectFixturePath(fixture);
+    const probe = NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(dir), { maxMemoryGB: 1 });
+    const s = probe.expertStore!.stats();
+    probe.dispose();
+    const results = await verifyFixture(dir, { maxMemoryGB: (s.denseBytes + 2 * s.expertBytes) / 1e9 });
+    const failed = results.filter((r) => r.status !== 'pass').map((r) => `${r.case}: ${r.status} ${r.message ?? ''}`);
+    assert.equal(failed, []);
+    assert.ok(results.some((r) => r.case === 'forward') && results.some((r) => r.case === 'generate_greedy'));
+  });
+}
 
 test('CLI: --max-memory below the minimum is one line; above it translate reports the cache per layer', () => {
   expectOneLineError(['translate', '--model', fixturePath('nllb-moe-tiny'), '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', '--max-memory', '0.0003', 'hello'], /^polyglot: --max-memory 0\.0003 GB is below this model's minimum of [\d.]+ GB \(dense part [\d.]+ GB \+ one float32 expert [\d.e-]+ GB\)$/);
