@@ -12,5 +12,6 @@ import { evalCommand } from './eval.js';
 import { initCommand } from './init.js';
 import { demoCommand } from './demo.js';
 import { exportHfCommand } from './export-hf.js';
+import { upcycleCommand } from './upcycle.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never, exportHfCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never, exportHfCommand as never, upcycleCommand as never];
