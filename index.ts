@@ -122,5 +122,11 @@ export { formatFor, type CheckpointFormat, type WeightNaming, type TokenizerKind
 export { modelFromCheckpoint, modelFromPretrained, loadWeightsInto, type PretrainedOptions, type PretrainedModel, type PretrainedClass, type GenerationConfigFile } from './models/pretrained.js';
 export { xglmFormat } from './models/xglm/format.js';
 export { nllbMoeFormat } from './models/nllb-moe/format.js';
+export { m2m100Format } from './models/nllb-moe/m2m100-format.js';
 export { pipeline, type TextGenerationPipeline, type TranslationPipeline, type TranslationPipelineOptions, type GeneratedTextOutput, type TranslationOutput } from './generation/pipeline.js';
 export { modelGenerationDefaults } from './generation/generation-config.js';
+// M2M-100 / dense NLLB-200 (the all-dense NLLB-MoE, format m2m_100) and sparse upcycling
+export { parseM2M100Config, M2M100_CONFIG_KEYS } from './models/nllb-moe/m2m100-config.js';
+export { m2m100ToNllbMoeName, nllbMoeToM2m100Name, isIgnoredM2m100Key } from './models/nllb-moe/m2m100-names.js';
+export { upcycleCheckpoint, denseSourceOf } from './models/nllb-moe/upcycle-source.js';
+export { upcycleToNllbMoe, upcycleSteps, type UpcycleOptions, type UpcycleResult, type DenseSource } from './models/nllb-moe/upcycle.js';

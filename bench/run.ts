@@ -21,6 +21,7 @@ import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
 import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
+import { m2m100Bench } from './m2m100.js';
 import { bigBench } from './big.js';
 import { ortBench } from './ort.js';
 
@@ -29,6 +30,7 @@ export const BENCHES: Bench[] = [
   moeBench,
   xglmBench,
   trainBench,
+  m2m100Bench,
   bigBench,
   ortBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)

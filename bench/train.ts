@@ -32,12 +32,12 @@ import type { BatchSource, HostBatch } from '../train/batch.js';
 import type { TrainableModel } from '../core/trainable.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 
-function intOpt(ctx: BenchContext, key: string, dflt: number): number {
+export function intOpt(ctx: BenchContext, key: string, dflt: number): number {
   const v = ctx.options[key];
   return typeof v === 'string' ? Number.parseInt(v, 10) : dflt;
 }
 
-function lcgFill(n: number, half: number, seed: number): Float32Array {
+export function lcgFill(n: number, half: number, seed: number): Float32Array {
   let s = seed >>> 0;
   const data = new Float32Array(n);
   for (let i = 0; i < n; i++) {
@@ -48,7 +48,7 @@ function lcgFill(n: number, half: number, seed: number): Float32Array {
 }
 
 /** The same batch every step (the data pipeline is not what is timed). */
-class FixedBatches implements BatchSource {
+export class FixedBatches implements BatchSource {
   epoch = 0;
   constructor(private readonly batch: HostBatch) {}
   next(): HostBatch {
@@ -60,7 +60,7 @@ class FixedBatches implements BatchSource {
   restore(): void {}
 }
 
-function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
+export function randomIds(b: number, t: number, vocab: number, seed: number): Int32Array {
   const out = new Int32Array(b * t);
   let s = seed >>> 0;
   for (let i = 0; i < out.length; i++) {
@@ -71,7 +71,7 @@ function randomIds(b: number, t: number, vocab: number, seed: number): Int32Arra
 }
 
 /** Times `steps` optimizer steps after one warm-up step; returns ms per step (best and mean). */
-async function timeSteps(model: TrainableModel, batch: HostBatch, steps: number): Promise<{ best: number; mean: number }> {
+export async function timeSteps(model: TrainableModel, batch: HostBatch, steps: number): Promise<{ best: number; mean: number }> {
   const out = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-train-'));
   const times: number[] = [];
   let last = performance.now();

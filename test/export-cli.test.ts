@@ -44,7 +44,7 @@ test('polyglot export: writes a quantized export, refuses an existing folder, na
     assert.is(json.format, 'graph-model');
     assert.ok(json.weightsManifest.some((g: { weights: { quantization?: { dtype: string } }[] }) => g.weights.some((w) => w.quantization?.dtype === 'float16')));
     assert.is(bad.code, 1);
-    assert.match(bad.stderr, /^polyglot: .*bert\/config\.json: field "model_type": expected one of xglm, nllb-moe to export as a graph model, found "bert"$/m);
+    assert.match(bad.stderr, /^polyglot: .*bert\/config\.json: field "model_type": expected one of xglm, nllb-moe, m2m_100 to export as a graph model, found "bert"$/m);
     assert.not.ok(fs.existsSync(path.join(root, 'bert-out')));
     const again = await run(['export', fixturePath('xglm-tiny'), '--out', out, '--backend', 'cpu', '--quiet']);
     assert.is(again.code, 1);

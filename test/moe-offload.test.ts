@@ -23,7 +23,9 @@ import { generate } from '../generation/generate.js';
 import { Rng } from '../core/random.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
-import { useBackend } from './helpers.js';
+import { fixturePath, projectFixturePath, useBackend } from './helpers.js';
+import { verifyFixture } from '../verify/verify.js';
+import { expectOneLineError, runCli } from './cli-run.js';
 
 await useBackend('wasm');
 
@@ -230,6 +232,33 @@ test('offloaded experts refuse training and graph export', () => {
     (e: Error) => e instanceof PolyglotError && /graph export needs every expert resident/.test(e.message),
   );
   m.dispose();
+});
+
+for (const fixture of ['nllb-moe-e32-bf16bin', 'nllb-moe-gelunew-f16']) {
+  test(`verify ${fixture} (HF reference numbers) with experts offloaded into room for two`, async () => {
+    const dir = projectFixturePath(fixture);
+    const probe = NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(dir), { maxMemoryGB: 1 });
+    const s = probe.expertStore!.stats();
+    probe.dispose();
+    const results = await verifyFixture(dir, { maxMemoryGB: (s.denseBytes + 2 * s.expertBytes) / 1e9 });
+    const failed = results.filter((r) => r.status !== 'pass').map((r) => `${r.case}: ${r.status} ${r.message ?? ''}`);
+    assert.equal(failed, []);
+    assert.ok(results.some((r) => r.case === 'forward') && results.some((r) => r.case === 'generate_greedy'));
+  });
+}
+
+test('CLI: --max-memory below the minimum is one line; above it translate reports the cache per layer', () => {
+  expectOneLineError(['translate', '--model', fixturePath('nllb-moe-tiny'), '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', '--max-memory', '0.0003', 'hello'], /^polyglot: --max-memory 0\.0003 GB is below this model's minimum of [\d.]+ GB \(dense part [\d.]+ GB \+ one float32 expert [\d.e-]+ GB\)$/);
+  expectOneLineError(['generate', '--model', fixturePath('xglm-tiny'), '--prompt', 'hi', '--max-memory', '0.00001'], /^polyglot: --max-memory 0\.00001 GB is below this model's minimum of [\d.]+ GB \(its weights; it has no experts to offload\)$/);
+  expectOneLineError(['translate', '--model', fixturePath('nllb-moe-tiny'), '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', '--max-memory', '-1', 'hello'], /^polyglot: --max-memory: expected a positive number of GB, found -1$/);
+  const args = ['translate', '--model', fixturePath('nllb-moe-tiny'), '--src-lang', 'eng_Latn', '--tgt-lang', 'fra_Latn', '--max-new-tokens', '4', 'hello world', 'a test'];
+  const resident = runCli(args);
+  const offloaded = runCli([...args, '--max-memory', '0.001']);
+  assert.is(offloaded.status, 0, offloaded.stderr);
+  assert.is(offloaded.stdout, resident.stdout, 'same translations');
+  assert.match(offloaded.stderr, /^expert cache \(float32\): \d+ hits, [1-9]\d* misses; peak [\d.]+ MB of [\d.]+ MB \(budget 1\.0 MB - dense [\d.]+ MB\); all 8 experts would take [\d.]+ MB$/m);
+  assert.match(offloaded.stderr, /^  encoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
+  assert.match(offloaded.stderr, /^  decoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

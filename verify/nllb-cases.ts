@@ -14,6 +14,7 @@ import type { HostTensor } from '../convert/safetensors.js';
 import { generate } from '../generation/generate.js';
 import type { GenerateOptions } from '../generation/options.js';
 import { readGenerationConfig, withDefaults, type GenerationDefaults } from '../generation/generation-config.js';
+import { formatFor } from '../models/checkpoint-format.js';
 import { NllbMoeForConditionalGeneration, type DecoderCache } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { eagerOps } from '../ops/eager.js';
@@ -61,6 +62,8 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 export const nllbMoeCaseRunner: ModelCaseRunner = {
   async prepare(fixtureDir: string, weights: WeightPrecision = 'float32', maxMemoryGB?: number) {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
+    // gradients are named as the fixture's format spells them (m2m_100: fc1, encoder_attn, ...)
+    const hfName = formatFor(NllbMoeForConditionalGeneration.formats, ck.config, `${fixtureDir}/config.json`).weights.hfName;
     const models = new Map<string, NllbMoeForConditionalGeneration>();
     /** A cached eval model per distinct config_overrides. */
     const modelFor = (params: Record<string, unknown>): NllbMoeForConditionalGeneration => {
@@ -103,6 +106,8 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
           out.logits = actual(r.logits, host.decoder_attention_mask);
           out.encoder_last_hidden_state = actual(r.encoderLastHiddenState, host.attention_mask);
           out.decoder_last_hidden_state = actual(r.decoderLastHiddenState, host.decoder_attention_mask);
+          // HF's Seq2SeqModelOutput name of the same tensor (the m2m100 fixture's key)
+          out.last_hidden_state = out.decoder_last_hidden_state;
           for (const [side, routers] of [['encoder', r.encoderRouters], ['decoder', r.decoderRouters]] as const) {
             routers.forEach((rt, i) => {
               if (!rt) return;
@@ -213,8 +218,8 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
         }
       },
 
-      grad: gradCase(freshForTraining),
-      adamw_step: adamwStepCase(freshForTraining),
+      grad: gradCase(freshForTraining, hfName),
+      adamw_step: adamwStepCase(freshForTraining, hfName),
 
       dispose: () => {
         for (const m of models.values()) m.dispose();

@@ -20,6 +20,13 @@ import { AdamW } from '../train/adamw.js';
 export type CaseModel = TrainableModel & { dispose?: () => void };
 /** Builds a fresh model for one case from the fixture, with the case's params applied. */
 export type CaseModelLoader = (params: Record<string, unknown>) => Promise<CaseModel> | CaseModel;
+/** Our parameter name -> the name the fixture's `grad/` and `param/` keys use (the checkpoint format's `weights.hfName`). */
+export type HfNaming = (name: string) => string;
+
+/** The model's distinct parameters under the fixture's (HF) names. */
+function hfNamedParameters(model: CaseModel, hfName: HfNaming): TrainParam[] {
+  return distinctParameters(model).map((p) => ({ ...p, name: hfName(p.name) }));
+}
 
 /** A fixture tensor as a tfjs tensor: integers (int64 ids, masks, labels) -> int32, floats -> float32. */
 export function hostToTensor(h: HostTensor): tf.Tensor {
@@ -66,12 +73,12 @@ function paramByName(params: TrainParam[], name: string, caseName: string): Trai
  * params.config_overrides), with tf.variableGrads over every parameter; gradients are
  * reported in HF layout under `grad/<hf name>`.
  */
-export function gradCase(load: CaseModelLoader): CaseHandler {
+export function gradCase(load: CaseModelLoader, hfName: HfNaming = (n) => n): CaseHandler {
   return async (ctx) => {
     const model = await load(caseParams(ctx));
     const batch = batchFromCase(ctx);
     try {
-      const params = distinctParameters(model);
+      const params = hfNamedParameters(model, hfName);
       const wanted = Object.keys(ctx.spec.expect)
         .filter((k) => k.startsWith('grad/'))
         .map((k) => paramByName(params, k.slice(5), ctx.spec.name));
@@ -101,11 +108,11 @@ export function gradCase(load: CaseModelLoader): CaseHandler {
  * (inputs `grad/<hf name>`, HF layout), params lr / betas / eps / weight_decay; reports
  * `param/<hf name>` in HF layout. AdamW is elementwise, so only listed parameters move.
  */
-export function adamwStepCase(load: CaseModelLoader): CaseHandler {
+export function adamwStepCase(load: CaseModelLoader, hfName: HfNaming = (n) => n): CaseHandler {
   return async (ctx) => {
     const model = await load(caseParams(ctx));
     try {
-      return runAdamwStep(ctx, distinctParameters(model));
+      return runAdamwStep(ctx, hfNamedParameters(model, hfName));
     } finally {
       model.dispose?.();
     }

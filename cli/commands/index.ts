@@ -13,5 +13,6 @@ import { initCommand } from './init.js';
 import { demoCommand } from './demo.js';
 import { exportHfCommand } from './export-hf.js';
 import { quantizeCommand } from './quantize.js';
+import { upcycleCommand } from './upcycle.js';
 
-export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never, exportHfCommand as never, quantizeCommand as never];
+export const commands: CommandModule<object, never>[] = [verifyCommand as never, tokenizeCommand as never, exportCommand as never, infoCommand as never, convertCommand as never, generateCommand as never, translateCommand as never, trainCommand as never, evalCommand as never, initCommand as never, demoCommand as never, exportHfCommand as never, quantizeCommand as never, upcycleCommand as never];

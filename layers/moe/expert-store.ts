@@ -17,7 +17,7 @@ import { PolyglotError } from '../../core/errors.js';
 import type { Ops } from '../../ops/ops.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
 import { decodeToFloat32, encodeTensorData } from '../../convert/dtypes.js';
-import { quantizeInt8Rows, dequantizeInt8 } from '../../backend/int8-weights.js';
+import { quantizeInt8Rows, dequantizeInt8, type Int8Quantized } from '../../backend/int8-weights.js';
 import { Int8Linear } from '../../backend/native-int8.js';
 import { nativeAddon } from '../../backend/native.js';
 import type { RunOptions } from '../base.js';
@@ -100,6 +100,8 @@ export interface ExpertStoreOptions {
   budgetBytes: number;
   /** The model folder, for errors. */
   source: string;
+  /** A stored int8 weight (a `polyglot quantize` checkpoint) by checkpoint name, used as is with `--weights int8`. */
+  readInt8?: (checkpointName: string) => Int8Quantized | undefined;
 }
 
 function elements(shape: readonly number[]): number {
@@ -262,24 +264,29 @@ export class ExpertStore {
 
   /** One linear layer read from the checkpoint in HF's [out, in] layout, as the cache keeps it. */
   private readLinear(name: string): CachedLinear {
-    const weight = this.readFloat(`${name}.weight`);
-    const [outF, inF] = weight.shape;
     // Tensors made here outlive the caller's tf.tidy: kept, and disposed on eviction.
     const bias = tf.keep(tf.tensor1d(this.readFloat(`${name}.bias`).data));
-    let data = weight.data;
-    if (this.precision === 'bfloat16' || this.precision === 'float16') {
-      const dt = this.precision === 'bfloat16' ? 'BF16' : 'F16';
-      data = decodeToFloat32(dt, encodeTensorData(dt, data, name)) as Float32Array;
-    }
+    const stored = this.precision === 'int8' ? this.opts.readInt8?.(this.opts.checkpointName(`${name}.weight`)!) : undefined;
     if (this.precision === 'int8') {
-      const q = quantizeInt8Rows(data, outF, inF);
+      let q = stored;
+      if (q === undefined) {
+        const w = this.readFloat(`${name}.weight`);
+        q = quantizeInt8Rows(w.data, w.shape[0], w.shape[1]);
+      }
       if (this.int8Native()) {
         const lin = new Int8Linear(q);
         return { product: (x) => lin.apply(x), bias, dispose: () => (lin.dispose(), bias.dispose()) };
       }
       // Without the addon: float32 products of the dequantised weights (as Int8Linear's fallback).
-      const w = tf.keep(tf.tensor2d(dequantizeInt8(q), [inF, outF]));
+      const w = tf.keep(tf.tensor2d(dequantizeInt8(q), [q.inFeatures, q.outFeatures]));
       return { product: (x) => tf.matMul(x as tf.Tensor2D, w), bias, dispose: () => tf.dispose([w, bias]) };
+    }
+    const weight = this.readFloat(`${name}.weight`);
+    const [outF, inF] = weight.shape;
+    let data = weight.data;
+    if (this.precision === 'bfloat16' || this.precision === 'float16') {
+      const dt = this.precision === 'bfloat16' ? 'BF16' : 'F16';
+      data = decodeToFloat32(dt, encodeTensorData(dt, data, name)) as Float32Array;
     }
     // [out, in] -> [in, out], as Linear stores its kernel, so the product is the same matMul.
     const w = tf.keep(tf.tidy(() => tf.transpose(tf.tensor2d(data, [outF, inF]))));

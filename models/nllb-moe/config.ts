@@ -53,6 +53,12 @@ export interface NllbMoeConfig {
   tieWordEmbeddings: boolean;
   outputRouterLogits: boolean;
   forcedBosTokenId: number | null;
+  /**
+   * Which probability drops the FFN block's output in training: HF's NllbMoe layers use
+   * `activation_dropout` (their `ff_dropout`), M2M100 layers (dense NLLB-200, M2M-100) use
+   * `dropout` (docs/m2m100.md). Absent = "activation_dropout".
+   */
+  ffnOutputDropout?: 'activation_dropout' | 'dropout';
 }
 
 type Kind = 'int' | 'number' | 'bool' | 'string' | 'int?';

@@ -2,7 +2,7 @@
  * NllbMoeDecoderLayer (pre-LayerNorm):
  *   h += dropout(self_attn(self_attn_layer_norm(h)))                  causal, self KV cache
  *   h += dropout(cross_attention(cross_attention_layer_norm(h), enc)) cross KV cache (computed once)
- *   h += activation_dropout(ffn(ff_layer_norm(h)))                    dense or sparse
+ *   h += ff_dropout(ffn(ff_layer_norm(h)))                            dense or sparse (cfg.ffnOutputDropout)
  * HF names: `cross_attention` / `cross_attention_layer_norm` (not encoder_attn).
  */
 import type { Ops } from '../../ops/ops.js';
@@ -68,7 +68,7 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
       this.cfg.dropout,
       input,
     );
-    const ff = preNormResidual(o, cross.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.activationDropout, input);
+    const ff = preNormResidual(o, cross.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.ffnOutputDropout, input);
     return { hidden: ff.hidden, presentSelf: self.result.present, presentCross: cross.result.present, router: ff.result.router };
   }
 }

@@ -1,7 +1,7 @@
 /**
  * NllbMoeEncoderLayer (pre-LayerNorm):
  *   h += dropout(self_attn(self_attn_layer_norm(h)))                    (attn_dropout = config.dropout)
- *   h += activation_dropout(ffn(ff_layer_norm(h)))                      (ff_dropout = config.activation_dropout)
+ *   h += ff_dropout(ffn(ff_layer_norm(h)))        (ff_dropout = activation_dropout; dropout for M2M100 checkpoints)
  * The FFN is dense or sparse (router + experts). LayerDrop is decided by the model.
  */
 import type { Ops } from '../../ops/ops.js';
@@ -19,6 +19,8 @@ export interface MoeBlockConfig extends SparseMLPConfig {
   dropout: number;
   attentionDropout: number;
   isSparse: boolean;
+  /** Training dropout on the FFN block output (NllbMoe: activation_dropout; M2M100: dropout). */
+  ffnOutputDropout: number;
   /** e.g. "model.encoder.layers.1" */
   hfName: string;
 }
@@ -50,7 +52,7 @@ export class NllbMoeEncoderBlock extends PolyglotLayer {
 
   run<T>(o: Ops<T>, hidden: T, input: EncoderBlockInput<T>): { hidden: T; router?: RouterOutput<T> } {
     const attn = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { mask: input.mask, training: input.training, rng: input.rng }), this.cfg.dropout, input);
-    const ff = preNormResidual(o, attn.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.activationDropout, input);
+    const ff = preNormResidual(o, attn.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.ffnOutputDropout, input);
     return { hidden: ff.hidden, router: ff.result.router };
   }
 

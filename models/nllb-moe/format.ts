@@ -10,6 +10,18 @@ function count(json: Record<string, unknown>, key: string): number {
   return typeof v === 'number' ? v : 0;
 }
 
+/** `polyglot info` rows every NLLB-MoE-computed format shows (also m2m100-format.ts). */
+export const SEQ2SEQ_SUMMARY: readonly (readonly [string, string])[] = [
+  ['encoder layers', 'encoder_layers'],
+  ['decoder layers', 'decoder_layers'],
+  ['d_model', 'd_model'],
+  ['encoder heads', 'encoder_attention_heads'],
+  ['decoder heads', 'decoder_attention_heads'],
+  ['encoder ffn dim', 'encoder_ffn_dim'],
+  ['decoder ffn dim', 'decoder_ffn_dim'],
+  ['vocab size', 'vocab_size'],
+];
+
 export const nllbMoeFormat: CheckpointFormat<NllbMoeConfig> = {
   modelType: 'nllb-moe',
   aliases: ['nllb_moe'],
@@ -21,14 +33,7 @@ export const nllbMoeFormat: CheckpointFormat<NllbMoeConfig> = {
   tokenizerKind: 'nllb',
   summarize(json) {
     const rows = summaryRows(json, [
-      ['encoder layers', 'encoder_layers'],
-      ['decoder layers', 'decoder_layers'],
-      ['d_model', 'd_model'],
-      ['encoder heads', 'encoder_attention_heads'],
-      ['decoder heads', 'decoder_attention_heads'],
-      ['encoder ffn dim', 'encoder_ffn_dim'],
-      ['decoder ffn dim', 'decoder_ffn_dim'],
-      ['vocab size', 'vocab_size'],
+      ...SEQ2SEQ_SUMMARY,
       ['experts', 'num_experts'],
       ['expert capacity', 'expert_capacity'],
       ['encoder sparse step', 'encoder_sparse_step'],

@@ -32,6 +32,7 @@ import { isSparseLayer, type NllbMoeConfig } from './config.js';
 import type { CheckpointFormat } from '../checkpoint-format.js';
 import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, type PretrainedOptions, type LoadOptions } from '../pretrained.js';
 import { nllbMoeFormat } from './format.js';
+import { m2m100Format } from './m2m100-format.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
 import type { ExpertStore } from '../../layers/moe/expert-store.js';
 
@@ -116,6 +117,7 @@ export class NllbMoeModel {
       dropout: c.dropout,
       attentionDropout: c.attentionDropout,
       isSparse: isSparseLayer(i, side === 'encoder' ? c.encoderSparseStep : c.decoderSparseStep),
+      ffnOutputDropout: c.ffnOutputDropout === 'dropout' ? c.dropout : c.activationDropout,
       hfName: `model.${side}.layers.${i}`,
     });
     this.encoderLayers = Array.from({ length: c.encoderLayers }, (_, i) => new NllbMoeEncoderBlock(block('encoder', i)));
@@ -276,7 +278,7 @@ export interface LossOptions {
 
 export class NllbMoeForConditionalGeneration implements TrainableModel {
   /** The checkpoint formats (config.json model_types) this class is built from. */
-  static readonly formats: readonly CheckpointFormat<NllbMoeConfig>[] = [nllbMoeFormat];
+  static readonly formats: readonly CheckpointFormat<NllbMoeConfig>[] = [nllbMoeFormat, m2m100Format];
 
   /**
    * A model with a checkpoint's weights: a model directory (any layout) or a hub model id.

@@ -35,7 +35,8 @@ export const nllbMoeWeights: WeightNaming<NllbMoeConfig> = {
       if (name === undefined && p.name === SHARED) {
         throw new PolyglotError(`${where}: no tensor "${SHARED}" (nor its tied aliases ${SHARED_ALIASES.slice(1).join(', ')})`);
       }
-      if (name === undefined) throw new PolyglotError(`${where}: missing tensor "${p.name}" (expected by an NLLB-MoE with this config.json)`);
+      // named as the format's checkpoints spell it (m2m100-weights.ts reuses this check with its own hfName)
+      if (name === undefined) throw new PolyglotError(`${where}: missing tensor "${this.hfName(p.name)}" (expected by this config.json)`);
       const meta = tensors.meta(name);
       const expected = hfShape(p.variable.shape as number[], p.transposed);
       if (!sameShape(meta.shape, expected)) {
