@@ -11,6 +11,7 @@ import { tf } from '../core/tf.js';
 import { asWasmBackend, heapF32, offsetOf } from './wasm-backend.js';
 import { nativeAddon, type NativeWeight } from './native.js';
 import { dequantizeInt8, type Int8Quantized } from './int8-weights.js';
+import { int8ValuedTensors } from '../ops/graph.js';
 
 const FORWARD = 'PolyglotInt8MatMul';
 const BACKWARD = 'PolyglotInt8MatMulT';
@@ -76,7 +77,9 @@ export class Int8Linear {
   readonly outFeatures: number;
   private id = 0;
   private fallback?: tf.Tensor2D;
-  private dequantizedCopy?: tf.Tensor2D;
+  /** Without the addon: the int8 values, kept for graph export. */
+  private host?: Int8Quantized;
+  private graphCopy?: { q: tf.Tensor2D; scale: tf.Tensor1D };
 
   constructor(w: Int8Quantized) {
     this.inFeatures = w.inFeatures;
@@ -89,6 +92,7 @@ export class Int8Linear {
       collected.register(this, this.id, this);
     } else {
       this.fallback = tf.tensor2d(dequantizeInt8(w), [w.inFeatures, w.outFeatures]);
+      this.host = w;
     }
   }
 
@@ -108,13 +112,20 @@ export class Int8Linear {
   }
 
   /**
-   * W dequantised to a float32 tensor [in, out] on the heap (kept until `dispose`): what graph
-   * export records, so an exported graph computes with exactly the int8 model's weights.
+   * The weight for graph export: q [in, out] as float32 integer values and scale [out], so a
+   * graph computes (x · q) * scale, the product the native kernel forms (kept until `dispose`).
    */
-  dequantized(): tf.Tensor2D {
-    if (this.fallback !== undefined) return this.fallback;
-    this.dequantizedCopy ??= tf.tensor2d(dequantizeInt8(this.read()), [this.inFeatures, this.outFeatures]);
-    return this.dequantizedCopy;
+  graphWeights(): { q: tf.Tensor2D; scale: tf.Tensor1D } {
+    if (this.graphCopy === undefined) {
+      const w = this.host ?? this.read();
+      const k = w.inFeatures;
+      const n = w.outFeatures;
+      const q = new Float32Array(k * n);
+      for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) q[i * n + j] = w.q[j * k + i];
+      this.graphCopy = { q: tf.tensor2d(q, [k, n]), scale: tf.tensor1d(w.scale) };
+      int8ValuedTensors.add(this.graphCopy.q);
+    }
+    return this.graphCopy;
   }
 
   apply(x: tf.Tensor): tf.Tensor {
@@ -147,6 +158,6 @@ export class Int8Linear {
     weights.delete(this.id);
     collected.unregister(this);
     this.fallback?.dispose();
-    this.dequantizedCopy?.dispose();
+    if (this.graphCopy !== undefined) tf.dispose([this.graphCopy.q, this.graphCopy.scale]);
   }
 }

@@ -39,6 +39,12 @@ export interface NativeAddon {
   q8MatmulT(heap: ArrayBuffer, w: NativeWeight, dyOffset: number, dxOffset: number, m: number): void;
   /** Copies an int8 weight back out (q [n*k], scale [n]). */
   q8Read(w: NativeWeight, q: Int8Array, scale: Float32Array): void;
+  /**
+   * int8 linear products: 'vnni' (activations quantized per row to int8, AVX-512 VNNI dot
+   * products; POLYGLOT_INT8_ACTIVATIONS=1) or 'float' (weight-only, the default); no
+   * argument: the mode in use. Returns the mode in use ('vnni' only where the CPU has it).
+   */
+  int8Mode(name?: 'vnni' | 'float'): string;
   /** Bytes of int8 weights held in native memory. */
   q8Bytes(): number;
 }

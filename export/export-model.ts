@@ -15,6 +15,7 @@ import { writeGraphModel, writeWeightGroup, type WrittenWeightGroup } from './gr
 import type { ConstValue } from '../ops/graph.js';
 import { architectureOf, loadModelFromCheckpoint, type LoadedModel } from '../models/registry.js';
 import type { QuantizeMode } from './quantize.js';
+import type { WeightPrecision } from '../layers/weight-precision.js';
 import { exportReadme, type GraphSummary } from './readme.js';
 
 export const EXPORT_FORMATS = ['graph'] as const;
@@ -24,6 +25,12 @@ export interface ExportOptions {
   out: string;
   format?: ExportFormat;
   quantize?: QuantizeMode;
+  /**
+   * Precision of the linear weights (default: as stored). int8: each linear weight is written
+   * as one exact byte per value (uint8, min -128, scale 1, decoded by the stock loader) plus
+   * float32 scales, and the graph computes (x · q) * scale (docs/QUANTIZATION.md "Export").
+   */
+  weights?: WeightPrecision;
   force?: boolean;
   /** Progress lines (e.g. to stderr). */
   log?: (line: string) => void;
@@ -90,7 +97,7 @@ export async function exportGraphModels(dirOrModelId: string, opts: ExportOption
   // Refuse before the (possibly long) model load.
   if (fs.existsSync(opts.out) && !opts.force) throw new PolyglotError(`${opts.out}: output folder already exists (use --force to replace it)`);
   const ck = openCheckpoint(dirOrModelId);
-  const m = loadModelFromCheckpoint(ck, {}, ' to export as a graph model');
+  const m = loadModelFromCheckpoint(ck, { weights: opts.weights }, ' to export as a graph model');
   try {
     // Record every graph first (node lists only: weights are read from the model when written).
     const graphs = plan(m).map((p) => {

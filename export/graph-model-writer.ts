@@ -76,6 +76,12 @@ function signatureTensor(e: SignatureEntry): SignatureTensor {
 
 function encodeConst(c: ConstValue, quantize: QuantizeMode): Quantized {
   const d = c.read();
+  if (c.int8 === true && c.dtype === 'float32') {
+    // An int8 weight: one exact byte per value (tf.io.decodeWeights: v * 1 + -128).
+    const bytes = new Uint8Array(d.length);
+    for (let i = 0; i < d.length; i++) bytes[i] = d[i] + 128;
+    return { bytes, quantization: { dtype: 'uint8', min: -128, scale: 1 } };
+  }
   if (c.dtype === 'float32') {
     // Only trained parameters are quantized: literal constants (eps, masks, scales) and buffers stay exact.
     return quantizeFloat32(d as Float32Array, c.isParameter ? quantize : 'none');

@@ -95,8 +95,12 @@ export class Linear extends PolyglotLayer {
     const eager = (o as unknown) === eagerOps;
     let y: T;
     if (this.int8Weight !== undefined) {
-      // Graph export records the dequantised weight (docs/QUANTIZATION.md "Export").
-      y = eager ? (this.int8Weight.apply(x as tf.Tensor) as T) : o.matMul(x, o.weight(this.weightName, this.int8Weight.dequantized()));
+      if (eager) y = this.int8Weight.apply(x as tf.Tensor) as T;
+      else {
+        // Graph export: (x · q) * scale with q stored one byte a value (docs/QUANTIZATION.md "Export").
+        const { q, scale } = this.int8Weight.graphWeights();
+        y = o.mul(o.matMul(x, o.weight(this.weightName, q)), o.weight(`${this.weightName}_scale`, scale));
+      }
     } else {
       const product = eager ? linearProducts.get(this.kernel) : undefined;
       y = product !== undefined ? (product(x as tf.Tensor) as T) : o.matMul(x, o.weight(this.weightName, this.kernel.read()));

@@ -50,7 +50,15 @@ export interface ConstValue {
   isParameter: boolean;
   /** From `weight()` (a model tensor, the same in every graph of a model): may live in a shared weight group. */
   fromWeight: boolean;
+  /** Integer values in [-128, 127] (an int8 weight): stored as one exact byte each whatever the quantize mode. */
+  int8?: boolean;
 }
+
+/**
+ * float32 tensors whose values are int8 weights (layers/linear.ts, `--weights int8`): their
+ * Consts are written as uint8 with min -128, scale 1, which the stock loader decodes exactly.
+ */
+export const int8ValuedTensors = new WeakSet<Tensor>();
 
 export interface SignatureEntry {
   name: string;
@@ -167,7 +175,7 @@ export class GraphOps implements Ops<GraphNode> {
     shape: number[],
     read: () => Float32Array | Int32Array | Uint8Array,
     length: number,
-    flags: { isParameter: boolean; fromWeight: boolean },
+    flags: { isParameter: boolean; fromWeight: boolean; int8?: boolean },
   ): GraphNode {
     const size = shape.reduce((a, b) => a * b, 1);
     if (length !== size) throw new PolyglotError(`graph export: constant ${base}: expected ${size} values for shape [${shape}], found ${length}`);
@@ -251,7 +259,7 @@ export class GraphOps implements Ops<GraphNode> {
     };
     // The Const is named after the HF parameter (readable graphs and manifests).
     const isParameter = value.dtype === 'float32' && (this.options.isParameter?.(name) ?? true);
-    const node = this.constNode(name, value.dtype, value.shape.slice(), read, value.size, { isParameter, fromWeight: true });
+    const node = this.constNode(name, value.dtype, value.shape.slice(), read, value.size, { isParameter, fromWeight: true, int8: int8ValuedTensors.has(value) });
     this.weightByData.set(key, node);
     return node;
   }

@@ -31,6 +31,17 @@ Isa detected_isa() {
 
 Isa g_best = detected_isa();
 Isa g_isa = g_best;
+
+bool detected_vnni() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512vnni") != 0;
+}
+
+// int8 linear products: "vnni" (int8 activations, vpdpbusd) when the CPU has it and
+// POLYGLOT_INT8_ACTIVATIONS=1 asks for it, else "float" (float32 activations, weights
+// dequantised in registers: weight-only quantization).
+const bool g_has_vnni = detected_vnni();
+bool g_vnni = g_has_vnni && std::getenv("POLYGLOT_INT8_ACTIVATIONS") != nullptr && std::string(std::getenv("POLYGLOT_INT8_ACTIVATIONS")) == "1";
 std::unique_ptr<ThreadPool> g_pool;
 
 int default_threads() {
@@ -183,6 +194,7 @@ void free_q8(napi_env, void* data, void*) {
   g_q8_bytes -= static_cast<double>(w->n) * w->k + 4.0 * w->n;
   std::free(w->q);
   std::free(w->scale);
+  std::free(w->colsum);
   delete w;
 }
 
@@ -210,14 +222,21 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
   w->n = n;
   w->q = static_cast<int8_t*>(std::aligned_alloc(64, ((qlen + 63) / 64) * 64));
   w->scale = static_cast<float*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
-  if (w->q == nullptr || w->scale == nullptr) {
+  w->colsum = static_cast<int32_t*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
+  if (w->q == nullptr || w->scale == nullptr || w->colsum == nullptr) {
     std::free(w->q);
     std::free(w->scale);
+    std::free(w->colsum);
     delete w;
     return throw_error(env, "polyglot native: out of memory for int8 weights");
   }
   std::memcpy(w->q, q, qlen);
   std::memcpy(w->scale, s, slen * 4);
+  for (long j = 0; j < n; j++) {
+    int32_t sum = 0;
+    for (long kk = 0; kk < k; kk++) sum += w->q[j * k + kk];
+    w->colsum[j] = sum;
+  }
   g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
   napi_value out;
   napi_create_external(env, w, free_q8, nullptr, &out);
@@ -235,8 +254,9 @@ const Q8Weight* q8_handle(napi_env env, napi_value v) {
   return static_cast<const Q8Weight*>(wp);
 }
 
-// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W (float offsets).
-napi_value Q8Matmul(napi_env env, napi_callback_info info) {
+// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W; with `transposed`
+// (q8MatmulT(heap, weight, dyOffset, dxOffset, m)): dX[m, k] = dY[m, n] · Wᵀ. Float offsets.
+napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
   napi_value argv[5];
   if (!get_args(env, info, 5, argv)) return nullptr;
   if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
@@ -247,33 +267,20 @@ napi_value Q8Matmul(napi_env env, napi_callback_info info) {
   if (w == nullptr) return nullptr;
   const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
   const double floats = static_cast<double>(bytes / sizeof(float));
-  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->k > floats || c_off + m * w->n > floats)
+  const double from = static_cast<double>(transposed ? w->n : w->k), to = static_cast<double>(transposed ? w->k : w->n);
+  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * from > floats || c_off + m * to > floats)
     return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  if (transposed && g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
+  else if (transposed) q8_matmul_t_avx2(g, pool());
+  else if (g_isa == Isa::kAvx512 && g_vnni) q8_matmul_vnni(g, pool());
+  else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
   else q8_matmul_avx2(g, pool());
   return nullptr;
 }
 
-// q8MatmulT(heap, weight, dyOffset, dxOffset, m): dX[m, k] = dY[m, n] · Wᵀ (float offsets).
-napi_value Q8MatmulT(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return nullptr;
-  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
-  float* base = nullptr;
-  size_t bytes = 0;
-  if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
-  const Q8Weight* w = q8_handle(env, argv[1]);
-  if (w == nullptr) return nullptr;
-  const double a_off = num(env, argv[2]), c_off = num(env, argv[3]), m = num(env, argv[4]);
-  const double floats = static_cast<double>(bytes / sizeof(float));
-  if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * w->n > floats || c_off + m * w->k > floats)
-    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
-  Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  if (g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
-  else q8_matmul_t_avx2(g, pool());
-  return nullptr;
-}
+napi_value Q8Matmul(napi_env env, napi_callback_info info) { return q8_product(env, info, false); }
+napi_value Q8MatmulT(napi_env env, napi_callback_info info) { return q8_product(env, info, true); }
 
 // q8Read(weight, q: Int8Array [n*k], scale: Float32Array [n]): copies the weight back out.
 napi_value Q8Read(napi_env env, napi_callback_info info) {
@@ -294,6 +301,23 @@ napi_value Q8Read(napi_env env, napi_callback_info info) {
 
 napi_value Q8Bytes(napi_env env, napi_callback_info) { return make_number(env, g_q8_bytes); }
 
+// int8Mode(name?): "vnni" (int8 activations, when the CPU has AVX-512 VNNI) or "float"
+// (weight-only); without an argument, the mode in use. Returns the mode in use.
+napi_value Int8Mode(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  if (argc >= 1) {
+    char buf[16] = {0};
+    size_t len = 0;
+    napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
+    const std::string want(buf, len);
+    if (want == "vnni") g_vnni = g_has_vnni;
+    else if (want == "float") g_vnni = false;
+  }
+  return make_string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"isa", nullptr, Isa_, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -305,6 +329,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"q8Matmul", nullptr, Q8Matmul, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8MatmulT", nullptr, Q8MatmulT, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Read", nullptr, Q8Read, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"int8Mode", nullptr, Int8Mode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

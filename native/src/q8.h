@@ -13,6 +13,7 @@ struct Q8Weight {
   long n = 0;                // output channels
   int8_t* q = nullptr;       // [n, k]: one output channel per row, contiguous in k
   float* scale = nullptr;    // [n]: w[kk, j] ~= q[j, kk] * scale[j]
+  int32_t* colsum = nullptr; // [n]: sum_kk q[j, kk] (the VNNI kernel's u8 offset correction)
 };
 
 // C[m, n] = A[m, k] · dequant(W) (A rows contiguous, lda = k; C dense).
@@ -25,6 +26,8 @@ struct Q8Args {
 
 void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool);
 void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool);
+// int8 activations (quantized per row) x int8 weights with AVX-512 VNNI (q8_vnni.cc).
+void q8_matmul_vnni(const Q8Args& g, ThreadPool& pool);
 // The transposed product: here a is dY [m, n] and c is dX [m, k] = dY · dequant(W)ᵀ.
 void q8_matmul_t_avx512(const Q8Args& g, ThreadPool& pool);
 void q8_matmul_t_avx2(const Q8Args& g, ThreadPool& pool);
