@@ -183,7 +183,14 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const store =
     options.maxMemoryGB === undefined
       ? undefined
-      : new ExpertStore({ tensors, checkpointName: (n) => format.weights.checkpointName(n, tensors, config), budgetBytes: options.maxMemoryGB * BYTES_PER_GB, source: ck.dir });
+      : new ExpertStore({
+          tensors,
+          checkpointName: (n) => format.weights.checkpointName(n, tensors, config),
+          budgetBytes: options.maxMemoryGB * BYTES_PER_GB,
+          source: ck.dir,
+          // int8 checkpoints (`polyglot quantize`): experts' stored int8 weights are used as is.
+          readInt8: (n) => (tensors.isInt8(n) ? tensors.int8(n) : undefined),
+        });
   // With a budget, sparse layers register their experts with the store instead of allocating them.
   const build = (): M => (store ? withExpertStore(store, () => new cls(config)) : new cls(config));
   const loaded = { tensors: 0, nativeBytes: 0, native: false };

@@ -25,6 +25,7 @@ import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
 import { fixturePath, projectFixturePath, useBackend } from './helpers.js';
 import { verifyFixture } from '../verify/verify.js';
+import { quantizeCheckpoint } from '../models/quantize-checkpoint.js';
 import { expectOneLineError, runCli } from './cli-run.js';
 
 await useBackend('wasm');
@@ -192,6 +193,20 @@ test('int8 offloaded experts equal the resident int8 model', () => {
   assert.equal(Array.from(got.logits), Array.from(want.logits));
   const s = m.expertStore!.stats();
   assert.ok(s.peakResidentBytes <= s.capacityBytes);
+  m.dispose();
+});
+
+test('a polyglot-quantize int8 checkpoint: offloaded experts use the stored int8 weights and equal the resident int8 model', () => {
+  const out = path.join(dir, 'model-int8');
+  quantizeCheckpoint(modelDir, out, { dtype: 'int8', force: false });
+  const q = openCheckpoint(out);
+  const resident = NllbMoeForConditionalGeneration.fromCheckpoint(q);
+  const want = logitsOf(resident);
+  resident.dispose();
+  const m = NllbMoeForConditionalGeneration.fromCheckpoint(openCheckpoint(out), { maxMemoryGB: 1 });
+  assert.is(m.expertStore!.stats().precision, 'int8', 'int8 as stored');
+  const got = logitsOf(m);
+  assert.equal(Array.from(got.logits), Array.from(want.logits));
   m.dispose();
 });
 
