@@ -37,6 +37,8 @@ export interface BenchResult {
 export interface Bench {
   name: string;
   description: string;
+  /** Runs only when named (writes GBs, starts processes): not part of a plain `npm run bench`. */
+  onlyByName?: boolean;
   run(ctx: BenchContext): Promise<BenchResult[]>;
 }
 

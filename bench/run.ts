@@ -23,6 +23,8 @@ import { xglmBench } from './xglm.js';
 import { trainBench } from './train.js';
 import { loraBench } from './lora.js';
 import { m2m100Bench } from './m2m100.js';
+import { bigBench } from './big.js';
+import { ortBench } from './ort.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -31,6 +33,8 @@ export const BENCHES: Bench[] = [
   trainBench,
   loraBench,
   m2m100Bench,
+  bigBench,
+  ortBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 
@@ -45,7 +49,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`bench: unknown bench ${unknown.map((n) => `"${n}"`).join(', ')}; expected one of ${BENCHES.map((b) => b.name).join(', ')}`);
     return 1;
   }
-  const selected = names.length > 0 ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES;
+  const selected = names.length > 0 ? BENCHES.filter((b) => names.includes(b.name)) : BENCHES.filter((b) => !b.onlyByName);
   const backendOpt = typeof options['backend'] === 'string' ? options['backend'] : 'auto';
   const backend = await selectBackend(backendOpt as BackendName);
   const quick = options['quick'] === true;

@@ -28,7 +28,7 @@ function intOpt(ctx: BenchContext, key: string, dflt: number): number {
 }
 
 /** Matmul flops of `t` new positions attending over `past + t` keys (one sequence). */
-function flopsFor(c: XGLMConfig, t: number, past: number, logitsRows: number): number {
+export function flopsFor(c: XGLMConfig, t: number, past: number, logitsRows: number): number {
   const d = c.dModel;
   const perLayer = 2 * t * (4 * d * d + 2 * d * c.ffnDim);
   // Scores and context: sum over positions of 2 * 2 * d * keys.

@@ -1,7 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
-import { nativeStatus, applyWeightPrecision, precisionReportOf, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter } from '../index.js';
+import { nativeStatus, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -57,4 +57,29 @@ export function applyWeights(model: { namedParameters(): HfParameter[] }, args: 
   if (args.quiet || r.precision === 'float32') return;
   const where = r.precision === 'int8' ? (r.native ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB int8 in native memory` : ', native kernels absent: float32 products of the dequantised weights') : '';
   process.stderr.write(`weights: ${r.precision} (${r.tensors} tensors${where})\n`);
+}
+
+export interface MaxMemoryArgs {
+  'max-memory'?: number;
+}
+
+/** `--max-memory GB`: weight budget; an NLLB-MoE reads its experts from the checkpoint on demand (README "Expert offloading"). */
+export function withMaxMemory<T>(y: Argv<T>): Argv<T & MaxMemoryArgs> {
+  return y.option('max-memory', {
+    type: 'number',
+    describe: 'weight budget in GB (1e9 bytes): an MoE keeps its dense part resident and loads experts from the checkpoint on demand into an LRU cache of the rest',
+  }) as unknown as Argv<T & MaxMemoryArgs>;
+}
+
+/** The loader option of --max-memory (checked: a positive number). */
+export function maxMemoryOption(args: MaxMemoryArgs): { maxMemoryGB?: number } {
+  const v = args['max-memory'];
+  if (v === undefined) return {};
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new PolyglotError(`--max-memory: expected a positive number of GB, found ${String(v)}`);
+  return { maxMemoryGB: v };
+}
+
+/** With --max-memory: the expert cache's hits / misses per layer (stderr). */
+export function reportExpertCache(model: object & { expertStore?: ExpertStore }, args: { quiet?: boolean }): void {
+  if (!args.quiet && model.expertStore) process.stderr.write(`${formatExpertCacheStats(model.expertStore.stats())}\n`);
 }

@@ -21,6 +21,7 @@ import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8
 import { nativeAddon } from '../backend/native.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
+import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat16', 'float16', 'int8'];
@@ -48,6 +49,8 @@ export interface PrecisionReport {
 /** A whole model (XGLMForCausalLM, NllbMoeForConditionalGeneration, ...). */
 interface HasParameters {
   namedParameters(): HfParameter[];
+  /** Offloaded experts (`--max-memory`): cached in the same precision, read when used. */
+  expertStore?: ExpertStore;
 }
 
 /** What was applied to each model so far (loading and later calls add up). */
@@ -122,5 +125,7 @@ export function applyWeightPrecision(
     }
   }
   if (nativeAddon() !== undefined) report.nativeBytes += nativeInt8Bytes() - before;
+  // Offloaded experts are cached in the same precision; the dense part now holds these bytes.
+  model.expertStore?.setResident(precision, float32ParameterBytes(model.namedParameters()) + report.nativeBytes);
   return report;
 }

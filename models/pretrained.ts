@@ -18,12 +18,13 @@ import { readJsonFile, type HfCheckpoint, type TensorSource } from '../convert/c
 import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
-import { applyWeightPrecision, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
+import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
 import { nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
+import { BYTES_PER_GB, ExpertStore, float32ParameterBytes, withExpertStore } from '../layers/moe/expert-store.js';
 
 export interface PretrainedOptions extends HubOptions {
   /** config.json fields (HF names) replacing the file's, e.g. `{ dropout: 0 }`. */
@@ -37,6 +38,12 @@ export interface PretrainedOptions extends HubOptions {
   weights?: WeightPrecision;
   /** Called with every linear weight loaded as int8 (checkpoint name, weight); `polyglot quantize` records them. */
   onInt8?: (checkpointName: string, w: Int8Quantized) => void;
+  /**
+   * Weight budget in GB (1e9 bytes; `--max-memory`): an MoE keeps its dense part resident and
+   * reads experts from the checkpoint on demand into an LRU cache of the rest
+   * (layers/moe/expert-store.ts); a model under it that cannot fit gets a one-line error with its minimum.
+   */
+  maxMemoryGB?: number;
 }
 
 /** generation_config.json as found beside the weights (parsed by generation/generation-config.ts when used). */
@@ -51,6 +58,8 @@ export interface PretrainedModel {
   dispose(): void;
   /** The model directory's generation_config.json; generateText / translate start from it (HF generate()). */
   generationConfig?: GenerationConfigFile;
+  /** Set when loaded with `maxMemoryGB` and the model has experts to offload. */
+  expertStore?: ExpertStore;
 }
 
 /** A model class as the loader sees it: its formats and its constructor. */
@@ -171,15 +180,31 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const tensors = new Int8AwareSource(ck.tensors, ck.dir);
   // Default: as stored (int8 checkpoints stay int8).
   const precision = options.weights ?? (tensors.hasInt8 ? 'int8' : 'float32');
-  const build = (): M => new cls(config);
+  const store =
+    options.maxMemoryGB === undefined
+      ? undefined
+      : new ExpertStore({
+          tensors,
+          checkpointName: (n) => format.weights.checkpointName(n, tensors, config),
+          budgetBytes: options.maxMemoryGB * BYTES_PER_GB,
+          source: ck.dir,
+          // int8 checkpoints (`polyglot quantize`): experts' stored int8 weights are used as is.
+          readInt8: (n) => (tensors.isInt8(n) ? tensors.int8(n) : undefined),
+        });
+  // With a budget, sparse layers register their experts with the store instead of allocating them.
+  const build = (): M => (store ? withExpertStore(store, () => new cls(config)) : new cls(config));
   const loaded = { tensors: 0, nativeBytes: 0, native: false };
   const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir), () =>
     precision === 'int8' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
   );
   try {
     format.weights.check(model.namedParameters(), tensors, ck.dir, config);
+    // Offloaded experts are cached in the model's precision, so the store is attached first.
+    if (store && store.layerCount > 0) model.expertStore = store;
     // The rest of the precision: a tied output projection (int8), 16-bit rounding.
     if (precision !== 'float32') applyWeightPrecision(model, precision, loaded);
+    // Resident weights: float32 parameters + native int8 ones; the budget must leave room for one expert.
+    store?.setResident(precision, float32ParameterBytes(model.namedParameters()) + precisionReportOf(model).nativeBytes);
     model.generationConfig = generationConfigOf(ck.dir);
   } catch (e) {
     model.dispose();
@@ -189,7 +214,7 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
 }
 
 /** What `modelFromCheckpoint` takes of the options. */
-export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8'>;
+export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8' | 'maxMemoryGB'>;
 
 /** `fromPretrained`: a model directory or hub model id (see `resolvePretrained`) as a `cls` model. */
 export async function modelFromPretrained<C, M extends PretrainedModel>(cls: PretrainedClass<C, M>, idOrDir: string, options: PretrainedOptions = {}): Promise<M> {

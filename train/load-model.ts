@@ -15,6 +15,8 @@ export interface LoadModelOptions {
   configOverrides?: Record<string, unknown>;
   /** NLLB-MoE training loss: 'standard' (Switch aux + z-loss, our default) or 'hf' (HF's formula, quirks included). */
   moeLoss?: MoeLossMode;
+  /** Weight budget in GB: experts offloaded (inference only; models/pretrained.ts). */
+  maxMemoryGB?: number;
 }
 
 /** The architecture a checkpoint's model_type names. */
@@ -24,7 +26,7 @@ export function archOf(ck: HfCheckpoint): RegisteredArchitecture['arch'] {
 
 export function loadModel(dirOrCk: string | HfCheckpoint, o: LoadModelOptions = {}): LoadedModel {
   const ck = typeof dirOrCk === 'string' ? openCheckpoint(dirOrCk) : dirOrCk;
-  const loaded = loadModelFromCheckpoint(ck, { configOverrides: o.configOverrides });
+  const loaded = loadModelFromCheckpoint(ck, { configOverrides: o.configOverrides, maxMemoryGB: o.maxMemoryGB });
   if (o.moeLoss && loaded.arch === 'nllb-moe') loaded.model.lossDefaults = { ...loaded.model.lossDefaults, moeLoss: o.moeLoss };
   return loaded;
 }

@@ -60,7 +60,7 @@ function moeLossOf(params: Record<string, unknown>): MoeLossMode {
 }
 
 export const nllbMoeCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32') {
+  async prepare(fixtureDir: string, weights: WeightPrecision = 'float32', maxMemoryGB?: number) {
     const ck: HfCheckpoint = openCheckpoint(fixtureDir);
     // gradients are named as the fixture's format spells them (m2m_100: fc1, encoder_attn, ...)
     const hfName = formatFor(NllbMoeForConditionalGeneration.formats, ck.config, `${fixtureDir}/config.json`).weights.hfName;
@@ -71,7 +71,7 @@ export const nllbMoeCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(ov);
       let m = models.get(key);
       if (!m) {
-        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov });
+        m = NllbMoeForConditionalGeneration.fromCheckpoint(ck, { configOverrides: ov, maxMemoryGB });
         applyWeightPrecision(m, weights);
         models.set(key, m);
       }

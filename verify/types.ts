@@ -82,7 +82,8 @@ export type CaseHandler = (ctx: CaseContext) => Promise<Record<string, ActualOut
 export interface ModelCaseRunner {
   /**
    * Loads what all cases share (the model) once per fixture; `weights` is the precision
-   * the eval models compute with (layers/weight-precision.ts; default float32).
+   * the eval models compute with (layers/weight-precision.ts; default float32); `maxMemoryGB`
+   * loads them with offloaded experts (models/pretrained.ts).
    */
-  prepare(fixtureDir: string, weights?: WeightPrecision): Promise<Partial<Record<CaseKind, CaseHandler>> & { dispose?: () => void }>;
+  prepare(fixtureDir: string, weights?: WeightPrecision, maxMemoryGB?: number): Promise<Partial<Record<CaseKind, CaseHandler>> & { dispose?: () => void }>;
 }

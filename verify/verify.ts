@@ -30,6 +30,8 @@ export interface VerifyOptions {
   filter?: RegExp;
   /** Precision the eval models compute with (`verify --weights`); default float32. */
   weights?: WeightPrecision;
+  /** `verify --max-memory`: eval models load with offloaded experts (models/pretrained.ts `maxMemoryGB`). */
+  maxMemoryGB?: number;
   /** Called after each case (progress). */
   onResult?: (r: CaseResult) => void;
 }
@@ -52,7 +54,7 @@ export async function verifyFixture(dir: string, opts: VerifyOptions = {}): Prom
   if (!Array.isArray(cases)) throw new PolyglotError(`${casesPath}: expected {"cases": [...]}`);
   const refs = SafetensorsFile.open(path.join(abs, 'reference', 'tensors.safetensors'));
   // tokenize cases (FORMAT.md) may stand in any model fixture: one handler for every family
-  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs, opts.weights ?? 'float32')) };
+  const handlers = { tokenize: tokenizeCase(abs), ...(await runner.prepare(abs, opts.weights ?? 'float32', opts.maxMemoryGB)) };
   const results: CaseResult[] = [];
   try {
     for (const spec of cases) {

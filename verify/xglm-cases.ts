@@ -36,12 +36,12 @@ function optionalInput(ctx: CaseContext, key: string): tf.Tensor | undefined {
   return typeof ctx.spec.inputs[key] === 'string' ? hostToTensor(ctx.input(key)) : undefined;
 }
 
-function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined): XGLMForCausalLM {
-  return XGLMForCausalLM.fromCheckpoint(ck, { configOverrides: overrides });
+function build(ck: HfCheckpoint, overrides: Record<string, unknown> | undefined, maxMemoryGB?: number): XGLMForCausalLM {
+  return XGLMForCausalLM.fromCheckpoint(ck, { configOverrides: overrides, maxMemoryGB });
 }
 
 export const xglmCaseRunner: ModelCaseRunner = {
-  async prepare(fixtureDir, weights = 'float32') {
+  async prepare(fixtureDir, weights = 'float32', maxMemoryGB) {
     const ck = openCheckpoint(fixtureDir);
     const models = new Map<string, XGLMForCausalLM>();
     // One model per distinct config_overrides (weights loaded once each).
@@ -50,7 +50,7 @@ export const xglmCaseRunner: ModelCaseRunner = {
       const key = JSON.stringify(overrides ?? {});
       let lm = models.get(key);
       if (!lm) {
-        lm = build(ck, overrides);
+        lm = build(ck, overrides, maxMemoryGB);
         applyWeightPrecision(lm, weights);
         models.set(key, lm);
       }

@@ -6,11 +6,11 @@ import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
 import { withEvalProgress } from '../eval-progress.js';
 import { warnPastPositionLimit } from '../position-limit.js';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface EvalArgs extends BackendArgs, ModelSourceArgs, WeightsArgs, AdapterArgs {
+interface EvalArgs extends BackendArgs, ModelSourceArgs, WeightsArgs, AdapterArgs, MaxMemoryArgs {
   model: string;
   data: string[];
   'batch-size': number;
@@ -24,7 +24,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
   command: 'eval',
   describe: 'held-out loss and perplexity of a model on a file (translation: also chrF / BLEU of greedy translations)',
   builder: (y) =>
-    withRevision(adapterOption(withWeights(withBackend(y))))
+    withRevision(adapterOption(withMaxMemory(withWeights(withBackend(y)))))
       .option('model', { type: 'string', demandOption: true, describe: 'HF model directory or hub model id ORG/NAME' })
       .option('data', { type: 'string', array: true, demandOption: true, describe: 'text / JSONL (causal-lm) or JSONL pairs (translation)' })
       .option('batch-size', { type: 'number', default: 8 })
@@ -34,7 +34,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined });
+    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined, ...maxMemoryOption(args) });
     if (args.adapter) {
       try {
         loadPeftAdapter(loaded.model, args.adapter, { hfName: loaded.format.weights.hfName });
@@ -70,6 +70,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       res.chrf = s.chrf;
       res.bleu = s.bleu;
     }
+    reportExpertCache(loaded.model, args);
     loaded.model.dispose();
     process.stdout.write(args.json ? `${JSON.stringify(res)}\n` : `${formatEval(0, res).replace('eval @ step 0: ', '')}\n`);
   },

@@ -1,6 +1,6 @@
 import type { Argv, CommandModule } from 'yargs';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 import { loadPeftAdapter, generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
@@ -62,7 +62,7 @@ export function decodingOptions(a: DecodingArgs): GenerateOptions {
   };
 }
 
-interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, AdapterArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, AdapterArgs, MaxMemoryArgs {
   model: string;
   prompt: string[];
   json: boolean;
@@ -72,14 +72,14 @@ export const generateCommand: CommandModule<object, Args> = {
   command: 'generate',
   describe: 'continue text prompts with an XGLM model (streams tokens for a single prompt)',
   builder: (y) =>
-    withRevision(withDecoding(adapterOption(withWeights(withBackend(y))), 20))
+    withRevision(withDecoding(adapterOption(withMaxMemory(withWeights(withBackend(y)))), 20))
       .option('model', { type: 'string', demandOption: true, describe: 'XGLM model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('prompt', { type: 'string', array: true, demandOption: true, describe: 'prompt text (repeat for a batch)' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per output' }) as never,
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights });
+    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });

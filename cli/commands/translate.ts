@@ -1,14 +1,14 @@
 import * as fs from 'node:fs';
 import type { CommandModule } from 'yargs';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
-import { withBackend, startBackend, withWeights, applyWeights, type BackendArgs, type WeightsArgs } from '../common.js';
+import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
 import { loadPeftAdapter, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 import { progressLine } from '../progress-line.js';
 import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, AdapterArgs {
+interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, AdapterArgs, MaxMemoryArgs {
   model: string;
   'src-lang': string;
   'tgt-lang': string;
@@ -23,7 +23,7 @@ export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
   describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
   builder: (y) =>
-    withRevision(withDecoding(adapterOption(withWeights(withBackend(y))), 200))
+    withRevision(withDecoding(adapterOption(withMaxMemory(withWeights(withBackend(y)))), 200))
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
       .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
       .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn' })
@@ -55,7 +55,7 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights });
+    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
@@ -99,6 +99,7 @@ export const translateCommand: CommandModule<object, Args> = {
           else process.stdout.write(`${ts[0]}\n`);
         });
       }
+      reportExpertCache(model, args);
     } finally {
       model.dispose();
     }

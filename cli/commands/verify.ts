@@ -1,12 +1,12 @@
 import type { CommandModule } from 'yargs';
 import { PolyglotError } from '../../core/errors.js';
-import { withBackend, startBackend, type BackendArgs } from '../common.js';
+import { withBackend, startBackend, withMaxMemory, maxMemoryOption, type BackendArgs, type MaxMemoryArgs } from '../common.js';
 import { verifyFixture, formatResultsTable } from '../../verify/verify.js';
 import { WEIGHT_PRECISIONS, type WeightPrecision } from '../../layers/weight-precision.js';
 import { withMergedModelDir } from '../../index.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 
-interface Args extends BackendArgs, AdapterArgs {
+interface Args extends BackendArgs, AdapterArgs, MaxMemoryArgs {
   dir: string;
   json: boolean;
   filter?: string;
@@ -17,7 +17,7 @@ export const verifyCommand: CommandModule<object, Args> = {
   command: 'verify <dir>',
   describe: 'run every reference case of a fixture (model or tokenizer) and compare within tolerance',
   builder: (y) =>
-    adapterOption(withBackend(y))
+    adapterOption(withMaxMemory(withBackend(y)))
       .positional('dir', { type: 'string', demandOption: true, describe: 'fixture directory' })
       .option('json', { type: 'boolean', default: false, describe: 'print one JSON record per case (JSON Lines) instead of the table' })
       .option('filter', { type: 'string', describe: 'only cases whose name matches this regular expression' })
@@ -28,6 +28,7 @@ export const verifyCommand: CommandModule<object, Args> = {
       verifyFixture(dir, {
         filter: args.filter ? filterPattern(args.filter) : undefined,
         weights: args.weights,
+        ...maxMemoryOption(args),
         onResult: args.json || args.quiet ? undefined : (r) => process.stderr.write(`  ${r.case}: ${r.status}\n`),
       });
     // With an adapter: the fixture's model with the adapter merged in (equal to the unmerged model up to

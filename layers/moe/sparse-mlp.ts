@@ -16,6 +16,7 @@ import { PolyglotLayer, type HfParameter, type RunOptions } from '../base.js';
 import { maskExpertOutput, type ExpertOutputMaskingMode } from './expert-output-masking.js';
 import { FeedForward } from '../feed-forward.js';
 import { Top2Router, type RouterConfig, type RouterOutput } from './router.js';
+import { activeExpertStore, type OffloadedExperts } from './expert-store.js';
 
 export interface SparseMLPConfig extends RouterConfig {
   ffnDim: number;
@@ -44,11 +45,21 @@ export interface SparseMLPOutput<T> {
 
 export class SparseMLP extends PolyglotLayer {
   readonly router: Top2Router;
+  /** Empty when the experts are offloaded (`offloaded`). */
   readonly experts: FeedForward[];
+  /** Set when the model was built inside `withExpertStore` (layers/moe/expert-store.ts): experts read on demand. */
+  readonly offloaded?: OffloadedExperts;
 
   constructor(readonly prefix: string, readonly cfg: SparseMLPConfig) {
     super({});
     this.router = new Top2Router(`${prefix}.router`, cfg);
+    const store = activeExpertStore();
+    if (store) {
+      this.offloaded = store.addLayer(prefix, cfg);
+      this.experts = [];
+      this.built = true;
+      return;
+    }
     this.experts = Array.from(
       { length: cfg.numExperts },
       (_, e) => new FeedForward({ dim: cfg.dModel, ffnDim: cfg.ffnDim, hfPrefix: `${prefix}.experts.expert_${e}.`, activation: cfg.activationFunction, activationDropout: cfg.activationDropout }),
@@ -95,7 +106,8 @@ export class SparseMLP extends PolyglotLayer {
         const k = tokens.length;
         if (k === 0) continue;
         const xe = o.gather(xs, o.constant(tokens, [k], 'int32'));
-        let he = this.experts[e].run(o, xe, opts);
+        // Only experts that receive tokens get here: an offloaded one is read (or found cached) now.
+        let he = this.offloaded ? this.offloaded.run(o, e, xe, opts) : this.experts[e].run(o, xe, opts);
         he = maskExpertOutput(o, he, p, masking);
         const gateIdx = Int32Array.from(tokens, (t) => t * E + e);
         const gate = o.reshape(o.gather(cwFlat, o.constant(gateIdx, [k], 'int32')), [k, 1]);
@@ -123,6 +135,7 @@ export class SparseMLP extends PolyglotLayer {
       out = o.add(o.gather(stacked, o.constant(rowOf1, [n], 'int32')), o.gather(stacked, o.constant(rowOf2, [n], 'int32')));
     } else {
       if (opts.training) throw new PolyglotError(`${this.prefix}: graph mode supports eval only`);
+      if (this.offloaded) this.offloaded.run(o, 0, xs, opts); // throws: graph export needs resident experts
       let acc: T | undefined;
       for (let e = 0; e < this.cfg.numExperts; e++) {
         const he = maskExpertOutput(o, this.experts[e].run(o, xs, opts), p, masking);

@@ -38,6 +38,7 @@ import { modelFromCheckpoint, modelFromPretrained, type GenerationConfigFile, ty
 import { nllbMoeFormat } from './format.js';
 import { m2m100Format } from './m2m100-format.js';
 import type { HfCheckpoint } from '../../convert/checkpoint.js';
+import type { ExpertStore } from '../../layers/moe/expert-store.js';
 
 export type { MoeLayerMetrics };
 
@@ -328,6 +329,8 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
 
   /** generation_config.json of the directory the model came from (translate starts from it, as HF generate()). */
   generationConfig?: GenerationConfigFile;
+  /** Offloaded experts (loaded with `maxMemoryGB`): the LRU cache and its hit / miss counters. */
+  expertStore?: ExpertStore;
 
   readonly model: NllbMoeModel;
   /** Defaults of computeLoss when the caller does not say (set by loaders, e.g. verify's `moe_loss`). */
@@ -453,5 +456,6 @@ export class NllbMoeForConditionalGeneration implements TrainableModel {
   dispose(): void {
     this.model.dispose();
     this.lmHead?.disposeParameters();
+    this.expertStore?.dispose();
   }
 }
