@@ -351,8 +351,8 @@ export class OffloadedExperts {
     readonly prefix: string,
   ) {}
 
+  /** Eager only (SparseMLP's graph path refuses offloaded experts). */
   run<T>(o: Ops<T>, e: number, x: T, opts: RunOptions): T {
-    if (o.kind !== 'eager') throw new PolyglotError(`${this.prefix}: experts are offloaded (--max-memory); graph export needs every expert resident: load the model without --max-memory`);
     if (opts.training) throw new PolyglotError(`${this.prefix}: experts are offloaded (--max-memory), which is for inference; train without --max-memory`);
     return this.store.run(o, this.prefix, e, x, opts);
   }

@@ -135,7 +135,7 @@ export class SparseMLP extends PolyglotLayer {
       out = o.add(o.gather(stacked, o.constant(rowOf1, [n], 'int32')), o.gather(stacked, o.constant(rowOf2, [n], 'int32')));
     } else {
       if (opts.training) throw new PolyglotError(`${this.prefix}: graph mode supports eval only`);
-      if (this.offloaded) this.offloaded.run(o, 0, xs, opts); // throws: graph export needs resident experts
+      if (this.offloaded) throw new PolyglotError(`${this.prefix}: experts are offloaded (--max-memory); graph export needs every expert resident: load the model without --max-memory`);
       let acc: T | undefined;
       for (let e = 0; e < this.cfg.numExperts; e++) {
         const he = maskExpertOutput(o, this.experts[e].run(o, xs, opts), p, masking);
