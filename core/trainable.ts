@@ -48,7 +48,7 @@ export interface TrainableModel {
    * Models that train only part of themselves by construction (LoRA: the adapters on a frozen
    * base) say which parameters train, given the --train-only / --freeze globs.
    */
-  trainedPredicate?(globs: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean;
+  trainedPredicate?(globs: { trainOnly?: string[]; freeze?: string[]; alias?: (name: string) => string | undefined }): (name: string) => boolean;
   /** true: checkpoints hold only the trained parameters; the frozen rest comes from the model folder on resume. */
   readonly frozenBase?: boolean;
 }

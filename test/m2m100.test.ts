@@ -26,6 +26,7 @@ import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { exportHfModel } from '../train/export-hf.js';
 import { distinctParameters } from '../core/trainable.js';
 import { fixturePath, throwsExactly, useBackend } from './helpers.js';
+import { runCli } from './cli-run.js';
 import { stateDictPickle, torchZip, type FakeTensor } from './convert-torchfile.js';
 
 await useBackend('wasm');
@@ -258,6 +259,25 @@ test('HF writer: export-hf writes an m2m_100 directory as save_pretrained (tied 
   } finally {
     m.dispose();
   }
+});
+
+test('--train-only / --freeze globs may spell parameters as M2M100 does (fc1, encoder_attn) or as NLLB-MoE does', () => {
+  const data = path.join(fixturePath('corpus'), 'parallel', 'fr.jsonl');
+  const out = fs.mkdtempSync(path.join(os.tmpdir(), 'm2m-globs-'));
+  const trained = (name: string, globs: string[]) => {
+    const r = runCli(['train', '--model', fixturePath('m2m100-tiny'), '--data', data, '--out', path.join(out, name), '--max-steps', '1', '--eval-every', '0', '--dev-translations', '0', ...globs]);
+    assert.is(r.status, 0, r.stderr);
+    return /training ([\d.]+k?) of ([\d.]+k?) parameters/.exec(r.stdout + r.stderr)?.slice(1, 3).join(' of ');
+  };
+  const fc1 = trained('m2m-fc1', ['--train-only', '**.fc1.*']);
+  assert.is(fc1, trained('nllb-fc1', ['--train-only', '**.ffn.fc1.*']));
+  assert.is.not(fc1, undefined);
+  // freezing the cross-attention by its M2M100 name trains everything else
+  const all = trained('all', []);
+  const noCross = trained('m2m-cross', ['--freeze', 'model.decoder.layers.*.encoder_attn.**']);
+  assert.is(noCross, trained('nllb-cross', ['--freeze', 'model.decoder.layers.*.cross_attention.**']));
+  assert.is.not(noCross, all);
+  assert.match(runCli(['train', '--model', fixturePath('m2m100-tiny'), '--data', data, '--out', path.join(out, 'none'), '--max-steps', '1', '--train-only', '**.fc3.*']).stderr, /--train-only "\*\*\.fc3\.\*": matches no parameter/);
 });
 
 test('training steps and generation keep the tensor count flat', async () => {

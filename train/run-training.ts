@@ -153,6 +153,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       outDir: folder.dir,
       trainOnly: o.trainOnly,
       freeze: o.freeze,
+      parameterAlias: formatSpelling(loaded.format.weights),
       resume: o.resume,
       plot: true,
       timeBudgetSeconds: o.timeBudgetSeconds,
@@ -236,4 +237,15 @@ export function memoryShape(loaded: LoadedModel): ShapeForMemory {
     return { encoderLayers: c.num_layers, decoderLayers: 0, crossAttention: false, dModel: c.d_model, ffnDim: c.ffn_dim, heads: c.attention_heads, vocab: c.vocab_size, parameters };
   }
   return { encoderLayers: c.encoder_layers, decoderLayers: c.decoder_layers, crossAttention: true, dModel: c.d_model, ffnDim: Math.max(c.encoder_ffn_dim, c.decoder_ffn_dim), heads: c.encoder_attention_heads, vocab: c.vocab_size, parameters };
+}
+
+/** The format's HF name of a parameter when it differs from ours (M2M-100: `fc1` for `ffn.fc1`), for --freeze / --train-only globs. */
+function formatSpelling(naming: { hfName(name: string): string }): (name: string) => string | undefined {
+  return (name) => {
+    try {
+      return naming.hfName(name);
+    } catch {
+      return undefined; // no spelling in that format (e.g. a sparse-layer weight in M2M-100)
+    }
+  };
 }

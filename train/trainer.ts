@@ -57,6 +57,8 @@ export interface TrainerConfig {
   outDir: string;
   trainOnly?: string[];
   freeze?: string[];
+  /** The checkpoint format's spelling of a parameter name, which the globs may also use (train/freeze.ts). */
+  parameterAlias?: (name: string) => string | undefined;
   /** Checkpoint (or output folder) to continue from. */
   resume?: string;
   /** Write loss.png at the end. */
@@ -510,8 +512,8 @@ export class Trainer {
  * all of them, narrowed by --train-only / --freeze globs over HF names; a model that trains
  * only part of itself by construction (LoRA: the adapters) decides with the same globs.
  */
-export function selectTrainable(params: TrainParam[], cfg: Pick<TrainerConfig, 'trainOnly' | 'freeze'>, model?: Pick<TrainableModel, 'trainedPredicate'>): TrainParam[] {
-  const globs = { trainOnly: cfg.trainOnly, freeze: cfg.freeze };
+export function selectTrainable(params: TrainParam[], cfg: Pick<TrainerConfig, 'trainOnly' | 'freeze' | 'parameterAlias'>, model?: Pick<TrainableModel, 'trainedPredicate'>): TrainParam[] {
+  const globs = { trainOnly: cfg.trainOnly, freeze: cfg.freeze, alias: cfg.parameterAlias };
   const trains = model?.trainedPredicate ? model.trainedPredicate(globs) : trainablePredicate(params.map((p) => p.name), globs);
   return params.filter((p) => trains(p.name));
 }

@@ -12,7 +12,7 @@ import { Rng } from '../../core/random.js';
 import { LoraAdapter } from '../../layers/lora.js';
 import { tf } from '../../core/tf.js';
 import { Linear, linearOfKernel } from '../../layers/linear.js';
-import { globToRegExp } from '../freeze.js';
+import { globMatcher, type FreezeOptions } from '../freeze.js';
 import type { ComputeLossOptions, LossOutput, NamedParameter, TrainableModel } from '../../core/trainable.js';
 import { selectTargets, type PeftTargetModules } from './targets.js';
 
@@ -129,14 +129,14 @@ export class LoraModel<M extends TrainableModel = TrainableModel> implements Tra
    * "Does this parameter train?": every adapter parameter, plus base parameters matching a
    * `--train-only` glob (peft modules_to_save); `--freeze` globs exclude either.
    */
-  trainedPredicate(o: { trainOnly?: string[]; freeze?: string[] }): (name: string) => boolean {
+  trainedPredicate(o: FreezeOptions): (name: string) => boolean {
     const adapterNames = new Set(this.adapterParameters().map((p) => p.name));
     const baseNames = this.base.namedParameters().map((p) => p.name);
-    const only = (o.trainOnly ?? []).map((g) => [g, globToRegExp(g)] as const);
-    const frozen = (o.freeze ?? []).map((g) => [g, globToRegExp(g)] as const);
-    for (const [g, re] of only) if (!baseNames.some((n) => re.test(n))) throw new PolyglotError(`--train-only "${g}": matches no parameter of the base model (names look like "${baseNames[0] ?? ''}")`);
-    for (const [g, re] of frozen) if (![...adapterNames, ...baseNames].some((n) => re.test(n))) throw new PolyglotError(`--freeze "${g}": matches no parameter`);
-    const pred = (name: string) => (adapterNames.has(name) || only.some(([, re]) => re.test(name))) && !frozen.some(([, re]) => re.test(name));
+    const only = (o.trainOnly ?? []).map((g) => [g, globMatcher(g, o.alias)] as const);
+    const frozen = (o.freeze ?? []).map((g) => [g, globMatcher(g, o.alias)] as const);
+    for (const [g, matches] of only) if (!baseNames.some(matches)) throw new PolyglotError(`--train-only "${g}": matches no parameter of the base model (names look like "${baseNames[0] ?? ''}")`);
+    for (const [g, matches] of frozen) if (![...adapterNames, ...baseNames].some(matches)) throw new PolyglotError(`--freeze "${g}": matches no parameter`);
+    const pred = (name: string) => (adapterNames.has(name) || only.some(([, matches]) => matches(name))) && !frozen.some(([, matches]) => matches(name));
     if (![...adapterNames].some(pred)) throw new PolyglotError('--freeze: no LoRA parameter is left to train');
     return pred;
   }
