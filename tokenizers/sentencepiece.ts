@@ -7,7 +7,10 @@ import * as fs from 'node:fs';
 import spjs from 'sentencepiece-js';
 import { PolyglotError } from '../core/errors.js';
 import { openRegularFile } from '../convert/model-file.js';
-import { MAX_SENTENCEPIECE_BYTES, readSentencePieces, type SpmPiece } from './sentencepiece-model.js';
+import { MAX_SENTENCEPIECE_BYTES, PieceType, readSentencePieces, type SpmPiece } from './sentencepiece-model.js';
+
+/** sentencepiece's default `unk_surface` (TrainerSpec): what Decode writes for the `<unk>` piece. */
+const UNK_SURFACE = ' \u2047 ';
 
 const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
 type Listener = (...args: unknown[]) => void;
@@ -167,6 +170,28 @@ export class SentencePieceModel {
   /** sentencepiece `PieceToId`: the piece's id, or 0 (`<unk>`) for anything not in the vocabulary. */
   pieceToId(piece: string): number {
     return this.pieceToIdMap.get(piece) ?? 0;
+  }
+
+  /**
+   * sentencepiece `Decode(pieces)` (0.1.9x, `SentencePieceProcessor::Decode`): control pieces
+   * (`<s>`, `</s>`) vanish, the `<unk>` piece becomes " \u2047 ", a string that is not a piece of the
+   * model is kept as it is (no `\u2581` replaced), and every other piece has `\u2581` turned into a
+   * space, after one leading `\u2581` is dropped while nothing has been written yet.
+   */
+  decodePieces(pieces: readonly string[]): string {
+    let text = '';
+    for (const piece of pieces) {
+      const id = this.pieceToIdMap.get(piece);
+      const type = id === undefined ? PieceType.Unknown : this.pieces[id].type;
+      if (type === PieceType.Control) continue;
+      if (type === PieceType.Unknown) {
+        text += id === undefined ? piece : UNK_SURFACE;
+        continue;
+      }
+      const body = text === '' && piece.startsWith('\u2581') ? piece.slice(1) : piece;
+      text += body.replaceAll('\u2581', ' ');
+    }
+    return text;
   }
 
   /** sentencepiece `IdToPiece`. */
