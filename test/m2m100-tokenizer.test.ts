@@ -23,6 +23,7 @@ import { loadPretrainedTokenizer } from '../models/registry.js';
 import { loadTranslator } from '../generation/load.js';
 import { translate } from '../generation/translate.js';
 import { encodeTranslation } from '../train/data/translation.js';
+import { exportHfModel } from '../train/export-hf.js';
 import { fixturePath, rejectsExactly, throwsExactly, useBackend } from './helpers.js';
 import { runCli, expectOneLineError } from './cli-run.js';
 
@@ -262,6 +263,12 @@ test('translate (library and CLI): forced BOS = the target language id, output d
     const recs = cli.stdout.trim().split('\n').map((l) => JSON.parse(l) as { translation: string; ids: number[] });
     assert.equal(recs.map((r) => r.ids), out.map((o) => o.ids));
     assert.equal(recs.map((r) => r.translation), out.map((o) => o.text));
+    // the training export (save_pretrained layout) carries vocab.json along: the same tokenizer loads from it
+    const exported = path.join(root, 'exported');
+    exportHfModel(t.model, exported, { sourceDir: DIR, config: JSON.parse(fs.readFileSync(path.join(DIR, 'config.json'), 'utf8')) as Record<string, unknown>, hfName: t.format.weights.hfName });
+    assert.ok(fs.existsSync(path.join(exported, 'vocab.json')));
+    const again = await m2m(exported);
+    assert.equal(again.encode('Hello world, perhaps'), t.tokenizer.encode('Hello world, perhaps'));
   } finally {
     t.model.dispose();
   }
