@@ -24,7 +24,7 @@ import { loadTranslator } from '../generation/load.js';
 import { translate } from '../generation/translate.js';
 import { encodeTranslation } from '../train/data/translation.js';
 import { exportHfModel } from '../train/export-hf.js';
-import { fixturePath, rejectsExactly, throwsExactly, useBackend } from './helpers.js';
+import { fixturePath, projectFixturePath, rejectsExactly, throwsExactly, useBackend } from './helpers.js';
 import { runCli, expectOneLineError } from './cli-run.js';
 
 const FIXTURE = fixturePath('m2m100-tiny');
@@ -123,6 +123,38 @@ test('encode: [src_lang] + vocab.json ids (pieces missing from it -> <unk>) + [e
   // a pair is concatenated without separator (build_inputs_with_special_tokens)
   assert.equal(t.encode('x', { textPair: 'x' }), [877, 555, 500, 555, 500, 2]); // 'x' -> pieces ▁ x
   assert.is(t.numSpecialTokensToAdd(false), 2);
+});
+
+test('sentencepiece Decode(pieces) as python sentencepiece 0.1.97 gives it (convert_tokens_to_string runs through it)', async () => {
+  const t = await m2m();
+  const cases: [string[], string][] = [
+    [['\u2581the', '\u2581c', 'at'], 'the cat'], // first leading ▁ dropped, the others become spaces
+    [['\u2581the', '\u2581cat'], 'the\u2581cat'], // "▁cat" is not a piece: kept as it is
+    [['__en__', '\u2581the'], '__en__ the'],
+    [['<unk>', '\u2581the'], ' \u2047  the'], // the <unk> piece: unk_surface " ⁇ "
+    [['</s>', '\u2581the'], 'the'], // control pieces vanish (and nothing has been written yet)
+    [['\u2581', '\u2581the'], 'the'],
+    [[], ''],
+  ];
+  for (const [pieces, text] of cases) assert.is(t.sp.decodePieces(pieces), text, JSON.stringify(pieces));
+});
+
+test('250 corpus lines with special tokens inserted (test/fixtures/m2m100-tokenizer/cases.json): ids and all three decodes equal', async () => {
+  const t = await m2m();
+  const file = JSON.parse(fs.readFileSync(path.join(projectFixturePath('m2m100-tokenizer'), 'cases.json'), 'utf8')) as {
+    cases: { text: string; src_lang: string; input_ids: number[]; decoded: string; decoded_skip_special: string; decoded_skip_special_no_cleanup: string }[];
+  };
+  assert.is(file.cases.length, 250);
+  let unknowns = 0;
+  for (const c of file.cases) {
+    const ids = t.encode(c.text, { srcLang: c.src_lang });
+    assert.equal(ids, c.input_ids, c.text);
+    assert.is(t.decode(ids), c.decoded, c.text);
+    assert.is(t.decode(ids, { skipSpecialTokens: true }), c.decoded_skip_special, c.text);
+    assert.is(t.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }), c.decoded_skip_special_no_cleanup, c.text);
+    unknowns += ids.filter((i) => i === 3).length;
+  }
+  assert.ok(unknowns > 100, `the shortened vocab.json gives unknowns (${unknowns})`);
 });
 
 test('round trip, text_target with tgt_lang, src_lang setter, unknown codes', async () => {
