@@ -45,11 +45,17 @@ export interface Translator {
 export async function loadTranslator(idOrDir: string, options: PretrainedOptions = {}): Promise<Translator> {
   const ck = await openPretrained(idOrDir, options);
   const tokenizer = await loadPretrainedTokenizer(ck.dir);
-  if (!isTranslationTokenizer(tokenizer)) throw new PolyglotError(`${ck.dir}: a translation model needs an NLLB or M2M-100 tokenizer, found an XGLM one`);
   // ids the model has no embedding row for: refused before the weights are allocated (config.json's number; else after parsing)
   const rawVocab = ck.config.vocab_size;
-  if (typeof rawVocab === 'number') checkTokenizerFitsModel(tokenizer, rawVocab, ck.dir);
+  if (isTranslationTokenizer(tokenizer) && typeof rawVocab === 'number') checkTokenizerFitsModel(tokenizer, rawVocab, ck.dir);
+  // a model of the other task is refused here first, naming its model_type
   const { model, format } = loadModelForTask(ck, 'translation', options, '; use polyglot generate for text-generation models');
-  if (typeof rawVocab !== 'number') checkTokenizerFitsModel(tokenizer, model.config.vocabSize, ck.dir);
+  try {
+    if (!isTranslationTokenizer(tokenizer)) throw new PolyglotError(`${ck.dir}: a translation model needs an NLLB or M2M-100 tokenizer, found an XGLM one`);
+    if (typeof rawVocab !== 'number') checkTokenizerFitsModel(tokenizer, model.config.vocabSize, ck.dir);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
   return { model, tokenizer, dir: ck.dir, format, generationConfig: modelGenerationDefaults(model) };
 }

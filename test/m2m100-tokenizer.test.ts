@@ -24,6 +24,7 @@ import { loadTranslator } from '../generation/load.js';
 import { translate } from '../generation/translate.js';
 import { encodeTranslation } from '../train/data/translation.js';
 import { exportHfModel } from '../train/export-hf.js';
+import { verifyFixture } from '../verify/verify.js';
 import { fixturePath, projectFixturePath, rejectsExactly, throwsExactly, useBackend } from './helpers.js';
 import { runCli, expectOneLineError } from './cli-run.js';
 
@@ -310,6 +311,28 @@ test('translate (library and CLI): forced BOS = the target language id, output d
     for (let i = 0; i < 300; i++) j[`<x${i}>`] = 859 + i;
   }));
   expectOneLineError(['translate', '--model', small, '--src-lang', 'en', '--tgt-lang', 'fr', 'x'], /the tokenizer's ids run to 1258 \(vocab\.json's 1159 entries \+ 100 language tokens\), but config\.json vocab_size is 1204/);
+});
+
+test('verify: a model fixture with the M2M100Tokenizer swapped in runs its tokenize case (literal ids) and its greedy generation', async () => {
+  await useBackend('cpu');
+  const dir = m2mDir('verify', (d) => {
+    fs.mkdirSync(path.join(d, 'reference'));
+    fs.copyFileSync(path.join(FIXTURE, 'reference', 'tensors.safetensors'), path.join(d, 'reference', 'tensors.safetensors'));
+    const doc = JSON.parse(fs.readFileSync(path.join(FIXTURE, 'reference', 'cases.json'), 'utf8')) as { cases: { kind: string }[] };
+    doc.cases = doc.cases.filter((c) => c.kind === 'generate_greedy');
+    doc.cases.push({
+      name: 'tokenize_m2m100',
+      kind: 'tokenize',
+      inputs: { text: 'the cat sat on the mat', src_lang: 'fr' },
+      expect: { input_ids: [883, 726, 848, 811, 851, 811, 555, 854, 726, 831, 811, 2], decoded: '__fr__ the cat sat on the mat</s>', decoded_skip_special: 'the cat sat on the mat' },
+      rtol: 0,
+      atol: 0,
+    } as { kind: string });
+    fs.writeFileSync(path.join(d, 'reference', 'cases.json'), JSON.stringify(doc));
+  });
+  const results = await verifyFixture(dir);
+  for (const r of results) assert.is(r.status, 'pass', `${r.case}: ${r.message ?? ''}`);
+  assert.equal(results.map((r) => r.case).sort(), ['generate_greedy', 'tokenize_m2m100']);
 });
 
 test('training data: input_ids [src_lang] src </s>, labels [tgt_lang] tgt </s> (tokenizer(src, text_target=tgt))', async () => {
