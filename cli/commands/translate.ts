@@ -21,7 +21,7 @@ interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, 
 
 export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
-  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
+  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE, NLLB-200 or M2M-100 model',
   builder: (y) =>
     withRevision(withDecoding(adapterOption(withMaxMemory(withWeights(withBackend(y)))), 200))
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
