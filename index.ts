@@ -27,9 +27,11 @@ export { convertCheckpoint, parseByteSize, type ConvertOptions, type ConvertResu
 export { quantizeCheckpoint, QUANTIZE_DTYPES, INT8_QUANTIZATION_CONFIG, type QuantizeDType, type QuantizeOptions, type QuantizeResult } from './models/quantize-checkpoint.js';
 export { verifyFixture, formatResultsTable } from './verify/verify.js';
 export type { CaseResult } from './verify/types.js';
-export { loadTokenizer, tokenizerFromModel, type Tokenizer, type LoadTokenizerOptions } from './tokenizers/load.js';
+export { loadTokenizer, tokenizerFromModel, isTranslationTokenizer, checkTokenizerFitsModel, type Tokenizer, type TranslationTokenizer, type LoadTokenizerOptions } from './tokenizers/load.js';
 export { XGLMTokenizer } from './tokenizers/xglm.js';
 export { NllbTokenizer } from './tokenizers/nllb.js';
+export { M2M100Tokenizer } from './tokenizers/m2m100.js';
+export { M2M100_LANGUAGE_CODES } from './tokenizers/m2m100-languages.js';
 export { NLLB_LANGUAGE_CODES } from './tokenizers/nllb-languages.js';
 export { FairseqSpmTokenizer, checkTextLength, MAX_TEXT_CHARS, type EncodeOptions, type DecodeOptions, type BatchEncodeOptions, type BatchEncoding } from './tokenizers/tokenizer.js';
 export { exportGraphModels, EXPORT_FORMATS, COPIED_FILES, type ExportFormat, type ExportOptions, type ExportResult } from './export/export-model.js';

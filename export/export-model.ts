@@ -50,6 +50,7 @@ export const COPIED_FILES = [
   'config.json',
   'generation_config.json',
   'sentencepiece.bpe.model',
+  'vocab.json',
   'tokenizer_config.json',
   'special_tokens_map.json',
   'tokenizer.json',

@@ -59,7 +59,7 @@ export async function pipeline(task: PipelineTask, idOrDir: string, options: Pre
       const { src_lang, tgt_lang, ...rest } = o ?? {};
       const srcLang = rest.srcLang ?? src_lang;
       const tgtLang = rest.tgtLang ?? tgt_lang;
-      if (!srcLang || !tgtLang) throw new PolyglotError('translation pipeline: expected options src_lang and tgt_lang (e.g. "eng_Latn", "fra_Latn")');
+      if (!srcLang || !tgtLang) throw new PolyglotError('translation pipeline: expected options src_lang and tgt_lang (e.g. "eng_Latn", "fra_Latn" for NLLB, "en", "fr" for M2M-100)');
       const out = await translate(t.model, t.tokenizer, typeof texts === 'string' ? [texts] : texts, { ...rest, srcLang, tgtLang });
       return out.map((r) => ({ translation_text: r.text }));
     };

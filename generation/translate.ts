@@ -1,6 +1,7 @@
 /**
- * `translate(model, tokenizer, sentences, { srcLang, tgtLang })`: NLLB-MoE translation as HF
- * generate does it for NllbMoeForConditionalGeneration: source encoded `src_lang text </s>`,
+ * `translate(model, tokenizer, sentences, { srcLang, tgtLang })`: NLLB-MoE / NLLB-200 / M2M-100 translation
+ * as HF generate does it for NllbMoe / M2M100ForConditionalGeneration: source encoded `src_lang text </s>`
+ * (NllbTokenizer or M2M100Tokenizer),
  * right-padded batches (pad 1, attention mask 0), the encoder run once per batch by the session,
  * decoder prompt [decoder_start_token_id = 2], ForcedBOSTokenLogitsProcessor with the target
  * language id at the first step, stop at eos (2), finished rows padded with 1.
@@ -9,7 +10,7 @@
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { padBatch, type DecodeOptions } from '../tokenizers/tokenizer.js';
-import type { NllbTokenizer } from '../tokenizers/nllb.js';
+import type { TranslationTokenizer } from '../tokenizers/load.js';
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { generate } from './generate.js';
@@ -44,7 +45,7 @@ export interface Translation {
 
 export async function translate(
   model: NllbMoeForConditionalGeneration,
-  tokenizer: NllbTokenizer,
+  tokenizer: TranslationTokenizer,
   sentences: readonly string[],
   explicit: TranslateOptions,
 ): Promise<Translation[]> {

@@ -9,8 +9,9 @@ import { PolyglotError } from '../core/errors.js';
 import type { NamedParameter } from '../core/trainable.js';
 import type { TensorSource } from '../convert/checkpoint.js';
 
-/** The tokenizer family a model_type uses when tokenizer_config.json does not name its class. */
-export type TokenizerKind = 'xglm' | 'nllb';
+import type { TokenizerKind } from '../tokenizers/load.js';
+
+export type { TokenizerKind };
 
 /** The parameter names of a format, both directions. Our parameter names are those of the HF class the model mirrors. */
 export interface WeightNaming<C> {
@@ -40,7 +41,11 @@ export interface CheckpointFormat<C> {
    */
   checkShapes?(config: C, tensors: TensorSource, source: string): void;
   weights: WeightNaming<C>;
-  tokenizerKind: TokenizerKind;
+  /**
+   * The tokenizer families this model_type accepts (a tokenizer_class naming another is refused);
+   * the first is used when neither tokenizer_config.json nor config.json names a class.
+   */
+  tokenizerKinds: readonly TokenizerKind[];
   /** `polyglot info` rows (label -> value) from the raw config.json. */
   summarize(json: Record<string, unknown>): Record<string, string | number | boolean>;
 }

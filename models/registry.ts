@@ -128,5 +128,6 @@ export async function loadPretrainedTokenizer(idOrDir: string, options: LoadToke
   const configPath = path.join(dir, 'config.json');
   const config = fs.existsSync(configPath) ? readJsonFile(configPath) : undefined;
   const modelType = config && typeof config === 'object' && !Array.isArray(config) ? (config as Record<string, unknown>).model_type : undefined;
-  return loadTokenizer(dir, { fallbackKind: findModelEntry(modelType)?.format.tokenizerKind, ...options });
+  const kinds = findModelEntry(modelType)?.format.tokenizerKinds;
+  return loadTokenizer(dir, { fallbackKind: kinds?.[0], allowedKinds: kinds, ...options });
 }

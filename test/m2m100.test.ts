@@ -92,7 +92,7 @@ test('registry: m2m_100 is a format of the NLLB-MoE class (its third entry); inf
   assert.ok(entry !== undefined);
   assert.is(entry.format, m2m100Format);
   assert.is(entry.architecture.arch, 'nllb-moe');
-  assert.is(entry.format.tokenizerKind, 'nllb');
+  assert.equal(entry.format.tokenizerKinds, ['nllb', 'm2m100']);
   assert.ok(NllbMoeForConditionalGeneration.formats.includes(m2m100Format));
   throwsExactly(() => formatFor(NllbMoeForConditionalGeneration.formats, { model_type: 'xglm' }, 'x/config.json'), 'x/config.json: field "model_type": expected "nllb-moe" or "m2m_100", found "xglm"');
   const rows = describeModel(openCheckpoint(FIXTURE));

@@ -7,7 +7,45 @@ import * as fs from 'node:fs';
 import spjs from 'sentencepiece-js';
 import { PolyglotError } from '../core/errors.js';
 import { openRegularFile } from '../convert/model-file.js';
-import { MAX_SENTENCEPIECE_BYTES, readSentencePieces, type SpmPiece } from './sentencepiece-model.js';
+import { MAX_SENTENCEPIECE_BYTES, PieceType, readSentencePieces, type SpmPiece } from './sentencepiece-model.js';
+
+/** sentencepiece's default `unk_surface` (TrainerSpec): what Decode writes for the `<unk>` piece. */
+const UNK_SURFACE = ' \u2047 ';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Length of the UTF-8 sequence a lead byte starts (0: not a lead byte). */
+function utf8Length(b: number): number {
+  if (b < 0x80) return 1;
+  if (b >= 0xc2 && b <= 0xdf) return 2;
+  if (b >= 0xe0 && b <= 0xef) return 3;
+  if (b >= 0xf0 && b <= 0xf4) return 4;
+  return 0;
+}
+
+/** sentencepiece's `ProcessBytePieces`: one character per valid UTF-8 sequence, U+FFFD per byte that starts none. */
+function decodeBytePieces(bytes: readonly number[]): string {
+  let out = '';
+  for (let i = 0; i < bytes.length; ) {
+    const n = utf8Length(bytes[i]);
+    let ch: string | undefined;
+    if (n > 0 && i + n <= bytes.length) {
+      try {
+        ch = strictUtf8.decode(Uint8Array.from(bytes.slice(i, i + n)));
+      } catch {
+        ch = undefined;
+      }
+    }
+    if (ch === undefined) {
+      out += '\ufffd';
+      i += 1;
+    } else {
+      out += ch;
+      i += n;
+    }
+  }
+  return out;
+}
 
 const PROCESS_EVENTS = ['uncaughtException', 'unhandledRejection'] as const;
 type Listener = (...args: unknown[]) => void;
@@ -167,6 +205,39 @@ export class SentencePieceModel {
   /** sentencepiece `PieceToId`: the piece's id, or 0 (`<unk>`) for anything not in the vocabulary. */
   pieceToId(piece: string): number {
     return this.pieceToIdMap.get(piece) ?? 0;
+  }
+
+  /**
+   * sentencepiece `Decode(pieces)` (0.1.97, `SentencePieceProcessor::Decode`): control pieces
+   * (`<s>`, `</s>`) vanish, the `<unk>` piece becomes " \u2047 ", a string that is not a piece of the
+   * model is kept as it is (no `\u2581` replaced), a run of byte pieces (`<0xE2>`...) becomes the
+   * UTF-8 text of its bytes (U+FFFD for each byte that starts no valid character), and every other
+   * piece has `\u2581` turned into a space, after one leading `\u2581` is dropped while nothing has been
+   * written yet.
+   */
+  decodePieces(pieces: readonly string[]): string {
+    let text = '';
+    let bytes: number[] = [];
+    for (const piece of pieces) {
+      const id = this.pieceToIdMap.get(piece);
+      const type = id === undefined ? PieceType.Unknown : this.pieces[id].type;
+      if (type === PieceType.Byte && /^<0x[0-9A-F]{2}>$/.test(piece)) {
+        bytes.push(parseInt(piece.slice(3, 5), 16));
+        continue;
+      }
+      if (bytes.length) {
+        text += decodeBytePieces(bytes);
+        bytes = [];
+      }
+      if (type === PieceType.Control) continue;
+      if (type === PieceType.Unknown) {
+        text += id === undefined ? piece : UNK_SURFACE;
+        continue;
+      }
+      const body = text === '' && piece.startsWith('\u2581') ? piece.slice(1) : piece;
+      text += body.replaceAll('\u2581', ' ');
+    }
+    return bytes.length ? text + decodeBytePieces(bytes) : text;
   }
 
   /** sentencepiece `IdToPiece`. */

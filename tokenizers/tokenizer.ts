@@ -82,19 +82,25 @@ export interface TokenizerSpec {
   modelMaxLength?: number;
   /** Where the spec came from (for messages). */
   source: string;
+  /** Ids of `<s> <pad> </s> <unk>` (default: fairseq's 0 1 2 3). */
+  specialTokenIds?: { bos: number; pad: number; eos: number; unk: number };
+  /** HF `all_special_ids` (default: the added tokens marked special). */
+  allSpecialIds?: readonly number[];
+  /** Ids decoded as their own chunks (default: transformers 4.38-4.44 `_decode`'s legacy added tokens, below). */
+  chunkIds?: readonly number[];
 }
 
 export abstract class FairseqSpmTokenizer {
-  abstract readonly kind: 'xglm' | 'nllb';
+  abstract readonly kind: 'xglm' | 'nllb' | 'm2m100';
   readonly sp: SentencePieceModel;
   readonly vocabSize: number;
   readonly cleanUpTokenizationSpaces: boolean;
   readonly modelMaxLength?: number;
   readonly source: string;
-  readonly bosTokenId = BOS_ID;
-  readonly padTokenId = PAD_ID;
-  readonly eosTokenId = EOS_ID;
-  readonly unkTokenId = UNK_ID;
+  readonly bosTokenId: number;
+  readonly padTokenId: number;
+  readonly eosTokenId: number;
+  readonly unkTokenId: number;
   protected readonly addedByContent = new Map<string, AddedToken>();
   protected readonly addedById = new Map<number, AddedToken>();
   /** HF `all_special_ids`: dropped by decode(skip_special_tokens=True). */
@@ -108,15 +114,20 @@ export abstract class FairseqSpmTokenizer {
     this.cleanUpTokenizationSpaces = spec.cleanUpTokenizationSpaces;
     this.modelMaxLength = spec.modelMaxLength;
     this.source = spec.source;
+    const ids = spec.specialTokenIds ?? { bos: BOS_ID, pad: PAD_ID, eos: EOS_ID, unk: UNK_ID };
+    this.bosTokenId = ids.bos;
+    this.padTokenId = ids.pad;
+    this.eosTokenId = ids.eos;
+    this.unkTokenId = ids.unk;
     for (const t of spec.addedTokens) {
       this.addedByContent.set(t.content, t);
       this.addedById.set(t.id, t);
     }
-    this.specialIds = new Set(spec.addedTokens.filter((t) => t.special).map((t) => t.id));
+    this.specialIds = new Set(spec.allSpecialIds ?? spec.addedTokens.filter((t) => t.special).map((t) => t.id));
     const additional = new Set(spec.additionalSpecialTokens);
     // transformers 4.38-4.44 `_decode`: added tokens that are not special, plus additional special tokens
     // with id >= vocab_size (NLLB language codes), are decoded as separate chunks.
-    this.chunkIds = new Set(spec.addedTokens.filter((t) => !t.special || (additional.has(t.content) && t.id >= this.vocabSize)).map((t) => t.id));
+    this.chunkIds = new Set(spec.chunkIds ?? spec.addedTokens.filter((t) => !t.special || (additional.has(t.content) && t.id >= this.vocabSize)).map((t) => t.id));
   }
 
   /** `len(tokenizer)`: ids run 0..length-1. */
@@ -210,7 +221,7 @@ export abstract class FairseqSpmTokenizer {
     }
     const rows = texts.map((t, i) => this.encode(t, { ...opts, textPair: opts.textPairs?.[i] }));
     return padBatch(rows, {
-      padId: PAD_ID,
+      padId: this.padTokenId,
       side: opts.paddingSide ?? 'right',
       length: opts.padding === 'max_length' ? opts.maxLength : undefined,
     });

@@ -11,7 +11,7 @@ import { writeHfModelDir, type HfExtraFile, type HfWriteResult } from '../conver
 import type { TorchFloatName } from '../convert/dtypes.js';
 import { distinctParameters, type TrainableModel } from '../core/trainable.js';
 
-export const TOKENIZER_FILES = ['sentencepiece.bpe.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'];
+export const TOKENIZER_FILES = ['sentencepiece.bpe.model', 'vocab.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json'];
 
 /** generation_config.json as HF derives it from a model config (`GenerationConfig.from_model_config`). */
 export function generationConfigFrom(config: Record<string, unknown>): Record<string, unknown> {

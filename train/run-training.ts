@@ -12,7 +12,7 @@ import * as path from 'node:path';
 import * as fs from 'node:fs';
 import { PolyglotError } from '../core/errors.js';
 import { loadPretrainedTokenizer } from '../models/registry.js';
-import { NllbTokenizer } from '../tokenizers/nllb.js';
+import { checkTokenizerFitsModel, isTranslationTokenizer, type TranslationTokenizer } from '../tokenizers/load.js';
 import { XGLMTokenizer } from '../tokenizers/xglm.js';
 import { causalLmData } from './data/causal-lm.js';
 import { translationData } from './data/translation.js';
@@ -110,7 +110,8 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
     // Lines without languages take --src-lang / --tgt-lang, else the tokenizer's (tokenizer_config.json).
     let langs: { srcLang?: string; tgtLang?: string } = {};
     if (task === 'translation') {
-      if (!(tok instanceof NllbTokenizer)) throw new PolyglotError(`${o.modelDir}: translation needs an NLLB tokenizer`);
+      if (!isTranslationTokenizer(tok)) throw new PolyglotError(`${o.modelDir}: translation needs an NLLB or M2M-100 tokenizer, found an XGLM one`);
+      if (loaded.arch === 'nllb-moe') checkTokenizerFitsModel(tok, loaded.model.config.vocabSize, loaded.ck.dir);
       langs = { srcLang: o.srcLang ?? tok.srcLang, tgtLang: o.tgtLang ?? tok.tgtLang };
       data = await translationData({ ...common, ...langs, tokenizer: tok, maxSourceLength: o.maxSourceLength, maxTargetLength: o.maxTargetLength });
     } else {
@@ -170,7 +171,7 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       extraEval:
         devPairs.length && loaded.arch === 'nllb-moe'
           ? async () => {
-              const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, devPairs);
+              const s = await scoreTranslations(loaded.model, tok as TranslationTokenizer, devPairs);
               samples.length = 0;
               devPairs.forEach((p, i) => samples.push({ src: p.src, ref: p.tgt, hyp: s.hypotheses[i] }));
               return { chrf: s.chrf, bleu: s.bleu };

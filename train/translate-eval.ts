@@ -5,7 +5,7 @@
  * BLEU (train/metrics) against the references.
  */
 import type { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
-import type { NllbTokenizer } from '../tokenizers/nllb.js';
+import type { TranslationTokenizer } from '../tokenizers/load.js';
 import { translate } from '../generation/translate.js';
 import { corpusChrf } from './metrics/chrf.js';
 import { corpusBleu } from './metrics/bleu.js';
@@ -19,7 +19,7 @@ export interface DevPair {
 
 export async function greedyTranslate(
   model: NllbMoeForConditionalGeneration,
-  tok: NllbTokenizer,
+  tok: TranslationTokenizer,
   srcs: string[],
   o: { srcLang: string; tgtLang: string; maxNewTokens?: number; batchSize?: number },
 ): Promise<string[]> {
@@ -44,7 +44,7 @@ export interface TranslationScores {
   hypotheses: string[];
 }
 
-export async function scoreTranslations(model: NllbMoeForConditionalGeneration, tok: NllbTokenizer, pairs: DevPair[], maxNewTokens?: number): Promise<TranslationScores> {
+export async function scoreTranslations(model: NllbMoeForConditionalGeneration, tok: TranslationTokenizer, pairs: DevPair[], maxNewTokens?: number): Promise<TranslationScores> {
   const hyps: string[] = new Array(pairs.length);
   // group by language pair (one forced target code per batch)
   const groups = new Map<string, number[]>();

@@ -1,5 +1,5 @@
 import type { CommandModule } from 'yargs';
-import { loadPeftAdapter, loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, NllbTokenizer, XGLMTokenizer, PolyglotError, type EvalResult, type HostBatch } from '../../index.js';
+import { loadPeftAdapter, loadModel, loadPretrainedTokenizer, evaluateLoss, scoreTranslations, isTranslationTokenizer, checkTokenizerFitsModel, XGLMTokenizer, type TranslationTokenizer, PolyglotError, type EvalResult, type HostBatch } from '../../index.js';
 import { causalLmData } from '../../train/data/causal-lm.js';
 import { translationData, readTranslationPairs } from '../../train/data/translation.js';
 import type { TrainingData } from '../../train/data/training-data.js';
@@ -49,7 +49,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     const common = { files: args.data, evalFiles: args.data, batchSize: args['batch-size'], seed: 0, shuffle: false };
     let data: TrainingData;
     if (loaded.arch === 'nllb-moe') {
-      if (!(tok instanceof NllbTokenizer)) throw new PolyglotError(`${args.model}: expected an NLLB tokenizer`);
+      if (!isTranslationTokenizer(tok)) throw new PolyglotError(`${args.model}: expected an NLLB or M2M-100 tokenizer, found an XGLM one`);
+      checkTokenizerFitsModel(tok, loaded.model.config.vocabSize, loaded.ck.dir);
       data = await translationData({ ...common, tokenizer: tok });
     } else {
       if (!(tok instanceof XGLMTokenizer)) throw new PolyglotError(`${args.model}: expected an XGLM tokenizer`);
@@ -67,7 +68,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     if (loaded.arch === 'nllb-moe' && args.translations > 0) {
       const pairs = await readTranslationPairs(args.data, { limit: args.translations });
       if (!args.quiet) process.stderr.write(`eval: decoding ${pairs.length} sentences (greedy) for chrF / BLEU\n`);
-      const s = await scoreTranslations(loaded.model, tok as NllbTokenizer, pairs);
+      const s = await scoreTranslations(loaded.model, tok as TranslationTokenizer, pairs);
       res.chrf = s.chrf;
       res.bleu = s.bleu;
     }

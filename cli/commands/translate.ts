@@ -21,13 +21,13 @@ interface Args extends BackendArgs, DecodingArgs, ModelSourceArgs, WeightsArgs, 
 
 export const translateCommand: CommandModule<object, Args> = {
   command: 'translate [text..]',
-  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE model',
+  describe: 'translate sentences (arguments; after -- for text starting with "-"; one a line from --input FILE or stdin) with an NLLB-MoE, NLLB-200 or M2M-100 model',
   builder: (y) =>
     withRevision(withDecoding(adapterOption(withMaxMemory(withWeights(withBackend(y)))), 200))
       .positional('text', { type: 'string', array: true, describe: 'sentences to translate' })
       .option('model', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory or Hugging Face model id (ORG/NAME, downloaded into the hub cache when missing)' })
-      .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn' })
-      .option('tgt-lang', { type: 'string', demandOption: true, describe: 'target language code, e.g. fra_Latn' })
+      .option('src-lang', { type: 'string', demandOption: true, describe: 'source language code, e.g. eng_Latn (NLLB) or en (M2M-100)' })
+      .option('tgt-lang', { type: 'string', demandOption: true, describe: 'target language code, e.g. fra_Latn (NLLB) or fr (M2M-100)' })
       .option('input', { type: 'string', describe: 'file with one sentence a line ("-" = stdin); empty lines stay empty' })
       .option('batch-size', { type: 'number', default: 8, describe: 'sentences per batch' })
       .option('max-input-length', { type: 'number', describe: 'truncate sources to this many tokens' })

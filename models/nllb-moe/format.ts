@@ -30,7 +30,8 @@ export const nllbMoeFormat: CheckpointFormat<NllbMoeConfig> = {
   // Config against the tensors' names and shapes before anything is allocated (docs: hostile configs).
   checkShapes: (config, tensors, dir) => checkNllbMoeExpectedWeights(config, tensors, `${dir}/config.json`),
   weights: nllbMoeWeights,
-  tokenizerKind: 'nllb',
+  // An NLLB-MoE upcycled from an M2M-100 checkpoint keeps its M2M100Tokenizer.
+  tokenizerKinds: ['nllb', 'm2m100'],
   summarize(json) {
     const rows = summaryRows(json, [
       ...SEQ2SEQ_SUMMARY,

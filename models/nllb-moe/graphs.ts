@@ -78,7 +78,7 @@ export const nllbMoeGraphExport: GraphExport<NllbMoeForConditionalGeneration> = 
   notes: (model) => {
     const n = model.config;
     return [
-      'Token ids follow NllbTokenizer: source = `src_lang` code, pieces (sentencepiece piece i is id i + 1), `</s>` (2). Language-code ids are in tokenizer_config.json `added_tokens_decoder`.',
+      'Token ids follow the copied tokenizer: source = `src_lang` code, pieces, `</s>` (2). NllbTokenizer: sentencepiece piece i is id i + 1, language-code ids are in tokenizer_config.json `added_tokens_decoder`. M2M100Tokenizer (vocab.json beside the model): pieces are numbered by vocab.json, language token `__xx__` i is len(vocab.json) + i.',
       `Generation as HF: the decoder starts from decoder_start_token_id = ${n.decoderStartTokenId}; the first generated token is forced to the target language code (forced_bos_token_id); stop at eos = ${n.eosTokenId}.`,
       '`decoder_attention_mask` ([B, P + T], 1 = real token) as in HF forward: padding keys are masked and padding tokens are not routed (take no expert capacity). Generation passes all ones (HF generate passes none, which is the same).',
       'Feed `present.{i}.decoder.*` back as `past_key_values.{i}.decoder.*` each step; the cross-attention cache `present.{i}.encoder.*` comes only from decoder_model and is fed as `past_key_values.{i}.encoder.*` unchanged.',

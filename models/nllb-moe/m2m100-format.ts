@@ -30,9 +30,9 @@ export const m2m100Format: CheckpointFormat<NllbMoeConfig> = {
   // Config against the tensors' names and shapes before anything is allocated (docs: hostile configs).
   checkShapes: (config, tensors, dir) => checkM2M100ExpectedWeights(config, tensors, `${dir}/config.json`),
   weights: m2m100Weights,
-  // NLLB-200 repos (and the fixtures) use NllbTokenizer; facebook/m2m100_* name M2M100Tokenizer in
-  // tokenizer_config.json, which the tokenizer loader reports as unsupported.
-  tokenizerKind: 'nllb',
+  // NLLB-200 repos (and the fixtures) use NllbTokenizer; facebook/m2m100_* use M2M100Tokenizer
+  // (vocab.json, `__en__` tokens). Without a tokenizer_class, a folder with vocab.json is M2M-100's.
+  tokenizerKinds: ['nllb', 'm2m100'],
   summarize(json) {
     const rows = summaryRows(json, [
       ...SEQ2SEQ_SUMMARY,

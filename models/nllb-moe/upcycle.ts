@@ -229,7 +229,7 @@ export function upcycleToNllbMoe(src: DenseSource, outDir: string, o: UpcycleOpt
 
   const config = upcycledConfig(src, o, steps);
   const extraFiles: HfExtraFile[] = [];
-  for (const f of ['sentencepiece.bpe.model', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json', 'generation_config.json']) {
+  for (const f of ['sentencepiece.bpe.model', 'vocab.json', 'tokenizer_config.json', 'special_tokens_map.json', 'tokenizer.json', 'generation_config.json']) {
     const p = path.join(src.ck.dir, f);
     if (fs.existsSync(p)) extraFiles.push({ name: f, sourcePath: p });
   }

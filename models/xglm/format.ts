@@ -13,7 +13,7 @@ export const xglmFormat: CheckpointFormat<XGLMConfig> = {
   // Config against the tensors' names and shapes before anything is allocated (docs: hostile configs).
   checkShapes: (config, tensors, dir) => checkXGLMExpectedWeights(config, tensors, `${dir}/config.json`),
   weights: xglmWeights,
-  tokenizerKind: 'xglm',
+  tokenizerKinds: ['xglm'],
   summarize: (json) =>
     summaryRows(json, [
       ['layers', 'num_layers'],

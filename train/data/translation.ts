@@ -6,7 +6,7 @@
  */
 import { PolyglotError } from '../../core/errors.js';
 import type { HostBatch } from '../batch.js';
-import type { NllbTokenizer } from '../../tokenizers/nllb.js';
+import type { TranslationTokenizer } from '../../tokenizers/load.js';
 import { collateSeq2Seq, type Seq2SeqExample } from './collate.js';
 import { LineCorpus } from './line-index.js';
 import { translationRecord } from './records.js';
@@ -14,7 +14,7 @@ import type { ChunkPlanner } from './sampler.js';
 import { openTrainingData, type CommonDataOptions, type TrainingData } from './training-data.js';
 
 export interface TranslationDataOptions extends CommonDataOptions {
-  tokenizer: NllbTokenizer;
+  tokenizer: TranslationTokenizer;
   /** Limits in ids, special tokens included (HF max_source_length / max_target_length). */
   maxSourceLength?: number;
   maxTargetLength?: number;
@@ -26,7 +26,7 @@ export interface TranslationDataOptions extends CommonDataOptions {
 }
 
 /** One line -> encoder ids and labels, as the HF tokenizer would give them. */
-export function encodeTranslation(tok: NllbTokenizer, line: string, where: string, o: Pick<TranslationDataOptions, 'srcLang' | 'tgtLang'>, limits: { src?: number; tgt?: number } = {}): Seq2SeqExample {
+export function encodeTranslation(tok: TranslationTokenizer, line: string, where: string, o: Pick<TranslationDataOptions, 'srcLang' | 'tgtLang'>, limits: { src?: number; tgt?: number } = {}): Seq2SeqExample {
   const r = translationRecord(line, where, { srcLang: o.srcLang, tgtLang: o.tgtLang });
   try {
     return {
@@ -61,7 +61,7 @@ class TranslationPlanner implements ChunkPlanner<Seq2SeqExample> {
       try {
         this.o.tokenizer.langCodeId(code);
       } catch (e) {
-        if (e instanceof PolyglotError) throw new PolyglotError(`${where}: ${field} "${code}" is not a language of this tokenizer (expected a code like eng_Latn, fra_Latn)`);
+        if (e instanceof PolyglotError) throw new PolyglotError(`${where}: ${field} "${code}" is not a language of this tokenizer (expected a code like ${this.o.tokenizer.kind === 'm2m100' ? 'en, fr' : 'eng_Latn, fra_Latn'})`);
         throw e;
       }
     }
