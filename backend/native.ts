@@ -72,6 +72,9 @@ let status: NativeStatus | undefined;
 
 function load(): NativeStatus {
   if (process.env.POLYGLOT_NATIVE === '0') return { active: false, line: 'native kernels: off (POLYGLOT_NATIVE=0)' };
+  // The threaded wasm build's heap is a SharedArrayBuffer, which N-API cannot address
+  // (napi_get_arraybuffer_info takes ArrayBuffers only): the addon's kernels cannot run on it.
+  if (process.env.POLYGLOT_WASM_THREADS) return { active: false, line: `native kernels: off (POLYGLOT_WASM_THREADS=${process.env.POLYGLOT_WASM_THREADS}: the threaded wasm heap is shared memory, which N-API cannot address)` };
   if (!fs.existsSync(NATIVE_ADDON_PATH)) {
     return { active: false, line: 'native kernels: not built (no native/build; see native/build.log or run `npm run build:native`), using wasm kernels' };
   }

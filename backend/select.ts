@@ -8,6 +8,8 @@
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import { registerCpuKernels } from './cpu-kernels.js';
+import { initWasmThreaded, requestedWasmThreads, wasmThreadsInUse, type WasmPackage } from './wasm-threads.js';
+import { initialisedWasmBackend } from './wasm-backend.js';
 
 export type BackendName = 'auto' | 'tensorflow' | 'wasm' | 'cpu';
 export const BACKEND_NAMES: readonly BackendName[] = ['auto', 'tensorflow', 'wasm', 'cpu'];
@@ -75,18 +77,30 @@ async function setCpu(): Promise<void> {
   if (cpu !== null && cpu.firstUse === true) cpu.firstUse = false;
 }
 
-let wasmSetup: Promise<void> | undefined;
+let wasmSetup: Promise<WasmPackage> | undefined;
 async function tryWasm(): Promise<boolean> {
+  let pkg: WasmPackage;
   try {
     wasmSetup ??= (async () => {
-      await import(WASM_PACKAGE);
+      const mod = (await import(WASM_PACKAGE)) as WasmPackage;
       const { registerWasmKernels } = await import('./wasm-kernels.js');
       registerWasmKernels();
+      return mod;
     })();
-    await wasmSetup;
-    return await tf.setBackend('wasm');
+    pkg = await wasmSetup;
   } catch {
     wasmSetup = undefined;
+    return false;
+  }
+  // POLYGLOT_WASM_THREADS=N: the threaded build, if the backend is not initialised yet (a
+  // wrong value or a failed start is an error, not a silent single-threaded run).
+  const threads = requestedWasmThreads();
+  if (threads !== undefined && wasmThreadsInUse() === undefined && initialisedWasmBackend() === undefined) {
+    return await initWasmThreaded(pkg, threads, () => tf.setBackend('wasm'));
+  }
+  try {
+    return await tf.setBackend('wasm');
+  } catch {
     return false;
   }
 }

@@ -16,6 +16,7 @@ import { selectBackend, type BackendName } from '../backend/select.js';
 import { measureMatmulGflops } from '../backend/matmul-rate.js';
 import { nativeAddon, nativeStatus } from '../backend/native.js';
 import { setNativeMatMulEnabled } from '../backend/native-matmul.js';
+import { wasmThreadsInUse } from '../backend/wasm-threads.js';
 import { formatResult, parseBenchArgs, type Bench, type BenchResult } from './common.js';
 import { matmulBench } from './matmul.js';
 import { moeBench } from './moe.js';
@@ -56,7 +57,8 @@ async function main(argv: string[]): Promise<number> {
   const addon = nativeAddon();
   if (options['native'] === '0') setNativeMatMulEnabled(false);
   if (typeof options['threads'] === 'string' && addon !== undefined) addon.setThreads(Number.parseInt(options['threads'], 10));
-  const nativeLine = options['native'] === '0' ? 'native kernels: off (--native 0)' : nativeStatus().line;
+  const threads = wasmThreadsInUse();
+  const nativeLine = `${threads !== undefined ? `wasm threads: ${threads}; ` : ''}${options['native'] === '0' ? 'native kernels: off (--native 0)' : nativeStatus().line}`;
   console.log(`backend: ${backend}${backend === 'wasm' ? ` (${nativeLine})` : ''}`);
   // Best-of timing over a second or more per shape: robust to load spikes from other processes.
   const rate = await measureMatmulGflops({ minMs: quick ? 400 : 1200 });

@@ -1,7 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
-import { nativeStatus, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
+import { nativeStatus, wasmThreadsInUse, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -33,7 +33,10 @@ export function acceptBackend<T>(y: Argv<T>): Argv<T & { backend: BackendName }>
 export async function startBackend(args: BackendArgs): Promise<string> {
   const name = await selectBackend(args.backend);
   // On wasm, the same line says whether the native kernels run (and why not).
-  if (!args.quiet) process.stderr.write(`backend: ${name}${name === 'wasm' ? ` (${nativeStatus().line})` : ''}\n`);
+  // POLYGLOT_WASM_THREADS=N: the threaded wasm build's thread count comes first.
+  const threads = wasmThreadsInUse();
+  const detail = `${threads !== undefined ? `wasm threads: ${threads}; ` : ''}${nativeStatus().line}`;
+  if (!args.quiet) process.stderr.write(`backend: ${name}${name === 'wasm' ? ` (${detail})` : ''}\n`);
   return name;
 }
 
