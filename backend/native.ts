@@ -47,6 +47,8 @@ export interface NativeAddon {
   int8Mode(name?: 'vnni' | 'float'): string;
   /** Bytes of int8 weights held in native memory. */
   q8Bytes(): number;
+  /** Best GB/s of `reps` read passes over a fresh `bytes` buffer with every pool thread (a STREAM-like probe). */
+  streamProbe(bytes: number, reps: number): number;
 }
 
 /** An opaque handle to int8 weights in native memory (freed when garbage collected). */
