@@ -36,6 +36,7 @@ function register(): void {
       kernelFunc: ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
         const backend = asWasmBackend(args.backend);
         const x = args.inputs['x'] as tf.TensorInfo;
+        const bias = args.inputs['bias'] as tf.TensorInfo | undefined;
         const w = weights.get((args.attrs as { weight: number }).weight);
         if (w === undefined) throw new Error(`${kernelName}: weight was disposed`);
         const [from, to] = transposed ? [w.n, w.k] : [w.k, w.n];
@@ -44,7 +45,7 @@ function register(): void {
         const addon = nativeAddon()!;
         const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
         if (transposed) addon.q8MatmulT(heap, w.native, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m);
-        else addon.q8Matmul(heap, w.native, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m);
+        else addon.q8Matmul(heap, w.native, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m, bias === undefined ? -1 : offsetOf(backend, bias) / 4);
         return out;
       }) as unknown as tf.KernelFunc,
     });
@@ -128,17 +129,44 @@ export class Int8Linear {
     return this.graphCopy;
   }
 
-  apply(x: tf.Tensor): tf.Tensor {
+  /**
+   * x · W, plus `bias` [out] when given: natively the bias is added by the product's kernel
+   * (one kernel call instead of two in decoding; the same float32 numbers as a separate add).
+   */
+  apply(x: tf.Tensor, bias?: tf.Tensor): tf.Tensor {
     if (x.shape[x.shape.length - 1] !== this.inFeatures) {
       throw new Error(`Int8Linear: expected input [..., ${this.inFeatures}], found [${x.shape}]`);
     }
+    if (bias !== undefined && (bias.rank !== 1 || bias.shape[0] !== this.outFeatures || bias.dtype !== 'float32')) {
+      throw new Error(`Int8Linear: expected a float32 bias [${this.outFeatures}], found ${bias.dtype} [${bias.shape}]`);
+    }
     if (this.fallback !== undefined) {
-      return tf.tidy(() => tf.reshape(tf.matMul(tf.reshape(x, [-1, this.inFeatures]), this.fallback!), [...x.shape.slice(0, -1), this.outFeatures]));
+      return tf.tidy(() => {
+        const y = tf.reshape(tf.matMul(tf.reshape(x, [-1, this.inFeatures]), this.fallback!), [...x.shape.slice(0, -1), this.outFeatures]);
+        return bias === undefined ? y : tf.add(y, bias);
+      });
     }
     const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-    const y = this.product(input);
+    const y = bias === undefined ? this.product(input) : this.productWithBias(input, bias);
     if (input !== x) input.dispose();
     return y;
+  }
+
+  /** x · W + b: dL/dx from the transposed int8 kernel, dL/db = dy summed over rows. */
+  private productWithBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
+    const attrs = { weight: this.id } as unknown as tf.NamedAttrMap;
+    const n = this.outFeatures;
+    const f = tf.customGrad(((input: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.engine().runKernel(FORWARD, { x: input, bias: b }, attrs) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor) => {
+          const d = dy.dtype === 'float32' ? dy : tf.cast(dy, 'float32');
+          return [tf.engine().runKernel(BACKWARD, { x: d }, attrs) as tf.Tensor, tf.sum(tf.reshape(d, [-1, n]), 0)];
+        },
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return f(x, bias);
   }
 
   /** x · W with dL/dx = dy · Wᵀ from the transposed int8 kernel (no gradient for W: it is frozen). */

@@ -33,8 +33,8 @@ export interface NativeAddon {
   ): void;
   /** Copies per-output-channel int8 weights ([n, k]) and scales ([n]) into native memory. */
   q8Weight(q: Int8Array, scale: Float32Array, k: number, n: number): NativeWeight;
-  /** C[m, n] = A[m, k] · W, W dequantised in registers (offsets count floats). */
-  q8Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number): void;
+  /** C[m, n] = A[m, k] · W (+ bias [n] at biasOffset, when >= 0), W dequantised in registers (offsets count floats). */
+  q8Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number, biasOffset?: number): void;
   /** dX[m, k] = dY[m, n] · Wᵀ (the input gradient of an int8 linear). */
   q8MatmulT(heap: ArrayBuffer, w: NativeWeight, dyOffset: number, dxOffset: number, m: number): void;
   /** Copies an int8 weight back out (q [n*k], scale [n]). */
@@ -47,6 +47,8 @@ export interface NativeAddon {
   int8Mode(name?: 'vnni' | 'float'): string;
   /** Bytes of int8 weights held in native memory. */
   q8Bytes(): number;
+  /** Best GB/s of `reps` read passes over a fresh `bytes` buffer with every pool thread (a STREAM-like probe). */
+  streamProbe(bytes: number, reps: number): number;
 }
 
 /** An opaque handle to int8 weights in native memory (freed when garbage collected). */

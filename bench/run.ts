@@ -81,7 +81,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e: unknown) => {
-    console.error(`bench: ${e instanceof Error ? e.message : String(e)}`);
+    console.error(`bench: ${e instanceof Error ? (process.env.POLYGLOT_BENCH_STACK === "1" ? e.stack : e.message) : String(e)}`);
     process.exit(1);
   },
 );

@@ -7,7 +7,8 @@
  * Achieved GFLOP/s counts the matmul work (2 flops per multiply-add: projections, FFN,
  * attention scores/context, tied lm_head) and is divided by the backend's matmul rate.
  * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000;
- * --weights int8|bfloat16|float16 (layers/weight-precision.ts; int8 also reports the native bytes).
+ * --weights int8|bfloat16|float16 (layers/weight-precision.ts; int8 also reports the native bytes);
+ * --profile: where one decode step's time goes, kernel by kernel (bench/decode-profile.ts).
  */
 import * as fs from 'node:fs';
 import { tf } from '../core/tf.js';
@@ -21,6 +22,7 @@ import { withInitialValues } from '../layers/base.js';
 import { generate } from '../generation/generate.js';
 import { applyWeightPrecision, isInt8Linear, type WeightPrecision } from '../layers/weight-precision.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
+import { formatProfile, profileDecode } from './decode-profile.js';
 
 function intOpt(ctx: BenchContext, key: string, dflt: number): number {
   const v = ctx.options[key];
@@ -144,6 +146,23 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
         extra: { newTokens: g.tokens, int8NativeGB: +(int8NativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}), ...(peakRssGB() !== undefined ? { peakRssGB: peakRssGB()! } : {}) },
       }),
     );
+    if (ctx.options['profile'] === true) {
+      // --profile: the same decode, kernel by kernel (bench/decode-profile.ts), after a prompt step.
+      const session = new XGLMDecoderSession(lm, [prompt[0].map(() => 1)]);
+      try {
+        // Not in a tidy: the session keeps the step's keys/values.
+        const promptIds = tf.tensor2d([prompt[0]], undefined, 'int32');
+        const first = session.step(promptIds);
+        const next = tf.tidy(() => first.argMax(-1).dataSync()[0]);
+        tf.dispose([promptIds, first]);
+        profileDecode(session, next, 2, cfg.dModel, cfg.vocabSize); // warm-up
+        const p = profileDecode(session, next, newTokens, cfg.dModel, cfg.vocabSize);
+        console.log(`xglm decode profile ${label}:`);
+        for (const line of formatProfile(p)) console.log(`  ${line}`);
+      } finally {
+        session.dispose();
+      }
+    }
     ids.dispose();
   } finally {
     lm.dispose();

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "gemm.h"
+#include "probe.h"
 #include "q8.h"
 #include "thread_pool.h"
 
@@ -254,11 +255,16 @@ const Q8Weight* q8_handle(napi_env env, napi_value v) {
   return static_cast<const Q8Weight*>(wp);
 }
 
-// q8Matmul(heap, weight, aOffset, cOffset, m): C[m, n] = A[m, k] · W; with `transposed`
-// (q8MatmulT(heap, weight, dyOffset, dxOffset, m)): dX[m, k] = dY[m, n] · Wᵀ. Float offsets.
+// q8Matmul(heap, weight, aOffset, cOffset, m[, biasOffset]): C[m, n] = A[m, k] · W (+ bias [n]
+// when biasOffset >= 0); with `transposed` (q8MatmulT(heap, weight, dyOffset, dxOffset, m)):
+// dX[m, k] = dY[m, n] · Wᵀ. Float offsets.
 napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
-  napi_value argv[5];
-  if (!get_args(env, info, 5, argv)) return nullptr;
+  napi_value argv[6];
+  size_t argc = 6;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 5) {
+    napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
+    return nullptr;
+  }
   if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
   float* base = nullptr;
   size_t bytes = 0;
@@ -270,11 +276,18 @@ napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
   const double from = static_cast<double>(transposed ? w->n : w->k), to = static_cast<double>(transposed ? w->k : w->n);
   if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * from > floats || c_off + m * to > floats)
     return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
+  const double bias_off = !transposed && argc >= 6 ? num(env, argv[5]) : -1;
+  if (bias_off >= 0 && bias_off + static_cast<double>(w->n) > floats) return throw_error(env, "polyglot native: int8 matmul bias outside the heap");
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
+  if (bias_off >= 0) g.bias = base + static_cast<long>(bias_off);
   if (transposed && g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
   else if (transposed) q8_matmul_t_avx2(g, pool());
-  else if (g_isa == Isa::kAvx512 && g_vnni) q8_matmul_vnni(g, pool());
-  else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  else if (g_isa == Isa::kAvx512 && g_vnni) {
+    q8_matmul_vnni(g, pool());
+    if (g.bias != nullptr)
+      for (long i = 0; i < g.m; i++)
+        for (long j = 0; j < w->n; j++) g.c[i * w->n + j] += g.bias[j];
+  } else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
   else q8_matmul_avx2(g, pool());
   return nullptr;
 }
@@ -318,6 +331,16 @@ napi_value Int8Mode(napi_env env, napi_callback_info info) {
   return make_string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
 }
 
+// streamProbe(bytes, reps): best GB/s of reading a fresh buffer with every pool thread (probe.cc).
+napi_value StreamProbe(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  if (!get_args(env, info, 2, argv)) return nullptr;
+  const double bytes = num(env, argv[0]), reps = num(env, argv[1]);
+  if (g_isa == Isa::kNone || !(bytes >= 1 << 20 && bytes <= 1e11) || !(reps >= 1 && reps <= 1000))
+    return throw_error(env, "polyglot native: streamProbe expects bytes in [1 MiB, 100 GB] and reps in [1, 1000] on an AVX2 CPU");
+  return make_number(env, stream_read_gbs(static_cast<long>(bytes), static_cast<int>(reps), g_isa == Isa::kAvx512, pool()));
+}
+
 napi_value Init(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
       {"isa", nullptr, Isa_, nullptr, nullptr, nullptr, napi_default, nullptr},
@@ -331,6 +354,7 @@ napi_value Init(napi_env env, napi_value exports) {
       {"q8Read", nullptr, Q8Read, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"int8Mode", nullptr, Int8Mode, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
+      {"streamProbe", nullptr, StreamProbe, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

@@ -160,6 +160,9 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
     for (int j = 0; j < NB; j++) acc[i][j] = _mm256_setzero_ps();
   long k = 0;
   for (; k + 8 <= K; k += 8) {
+    // Prefetch the next NB channels (see the AVX-512 q8dot).
+    if ((k & 63) == 0)
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (NB + j) * K + k), _MM_HINT_T0);
     __m256 w[NB];
     for (int j = 0; j < NB; j++)
       w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(Q + j * K + k))));

@@ -73,6 +73,8 @@ static void dotk(long K, const float* A, long lda, const float* B, long ldb, flo
     for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();
   long k = 0;
   for (; k + 16 <= K; k += 16) {
+    // The next NB rows of B at the same position (streamed rows: a tied output projection).
+    for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(B + (NB + j) * ldb + k), _MM_HINT_T0);
     __m512 b[NB];
     for (int j = 0; j < NB; j++) b[j] = _mm512_loadu_ps(B + j * ldb + k);
     for (int i = 0; i < R; i++) {
@@ -93,6 +95,8 @@ static void dotk(long K, const float* A, long lda, const float* B, long ldb, flo
     for (int j = 0; j < NB; j++) C[i * ldc + j * ldj] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
+static constexpr long PF_ROWS = 8;
+
 // Few rows times B read in place: strips of NV vectors per row so each B row is read in
 // long contiguous runs (a 2-vector tile jumps to the next row every 128 bytes, which
 // halves the bandwidth when B streams from memory). Writes C (no accumulate).
@@ -104,6 +108,12 @@ static void ukw(long kc, const float* A, long ars, long acs, const float* B, lon
   for (long k = 0; k < kc; k++) {
     const float* b = B + k * ldb;
     const float* a = A + k * acs;
+    // B streams from memory (decode reads each weight once): prefetch the strip's row
+    // PF rows ahead (the strip is NV cache lines of a row, rows ldb apart).
+    if (k + PF_ROWS < kc) {
+#pragma GCC unroll 16
+      for (int v = 0; v < NV; v++) _mm_prefetch(reinterpret_cast<const char*>(b + PF_ROWS * ldb + v * 16), _MM_HINT_T0);
+    }
     __m512 bv[NV];
 #pragma GCC unroll 16
     for (int v = 0; v < NV; v++) bv[v] = _mm512_loadu_ps(b + v * 16);
@@ -153,6 +163,11 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
     for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();
   long k = 0;
   for (; k + 16 <= K; k += 16) {
+    // Streamed from memory (decode reads every weight once): prefetch the next NB channels'
+    // bytes at the same position, so the group after this one is in cache when it starts.
+    // The hardware prefetcher alone sees NB short interleaved streams and falls behind.
+    if ((k & 63) == 0)
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (NB + j) * K + k), _MM_HINT_T0);
     __m512 w[NB];
     for (int j = 0; j < NB; j++)
       w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(Q + j * K + k))));

@@ -22,6 +22,9 @@ struct Q8Args {
   float* c;
   long m;
   const Q8Weight* w;
+  // Optional [n] bias added to every row of C after the product (a separate rounding, as
+  // tfjs' add after the product: the same float32 numbers). Forward product only.
+  const float* bias = nullptr;
 };
 
 void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool);

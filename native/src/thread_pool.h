@@ -1,5 +1,14 @@
 // A small fixed pool of worker threads for data-parallel loops. The calling thread
 // takes tasks too, so `threads` = 2 means the caller plus one worker.
+//
+// Decode-sized jobs are short (tens of microseconds) and come every few tens of
+// microseconds, so the pool is built for latency:
+//  - a caller waits only for tasks that were claimed, never for a worker that has not
+//    woken up yet (on a loaded machine that wake-up can take milliseconds: the caller
+//    then simply does all the tasks itself);
+//  - after a job a worker spins on the job counter for a while (POLYGLOT_NATIVE_SPIN_US,
+//    default 200 microseconds; 0 = sleep at once) before sleeping on the condition
+//    variable, so back-to-back jobs need no futex wake-up.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -22,21 +31,29 @@ class ThreadPool {
   using Task = void (*)(void* ctx, long task, int thread);
   // Runs fn for task in [0, tasks); returns when all are done.
   void run(long tasks, Task fn, void* ctx);
+  // As run, on the calling thread alone when `work` (multiply-adds or bytes streamed) is
+  // below kMinParallelWork: waking a worker costs more than such a job.
+  void run_sized(long tasks, Task fn, void* ctx, double work);
+  static constexpr double kMinParallelWork = 32768;
 
  private:
   void work(int index);
-  void drain(int index);
+  void drain(int index, Task fn, void* ctx, long tasks);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable wake_;
   std::condition_variable done_;
+  // The published job (written under mu_, read by workers under mu_).
   Task fn_ = nullptr;
   void* ctx_ = nullptr;
   long tasks_ = 0;
   std::atomic<long> next_{0};
-  long generation_ = 0;
-  int busy_ = 0;
+  // Bumped (under mu_) for every job; workers spin on it before sleeping.
+  std::atomic<long> generation_{0};
+  int active_ = 0;    // workers inside a job (under mu_)
+  int sleepers_ = 0;  // workers waiting on wake_ (under mu_)
+  long spin_ns_ = 200000;
   bool stop_ = false;
 };
 
