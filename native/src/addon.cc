@@ -14,6 +14,7 @@
 #include "gemm.h"
 #include "q8.h"
 #include "thread_pool.h"
+#include "w16_napi.h"
 
 namespace polyglot {
 namespace {
@@ -333,6 +334,8 @@ napi_value Init(napi_env env, napi_value exports) {
       {"q8Bytes", nullptr, Q8Bytes, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  // 16-bit weights (w16_napi.cc) share the pool and the instruction set in use.
+  w16_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   return exports;
 }
 

@@ -1,0 +1,83 @@
+/**
+ * What the native linear kernels with weights in native memory share (int8: native-int8.ts,
+ * 16-bit: native-w16.ts): a pair of wasm-backend kernels, `<forward>` (x [..., in] float32 on
+ * the heap times the weight looked up by an id attribute) and `<backward>` (dY · Wᵀ, the input
+ * gradient through `tf.customGrad`: a frozen weight is differentiable w.r.t. its input,
+ * QLoRA-style; the weight gets no gradient).
+ */
+import { tf } from '../core/tf.js';
+import { asWasmBackend, offsetOf } from './wasm-backend.js';
+
+/** One weight as the kernels see it: x [m, k] -> [m, n]; `transposed`: dY [m, n] -> dX [m, k]. */
+export interface NativeLinearWeight {
+  k: number;
+  n: number;
+  /** Runs the product on the heap (offsets count floats). */
+  run(heap: ArrayBuffer, xOffset: number, outOffset: number, m: number, transposed: boolean): void;
+}
+
+export class NativeLinearKernels {
+  private readonly weights = new Map<number, NativeLinearWeight>();
+  private nextId = 1;
+  private registered = false;
+  // A layer dropped without dispose releases its native weight when collected.
+  private readonly collected = new FinalizationRegistry<number>((id) => this.weights.delete(id));
+
+  constructor(
+    readonly forward: string,
+    readonly backward: string,
+  ) {}
+
+  /** Registers `w` for `owner` (its weight is released when `owner` is collected or `remove`d); returns the id. */
+  add(owner: object, w: NativeLinearWeight): number {
+    this.register();
+    const id = this.nextId++;
+    this.weights.set(id, w);
+    this.collected.register(owner, id, owner);
+    return id;
+  }
+
+  remove(owner: object, id: number): void {
+    this.weights.delete(id);
+    this.collected.unregister(owner);
+  }
+
+  /** x · W with dL/dx = dy · Wᵀ from the transposed kernel (no gradient for W). */
+  product(x: tf.Tensor, id: number): tf.Tensor {
+    const attrs = { weight: id } as unknown as tf.NamedAttrMap;
+    const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
+      save([]);
+      return {
+        value: tf.engine().runKernel(this.forward, { x: input }, attrs) as tf.Tensor,
+        gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(this.backward, { x: dy.dtype === 'float32' ? dy : tf.cast(dy, 'float32') }, attrs) as tf.Tensor,
+      };
+    }) as unknown as Parameters<typeof tf.customGrad>[0]);
+    return f(x);
+  }
+
+  private register(): void {
+    if (this.registered) return;
+    this.registered = true;
+    for (const [kernelName, transposed] of [
+      [this.forward, false],
+      [this.backward, true],
+    ] as const) {
+      tf.registerKernel({
+        kernelName,
+        backendName: 'wasm',
+        kernelFunc: ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+          const backend = asWasmBackend(args.backend);
+          const x = args.inputs['x'] as tf.TensorInfo;
+          const w = this.weights.get((args.attrs as { weight: number }).weight);
+          if (w === undefined) throw new Error(`${kernelName}: weight was disposed`);
+          const [from, to] = transposed ? [w.n, w.k] : [w.k, w.n];
+          const m = x.shape.reduce((a, b) => a * b, 1) / from;
+          // The output first: allocation may move the heap (docs/BACKENDS.md).
+          const out = backend.makeOutput([...x.shape.slice(0, -1), to], 'float32');
+          w.run(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m, transposed);
+          return out;
+        }) as unknown as tf.KernelFunc,
+      });
+    }
+  }
+}
