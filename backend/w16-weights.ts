@@ -76,6 +76,17 @@ export function toW16Bits(values: Float32Array, dtype: W16Dtype): Uint16Array {
   return out;
 }
 
+/** float32 values rounded to 16 bits and widened back (what a 16-bit checkpoint of them holds). */
+export function roundTo16(values: Float32Array, dtype: W16Dtype): Float32Array {
+  const bits = toW16Bits(values, dtype);
+  const out = new Float32Array(values.length);
+  if (dtype === 'bfloat16') {
+    const o = new Uint32Array(out.buffer);
+    for (let i = 0; i < bits.length; i++) o[i] = bits[i] << 16;
+  } else for (let i = 0; i < bits.length; i++) out[i] = w16ToFloat(bits[i], dtype);
+  return out;
+}
+
 /** A weight stored [out, in] (HF layout, a checkpoint's tensor or an embedding table) rounded to 16 bits. */
 export function w16FromRows(w: Float32Array, outFeatures: number, inFeatures: number, dtype: W16Dtype): W16Quantized {
   if (w.length !== inFeatures * outFeatures) throw new Error(`w16FromRows: expected ${outFeatures}x${inFeatures} values, found ${w.length}`);

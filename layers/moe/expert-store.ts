@@ -20,7 +20,7 @@ import type { Ops } from '../../ops/ops.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
 import { quantizeInt8Rows, dequantizeInt8, type Int8Quantized } from '../../backend/int8-weights.js';
 import { Int8Linear } from '../../backend/native-int8.js';
-import { w16FromRows, w16FromStored, w16StoredDtype, w16ToKernel, type W16Quantized } from '../../backend/w16-weights.js';
+import { roundTo16, w16FromRows, w16FromStored, w16StoredDtype, w16ToKernel, type W16Quantized } from '../../backend/w16-weights.js';
 import { W16Linear } from '../../backend/native-w16.js';
 import { nativeAddon } from '../../backend/native.js';
 import type { RunOptions } from '../base.js';
@@ -271,7 +271,10 @@ export class ExpertStore {
   /** One linear layer read from the checkpoint in HF's [out, in] layout, as the cache keeps it. */
   private readLinear(name: string): CachedLinear {
     // Tensors made here outlive the caller's tf.tidy: kept, and disposed on eviction.
-    const bias = tf.keep(tf.tensor1d(this.readFloat(`${name}.bias`).data));
+    const p = this.precision;
+    const biasValues = this.readFloat(`${name}.bias`).data;
+    // 16-bit: biases rounded like the resident model's (layers/weight-precision.ts), kept float32.
+    const bias = tf.keep(tf.tensor1d(p === 'bfloat16' || p === 'float16' ? roundTo16(biasValues, p) : biasValues));
     const stored = this.precision === 'int8' ? this.opts.readInt8?.(this.opts.checkpointName(`${name}.weight`)!) : undefined;
     if (this.precision === 'int8') {
       let q = stored;
