@@ -76,6 +76,13 @@ export function toW16Bits(values: Float32Array, dtype: W16Dtype): Uint16Array {
   return out;
 }
 
+/** Rounds float32 values to 16 bits in place (each value becomes what a 16-bit checkpoint of it holds). */
+export function roundTo16InPlace(values: Float32Array, dtype: W16Dtype): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  if (dtype === 'bfloat16') for (let i = 0; i < bits.length; i++) bits[i] = bf16Of(bits[i]) << 16;
+  else for (let i = 0; i < values.length; i++) values[i] = w16ToFloat(f16Of(bits[i]), dtype);
+}
+
 /** float32 values rounded to 16 bits and widened back (what a 16-bit checkpoint of them holds). */
 export function roundTo16(values: Float32Array, dtype: W16Dtype): Float32Array {
   const bits = toW16Bits(values, dtype);

@@ -18,7 +18,7 @@ import { withInt8Weights } from '../layers/linear.js';
 import { quantizeInt8Rows } from '../backend/int8-weights.js';
 import { nativeInt8Bytes } from '../backend/native-int8.js';
 import { nativeW16Bytes } from '../backend/native-w16.js';
-import { w16FromRows } from '../backend/w16-weights.js';
+import { roundTo16InPlace, w16FromRows } from '../backend/w16-weights.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
@@ -73,7 +73,10 @@ function randomModel(cfg: XGLMConfig, seed: number, weights: WeightPrecision): X
   const build = (): XGLMForCausalLM =>
     withInitialValues((_name, shape) => {
       if (shape.length !== 2) return undefined; // LayerNorm 1 / 0 and biases 0 as constructed
-      return tf.tensor2d(random(shape[0] * shape[1]), [shape[0], shape[1]]);
+      const values = random(shape[0] * shape[1]);
+      // 16-bit: rounded as made, as the loader rounds while reading (no unrounded copy on the heap).
+      if (weights === 'bfloat16' || weights === 'float16') roundTo16InPlace(values, weights);
+      return tf.tensor2d(values, [shape[0], shape[1]]);
     }, () => new XGLMForCausalLM(cfg));
   // int8 / 16-bit: linear weights quantized or rounded as they are made, as the loader does (no float32 copy on the heap).
   if (weights === 'float32') return build();
@@ -99,7 +102,8 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
   let t0 = performance.now();
   const nativeBefore = nativeInt8Bytes() + nativeW16Bytes();
   const lm = randomModel(cfg, 1, weights);
-  applyWeightPrecision(lm, weights);
+  // As the loader does: the Linear weights were made int8 / 16-bit, the rest already rounded.
+  applyWeightPrecision(lm, weights, { tensors: 0, nativeBytes: 0, native: false, rounded: weights === 'bfloat16' || weights === 'float16' });
   const nativeBytes = nativeInt8Bytes() + nativeW16Bytes() - nativeBefore;
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];

@@ -19,11 +19,10 @@
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import { decodeToFloat32, encodeTensorData } from '../convert/dtypes.js';
 import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
 import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8.js';
 import { nativeAddon } from '../backend/native.js';
-import { w16FromRows } from '../backend/w16-weights.js';
+import { roundTo16, w16FromRows, type W16Dtype } from '../backend/w16-weights.js';
 import { W16Linear, nativeW16Bytes } from '../backend/native-w16.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
@@ -67,9 +66,9 @@ export function precisionReportOf(model: object): PrecisionReport {
   return reports.get(model) ?? { precision: 'float32', tensors: 0, native: false, nativeBytes: 0 };
 }
 
-function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void {
-  const data = v.read().dataSync() as Float32Array;
-  const rounded = decodeToFloat32(dtype, encodeTensorData(dtype, data, name)) as Float32Array;
+/** A float32 parameter rounded to 16 bits after loading (the loader rounds while reading instead). */
+function round16(v: tf.LayerVariable, dtype: W16Dtype): void {
+  const rounded = roundTo16(float32View(v.read()), dtype);
   const t = tf.tensor(rounded, v.shape as number[], 'float32');
   v.write(t); // assigns a copy
   t.dispose();
@@ -83,8 +82,11 @@ function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void
 export function applyWeightPrecision(
   model: HasParameters,
   precision: WeightPrecision,
-  /** int8 weights the loader built before the model existed (models/pretrained.ts). */
-  loaded?: Omit<PrecisionReport, 'precision'>,
+  /**
+   * int8 / 16-bit weights the loader built before the model existed (models/pretrained.ts);
+   * `rounded`: every other float parameter was already rounded to 16 bits as it was read.
+   */
+  loaded?: Omit<PrecisionReport, 'precision'> & { rounded?: boolean },
 ): PrecisionReport {
   if (!WEIGHT_PRECISIONS.includes(precision)) {
     throw new PolyglotError(`--weights: expected one of ${WEIGHT_PRECISIONS.join(', ')}, found "${precision}"`);
@@ -135,7 +137,7 @@ export function applyWeightPrecision(
       report.tensors++;
       continue;
     }
-    round16(v, precision === 'bfloat16' ? 'BF16' : 'F16', p.name);
+    if (loaded?.rounded !== true) round16(v, precision);
     report.tensors++;
     if (tiedTables.has(v)) {
       // The tied output projection: a 16-bit copy of the (rounded) table, one output channel a row.

@@ -21,7 +21,7 @@ import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
 import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
 import { nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
-import { w16FromRows, w16FromStored, w16StoredDtype, type W16Quantized } from '../backend/w16-weights.js';
+import { roundTo16InPlace, w16FromRows, w16FromStored, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
 import { nativeW16Available } from '../backend/native-w16.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
@@ -79,8 +79,12 @@ export function hfShape(shape: readonly number[], transposed: boolean): number[]
   return transposed ? [...shape].reverse() : [...shape];
 }
 
-/** One checkpoint tensor as the stored float32 tensor (Linear weights transposed to [in, out]). */
-function readParameter(tensors: TensorSource, ckName: string, shape: readonly number[], transposed: boolean, source: string): tf.Tensor {
+/**
+ * One checkpoint tensor as the stored float32 tensor (Linear weights transposed to [in, out]);
+ * `round`: rounded to 16 bits on the host first (`--weights bfloat16|float16`), so the heap never
+ * holds the unrounded copy.
+ */
+function readParameter(tensors: TensorSource, ckName: string, shape: readonly number[], transposed: boolean, source: string, round?: W16Dtype): tf.Tensor {
   const host = tensors.read(ckName);
   const want = hfShape(shape, transposed);
   if (shapeStr(host.shape) !== shapeStr(want)) {
@@ -90,6 +94,7 @@ function readParameter(tensors: TensorSource, ckName: string, shape: readonly nu
     throw new PolyglotError(`${source}: tensor "${ckName}": expected a floating-point dtype, found ${host.dtype}`);
   }
   const data = host.data;
+  if (round !== undefined) roundTo16InPlace(data, round);
   return tf.tidy(() => {
     const t = tf.tensor(data, host.shape, 'float32');
     return transposed ? tf.transpose(t) : t;
@@ -103,7 +108,7 @@ export const FLOAT_DTYPES: readonly string[] = ['F64', 'F32', 'F16', 'BF16'];
  * A `withInitialValues` provider reading each parameter from the checkpoint, when present as a
  * float tensor of the right shape (the format's `check` reports everything else afterwards).
  */
-export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: TensorSource, config: C, source: string): InitialValueProvider {
+export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: TensorSource, config: C, source: string, round?: W16Dtype): InitialValueProvider {
   return (name, shape, transposed) => {
     const ckName = naming.checkpointName(name, tensors, config);
     if (ckName === undefined || !tensors.has(ckName)) return undefined;
@@ -112,7 +117,7 @@ export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: Ten
     }
     const meta = tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr(hfShape(shape, transposed)) || !FLOAT_DTYPES.includes(meta.dtype)) return undefined;
-    return readParameter(tensors, ckName, shape, transposed, source);
+    return readParameter(tensors, ckName, shape, transposed, source, round);
   };
 }
 
@@ -208,8 +213,10 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
         });
   // With a budget, sparse layers register their experts with the store instead of allocating them.
   const build = (): M => (store ? withExpertStore(store, () => new cls(config)) : new cls(config));
-  const loaded = { tensors: 0, nativeBytes: 0, native: false };
-  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir), () =>
+  const round = precision === 'bfloat16' || precision === 'float16' ? precision : undefined;
+  // 16-bit: the float parameters that stay float32 are rounded as they are read (`rounded`).
+  const loaded = { tensors: 0, nativeBytes: 0, native: false, rounded: round !== undefined };
+  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir, round), () =>
     precision !== 'float32' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
   );
   try {
