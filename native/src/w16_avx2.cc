@@ -55,12 +55,25 @@ static void w16dot(long K, const float* A, const uint16_t* W, float* C, long ldc
     }
 }
 
+// acc_q[0, len) += a[q] * W[0, len) for q < 4 (each weight vector widened once).
 template <int KIND>
-static void w16axpy(long len, float a, const uint16_t* W, float* acc) {
-  const __m256 av = _mm256_set1_ps(a);
+static void w16axpy4(long len, const float* a, const uint16_t* W, float* c0, float* c1, float* c2, float* c3) {
+  const __m256 a0 = _mm256_set1_ps(a[0]), a1 = _mm256_set1_ps(a[1]), a2 = _mm256_set1_ps(a[2]), a3 = _mm256_set1_ps(a[3]);
   long kk = 0;
-  for (; kk + 8 <= len; kk += 8) _mm256_storeu_ps(acc + kk, _mm256_fmadd_ps(av, widen<KIND>(W + kk), _mm256_loadu_ps(acc + kk)));
-  for (; kk < len; kk++) acc[kk] += a * widen1(W[kk], KIND);
+  for (; kk + 8 <= len; kk += 8) {
+    const __m256 w = widen<KIND>(W + kk);
+    _mm256_storeu_ps(c0 + kk, _mm256_fmadd_ps(a0, w, _mm256_loadu_ps(c0 + kk)));
+    _mm256_storeu_ps(c1 + kk, _mm256_fmadd_ps(a1, w, _mm256_loadu_ps(c1 + kk)));
+    _mm256_storeu_ps(c2 + kk, _mm256_fmadd_ps(a2, w, _mm256_loadu_ps(c2 + kk)));
+    _mm256_storeu_ps(c3 + kk, _mm256_fmadd_ps(a3, w, _mm256_loadu_ps(c3 + kk)));
+  }
+  for (; kk < len; kk++) {
+    const float w = widen1(W[kk], KIND);
+    c0[kk] += a[0] * w;
+    c1[kk] += a[1] * w;
+    c2[kk] += a[2] * w;
+    c3[kk] += a[3] * w;
+  }
 }
 
 #include "w16_driver.inc"

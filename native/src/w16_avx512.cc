@@ -53,15 +53,25 @@ static void w16dot(long K, const float* A, const uint16_t* W, float* C, long ldc
     for (int j = 0; j < NB; j++) C[i * ldc + j] = _mm512_reduce_add_ps(acc[i][j]);
 }
 
-// acc[0, len) += a * W[0, len).
+// acc_q[0, len) += a[q] * W[0, len) for q < 4 (each weight vector widened once).
 template <int KIND>
-static void w16axpy(long len, float a, const uint16_t* W, float* acc) {
-  const __m512 av = _mm512_set1_ps(a);
+static void w16axpy4(long len, const float* a, const uint16_t* W, float* c0, float* c1, float* c2, float* c3) {
+  const __m512 a0 = _mm512_set1_ps(a[0]), a1 = _mm512_set1_ps(a[1]), a2 = _mm512_set1_ps(a[2]), a3 = _mm512_set1_ps(a[3]);
   long kk = 0;
-  for (; kk + 16 <= len; kk += 16) _mm512_storeu_ps(acc + kk, _mm512_fmadd_ps(av, widen<KIND>(W + kk), _mm512_loadu_ps(acc + kk)));
+  for (; kk + 16 <= len; kk += 16) {
+    const __m512 w = widen<KIND>(W + kk);
+    _mm512_storeu_ps(c0 + kk, _mm512_fmadd_ps(a0, w, _mm512_loadu_ps(c0 + kk)));
+    _mm512_storeu_ps(c1 + kk, _mm512_fmadd_ps(a1, w, _mm512_loadu_ps(c1 + kk)));
+    _mm512_storeu_ps(c2 + kk, _mm512_fmadd_ps(a2, w, _mm512_loadu_ps(c2 + kk)));
+    _mm512_storeu_ps(c3 + kk, _mm512_fmadd_ps(a3, w, _mm512_loadu_ps(c3 + kk)));
+  }
   if (kk < len) {
     const __mmask16 m = static_cast<__mmask16>((1u << (len - kk)) - 1);
-    _mm512_mask_storeu_ps(acc + kk, m, _mm512_fmadd_ps(av, widen<KIND>(W + kk, m), _mm512_maskz_loadu_ps(m, acc + kk)));
+    const __m512 w = widen<KIND>(W + kk, m);
+    _mm512_mask_storeu_ps(c0 + kk, m, _mm512_fmadd_ps(a0, w, _mm512_maskz_loadu_ps(m, c0 + kk)));
+    _mm512_mask_storeu_ps(c1 + kk, m, _mm512_fmadd_ps(a1, w, _mm512_maskz_loadu_ps(m, c1 + kk)));
+    _mm512_mask_storeu_ps(c2 + kk, m, _mm512_fmadd_ps(a2, w, _mm512_maskz_loadu_ps(m, c2 + kk)));
+    _mm512_mask_storeu_ps(c3 + kk, m, _mm512_fmadd_ps(a3, w, _mm512_maskz_loadu_ps(m, c3 + kk)));
   }
 }
 
