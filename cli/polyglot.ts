@@ -20,8 +20,9 @@ function asCliMessage(message: string): string {
   return message.replace(/\b([a-z]+(?:[A-Z][a-z]*)+)\b/g, (name) => `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`);
 }
 
+// One line, like every other error (issue 9): the flag's name and what is wrong; `--help` is known.
 function usageFail(message: string): never {
-  process.stderr.write(`polyglot: ${message}\n(see polyglot --help)\n`);
+  process.stderr.write(`polyglot: ${message}\n`);
   process.exit(2);
 }
 

@@ -6,7 +6,6 @@
  * and torch._utils._rebuild_tensor_v2(storage, offset, size, stride, ...) makes a view.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { PolyglotError } from '../core/errors.js';
 import { ShardedSource } from './checkpoint.js';
 import { decodeToFloat32, dtypeByteSize, type SafetensorsDType } from './dtypes.js';

@@ -5,7 +5,6 @@
  * four projections. Key/value cache [B, heads, T, head_dim]: self-attention appends the new
  * keys/values to the past ones; cross-attention computes them once and reuses the past.
  */
-import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { Ops } from '../ops/ops.js';
 import { PolyglotLayer, type RunOptions } from './base.js';

@@ -3,7 +3,6 @@
  * dropout(activation_dropout) -> fc2. Parameter names `<prefix>fc1.*`, `<prefix>fc2.*`
  * (XGLM: "model.layers.0.", NLLB-MoE: "model.encoder.layers.0.ffn.").
  */
-import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { PolyglotLayer, type RunOptions } from './base.js';
 import { Linear } from './linear.js';

@@ -9,8 +9,6 @@
  *      (layers/base.ts `withInitialValues`: one copy of each weight, no zeros first)
  *   -> format.weights.check (missing / unexpected / mis-shaped tensors) -> generation_config.json.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { NamedParameter } from '../core/trainable.js';

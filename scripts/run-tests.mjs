@@ -14,6 +14,7 @@ child.stdout.on('data', (d) => {
 });
 child.on('close', (code) => {
   // Strip ANSI colours before reading uvu's summary.
+  // eslint-disable-next-line no-control-regex
   const plain = out.replace(/\x1b\[[0-9;]*m/g, '');
   const num = (label) => Number((plain.match(new RegExp(`${label}:\\s+(\\d+)`)) ?? [])[1] ?? NaN);
   const total = num('Total');

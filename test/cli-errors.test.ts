@@ -124,6 +124,7 @@ test('a misspelled flag is named with the closest one, on every command, before 
     const r = runCli(args);
     assert.is(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.ok(r.stderr.startsWith(`polyglot: unknown option ${expected}`), `${args.join(' ')}: ${r.stderr}`);
+    assert.is(r.stderr.split('\n').length, 2, `usage errors are one line: ${JSON.stringify(r.stderr)}`);
   }
   assert.not.ok(fs.existsSync(path.join(tmp, 'never')));
 });

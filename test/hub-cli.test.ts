@@ -16,6 +16,7 @@ const xglmFiles = fixtureFiles(fixturePath('xglm-tiny'));
 const server = new HubTestServer({
   'test-org/xglm-tiny': { revisions: { main: xglmFiles, v2: { ...xglmFiles, 'generation_config.json': Buffer.from('{"max_length": 7}\n') } } },
   'test-org/gated': { revisions: { main: xglmFiles }, gatedToken: 'hf_secret' },
+  'test-org/m2m100-tiny': { revisions: { main: fixtureFiles(fixturePath('m2m100-tiny')) } },
 });
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'hubcli-'));
 const here = fileURLToPath(import.meta.url);
@@ -90,6 +91,17 @@ test('--revision picks a branch; errors are one line saying what to do', async (
     offline.err,
     `polyglot: test-org/xglm-tiny@v9: config.json is not in the hub cache (${cache}) and offline mode (HF_HUB_OFFLINE=1 or localFilesOnly) forbids downloading it: run once online to download it\n`,
   );
+});
+
+test('upcycle takes a hub id and --revision like every model command; same checkpoint as from the folder', async () => {
+  const env = { HF_ENDPOINT: server.endpoint, HF_HUB_CACHE: path.join(tmp, 'cache-upcycle') };
+  const args = (model: string, out: string) => ['upcycle', '--model', model, '--out', out, '--experts', '2', '--sparse-step', '1', '--seed', '3', '--quiet'];
+  const fromHub = await polyglot([...args('test-org/m2m100-tiny', path.join(tmp, 'up-hub')), '--revision', 'main'], env);
+  assert.is(fromHub.code, 0, fromHub.err);
+  const fromDir = await polyglot(args(fixturePath('m2m100-tiny'), path.join(tmp, 'up-dir')), {});
+  assert.is(fromDir.code, 0, fromDir.err);
+  const weights = (d: string) => fs.readFileSync(path.join(tmp, d, 'model.safetensors'));
+  assert.ok(weights('up-hub').equals(weights('up-dir')), 'identical upcycled weights');
 });
 
 test.run();

@@ -272,8 +272,8 @@ test('CLI: --max-memory below the minimum is one line; above it translate report
   assert.is(offloaded.status, 0, offloaded.stderr);
   assert.is(offloaded.stdout, resident.stdout, 'same translations');
   assert.match(offloaded.stderr, /^expert cache \(float32\): \d+ hits, [1-9]\d* misses; peak [\d.]+ MB of [\d.]+ MB \(budget 1\.0 MB - dense [\d.]+ MB\); all 8 experts would take [\d.]+ MB$/m);
-  assert.match(offloaded.stderr, /^  encoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
-  assert.match(offloaded.stderr, /^  decoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
+  assert.match(offloaded.stderr, /^ {2}encoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
+  assert.match(offloaded.stderr, /^ {2}decoder\.layers\.1: \d+ hits, \d+ misses, \d+ evictions$/m);
 });
 
 test.after(() => fs.rmSync(dir, { recursive: true, force: true }));

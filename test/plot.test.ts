@@ -39,6 +39,13 @@ test('a loss falling from 7 to 0.01 is on a log axis: each decade takes the same
   );
 });
 
+test('a run of 300,000 logged steps plots (no argument-spread limit) with the right x range', () => {
+  const train: [number, number][] = Array.from({ length: 300_000 }, (_, i) => [i + 1, 5 + Math.sin(i)]);
+  const l = plotLayout([{ points: train, color: [0, 0, 0] }]);
+  assert.ok(Math.abs(l.px(1) - 60) < 1e-6, `x=1 at the left edge, found ${l.px(1)}`);
+  assert.ok(l.px(300_000) > l.px(150_000));
+});
+
 test('writeLossPlot writes loss.png and loss.svg beside it; the SVG has text tick labels, title and legend', () => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'plot-'));
   const file = path.join(dir, 'loss.png');

@@ -47,4 +47,13 @@ test('translate and eval warn the same way', () => {
   warnsOnce(['eval', '--model', shortTable('xglm-tiny', 8), '--data', data], /^warning: an evaluation batch row has \d+ tokens, /);
 });
 
+test('train warns once when a training batch passes the table, and still trains', () => {
+  const data = path.join(tmp, 'train.txt');
+  fs.writeFileSync(data, Array.from({ length: 8 }, (_, i) => `${long} ${i}`).join('\n') + '\n');
+  warnsOnce(['train', '--model', shortTable('xglm-tiny', 8), '--data', data, '--out', path.join(tmp, 'run'), '--max-steps', '2', '--batch-size', '2'], /^warning: a training batch row has \d+ tokens, /);
+  const within = runCli(['train', '--model', fixturePath('xglm-tiny'), '--data', data, '--out', path.join(tmp, 'run-within'), '--max-steps', '1', '--batch-size', '2', '--quiet']);
+  assert.is(within.status, 0, within.stderr);
+  assert.equal(warnings(within.stderr), []);
+});
+
 test.run();

@@ -11,6 +11,9 @@ import * as path from 'node:path';
 import { fixturePath } from './helpers.js';
 import { loadTokenizer } from '../tokenizers/load.js';
 import { corpusPieces, unigramModelProto } from '../train/demo/spm-writer.js';
+import { sentencePieceProcessorCount } from '../tokenizers/sentencepiece.js';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
 
 let instantiations = 0;
 const instantiate = WebAssembly.instantiate;
@@ -49,6 +52,38 @@ test('a different sentencepiece model loads into the same module; both tokenize 
   assert.equal(pieces, ['▁zebra', '▁quilt']);
   assert.equal(first.encode('zebra quilt'), firstIds, 'the first model is untouched');
   assert.is.not(first.tokenize('zebra quilt').join(' '), pieces.join(' '));
+});
+
+test('tokenizers of 12 distinct models are freed once unreferenced; a live one keeps working', async () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  // FinalizationRegistry callbacks run on a later task after a collection
+  const collect = async (until: () => boolean) => {
+    for (let round = 0; round < 20 && !until(); round++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  };
+  const root = fs.mkdtempSync(path.join(os.tmpdir(), 'spm-release-'));
+  const live = await loadTokenizer(fixturePath('xglm-tiny'));
+  const liveIds = live.encode('Hello world');
+  await collect(() => sentencePieceProcessorCount() === 1);
+  const start = sentencePieceProcessorCount();
+  let held: Awaited<ReturnType<typeof loadTokenizer>>[] = [];
+  for (let i = 0; i < 12; i++) {
+    const dir = path.join(root, `m${i}`);
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'tokenizer_config.json'), JSON.stringify({ tokenizer_class: 'XGLMTokenizer' }));
+    fs.writeFileSync(path.join(dir, 'sentencepiece.bpe.model'), unigramModelProto(corpusPieces([`word${i} other${i} word${i}`])));
+    held.push(await loadTokenizer(dir));
+  }
+  await collect(() => false);
+  assert.is(sentencePieceProcessorCount(), start + 12, 'referenced tokenizers keep their processors');
+  held.forEach((t, i) => assert.equal(t.tokenize(`word${i}`), [`▁word${i}`]));
+  held = [];
+  await collect(() => sentencePieceProcessorCount() === start);
+  assert.is(sentencePieceProcessorCount(), start, 'processors left after the tokenizers were collected');
+  assert.equal(live.encode('Hello world'), liveIds, 'the tokenizer still referenced is untouched');
 });
 
 test.run();

@@ -36,10 +36,29 @@ type Processor = InstanceType<typeof spjs.SentencePieceProcessor>;
  * every `load()`. The first load's module is kept and every later model is loaded into it, the
  * way `load()` does it (write the file into the module's in-memory FS, `Load` it, delete the
  * views), so a process compiles the module once. Processors are kept per model content (sha256):
- * loading the same tokenizer again costs nothing on the wasm heap.
+ * loading the same tokenizer again costs nothing on the wasm heap. A processor is shared by the
+ * models loaded from the same bytes and freed (its wasm object deleted) once all of them have been
+ * garbage-collected, so a long-running process that loads many tokenizers does not keep them all.
  */
 let sharedModule: Promise<NonNullable<Processor['sentencepiece']>> | undefined;
-const processors = new Map<string, Promise<Processor>>();
+interface SharedProcessor {
+  processor: Promise<Processor>;
+  users: number;
+}
+const processors = new Map<string, SharedProcessor>();
+const releaseWhenCollected = new FinalizationRegistry<string>(releaseProcessor);
+
+function releaseProcessor(key: string): void {
+  const shared = processors.get(key);
+  if (!shared || --shared.users > 0) return;
+  processors.delete(key);
+  shared.processor.then((p) => p.processor?.delete(), () => undefined);
+}
+
+/** Processors currently held (one per distinct model still referenced); for tests and diagnostics. */
+export function sentencePieceProcessorCount(): number {
+  return processors.size;
+}
 
 async function loadIntoSharedModule(bytes: Uint8Array, fd: number, key: string): Promise<Processor> {
   const processor = new spjs.SentencePieceProcessor();
@@ -72,15 +91,21 @@ async function loadIntoSharedModule(bytes: Uint8Array, fd: number, key: string):
   return processor;
 }
 
-function processorFor(bytes: Uint8Array, fd: number): Promise<Processor> {
+/** The shared processor for these bytes; the caller registers its user with `releaseWhenCollected`. */
+function acquireProcessor(bytes: Uint8Array, fd: number): { key: string; processor: Promise<Processor> } {
   const key = createHash('sha256').update(bytes).digest('hex');
-  let p = processors.get(key);
-  if (!p) {
-    p = loadIntoSharedModule(bytes, fd, key);
-    processors.set(key, p);
-    p.catch(() => processors.delete(key));
+  let shared = processors.get(key);
+  if (!shared) {
+    const processor = loadIntoSharedModule(bytes, fd, key);
+    const entry: SharedProcessor = { processor, users: 0 };
+    shared = entry;
+    processors.set(key, entry);
+    processor.catch(() => {
+      if (processors.get(key) === entry) processors.delete(key);
+    });
   }
-  return p;
+  shared.users++;
+  return { key, processor: shared.processor };
 }
 
 export class SentencePieceModel {
@@ -111,7 +136,17 @@ export class SentencePieceModel {
       const pieces = readSentencePieces(bytes, path);
       // The checked file descriptor and its bytes, never the path again: what was checked is what is loaded.
       // (Positional reads above leave the fd at offset 0.)
-      return new SentencePieceModel(path, await processorFor(bytes, fd), pieces);
+      const { key, processor } = acquireProcessor(bytes, fd);
+      let loaded: Processor;
+      try {
+        loaded = await processor;
+      } catch (e) {
+        releaseProcessor(key);
+        throw e;
+      }
+      const model = new SentencePieceModel(path, loaded, pieces);
+      releaseWhenCollected.register(model, key);
+      return model;
     } finally {
       fs.closeSync(fd);
     }

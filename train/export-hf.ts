@@ -4,7 +4,6 @@
  * their canonical name -- `model.embed_tokens.weight` / `model.shared.weight` -- as
  * save_pretrained does with safetensors), the tokenizer files and generation_config.json.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isCopyableModelFile } from '../convert/model-file.js';
 import { tf } from '../core/tf.js';

@@ -170,10 +170,11 @@ export function plotLayout(series: Series[], width = 640, height = 400): PlotLay
   const points = finite;
   const xs = all.map((p) => p[0]);
   const ys = all.map((p) => (logY ? Math.log10(p[1]) : p[1]));
-  let x0 = all.length ? Math.min(...xs) : 0;
-  let x1 = all.length ? Math.max(...xs) : 1;
-  let y0 = all.length ? Math.min(...ys) : 0;
-  let y1 = all.length ? Math.max(...ys) : 1;
+  // loops, not Math.min(...xs): a long run logs more points than a call can take as arguments
+  const x0 = all.length ? minOf(xs) : 0;
+  let x1 = all.length ? maxOf(xs) : 1;
+  let y0 = all.length ? minOf(ys) : 0;
+  let y1 = all.length ? maxOf(ys) : 1;
   if (x1 === x0) x1 = x0 + 1;
   if (y1 === y0) {
     y0 -= 0.5;
@@ -295,4 +296,16 @@ export function writeLossPlot(file: string, train: [number, number][], evalLoss:
   ];
   fs.writeFileSync(file, renderPlot(series));
   fs.writeFileSync(svgPathFor(file), renderPlotSvg(series));
+}
+
+function minOf(xs: number[]): number {
+  let m = Infinity;
+  for (const x of xs) if (x < m) m = x;
+  return m;
+}
+
+function maxOf(xs: number[]): number {
+  let m = -Infinity;
+  for (const x of xs) if (x > m) m = x;
+  return m;
 }

@@ -31,6 +31,7 @@ import { tf } from '../core/tf.js';
 import { distinctParameters } from '../core/trainable.js';
 import { checkFits, WASM_HEAP_BYTES, type ShapeForMemory } from './memory-plan.js';
 import { startLoraRun, type LoraRun } from './lora/lora-run.js';
+import { batchWidth, maxPositionsOf, pastPositionLimitMessage } from '../core/position-limit.js';
 
 export type Task = 'causal-lm' | 'translation';
 
@@ -117,6 +118,14 @@ export async function runTraining(opts: TrainRunOptions): Promise<TrainRunResult
       data = await causalLmData({ ...common, tokenizer: tok, mode: o.pack ? 'pack' : 'pad', blockSize: o.pack ? o.maxLength : undefined, maxLength: o.pack ? undefined : o.maxLength });
     }
     for (const n of data.notes) o.hooks?.onWarning?.(n);
+    const positionLimit = maxPositionsOf(loaded.ck.config);
+    let warnedPastPositions = false;
+    data.train.watch((b) => {
+      const width = batchWidth(b.arrays);
+      if (warnedPastPositions || width <= positionLimit) return;
+      warnedPastPositions = true;
+      o.hooks?.onWarning?.(pastPositionLimitMessage('a training batch row', width, positionLimit));
+    });
     const bpe = data.train.batchesPerEpoch ?? Math.ceil(data.trainSize / o.batchSize);
     const stepsPerEpoch = Math.max(1, Math.ceil(bpe / o.gradAccum));
     const maxSteps = o.maxSteps ?? (o.epochs !== undefined ? Math.ceil(o.epochs * stepsPerEpoch) : undefined);

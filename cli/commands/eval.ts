@@ -6,6 +6,7 @@ import type { TrainingData } from '../../train/data/training-data.js';
 import { formatEval } from '../train-progress.js';
 import { withEvalProgress } from '../eval-progress.js';
 import { warnPastPositionLimit } from '../position-limit.js';
+import { batchWidth, maxPositionsOf } from '../../core/position-limit.js';
 import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
@@ -57,7 +58,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
     }
     let res: EvalResult | undefined;
     try {
-      const limit = Number((loaded.ck.config as { max_position_embeddings?: unknown }).max_position_embeddings);
+      const limit = maxPositionsOf(loaded.ck.config);
       const batches = data.evalBatches?.();
       res = batches ? evaluateLoss(loaded.model, warnLongBatches(args.quiet ? batches : withEvalProgress(batches, data.evalSize), limit)) : undefined;
     } finally {
@@ -80,7 +81,7 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
 /** Batches unchanged; the position warning when one's sequences (columns) pass the model's table. */
 function* warnLongBatches(batches: Iterable<HostBatch>, limit: number): Generator<HostBatch> {
   for (const b of batches) {
-    if (Number.isFinite(limit)) warnPastPositionLimit('an evaluation batch row', Math.max(0, ...Object.values(b.arrays).map((a) => a.shape[1] ?? 0)), limit);
+    warnPastPositionLimit('an evaluation batch row', batchWidth(b.arrays), limit);
     yield b;
   }
 }

@@ -1,8 +1,9 @@
 import type { CommandModule } from 'yargs';
 import { acceptBackend } from '../common.js';
 import { formatCount, upcycleCheckpoint, PolyglotError, type TorchFloatName } from '../../index.js';
+import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
 
-interface Args {
+interface Args extends ModelSourceArgs {
   model: string;
   out: string;
   experts: number;
@@ -30,8 +31,8 @@ export const upcycleCommand: CommandModule<object, Args> = {
   command: 'upcycle',
   describe: 'sparse upcycling: a dense NLLB-200 / M2M-100 (or dense-layered NLLB-MoE) checkpoint -> an NLLB-MoE checkpoint whose chosen FFNs are E copies plus a router',
   builder: (y) =>
-    acceptBackend(y)
-      .option('model', { type: 'string', demandOption: true, describe: 'dense model directory (m2m_100 or nllb-moe), or ORG/NAME in the HF hub cache' })
+    withRevision(acceptBackend(y))
+      .option('model', { type: 'string', demandOption: true, describe: 'dense model directory (m2m_100 or nllb-moe), or a hub id ORG/NAME (downloaded into the HF cache when missing)' })
       .option('out', { type: 'string', demandOption: true, describe: 'NLLB-MoE model directory to write (atomically)' })
       .option('experts', { type: 'number', demandOption: true, describe: 'experts per sparse layer (>= 2)' })
       .option('sparse-step', { type: 'number', describe: 'layer i of each side becomes sparse iff (i + 1) % step == 0 (HF NllbMoeConfig rule; default 2)' })
@@ -45,7 +46,7 @@ export const upcycleCommand: CommandModule<object, Args> = {
       .option('force', { type: 'boolean', default: false, describe: 'replace the output directory if it exists' })
       .option('quiet', { type: 'boolean', default: false, describe: 'print nothing on success' }) as never,
   handler: async (args) => {
-    const r = upcycleCheckpoint(args.model, args.out, {
+    const r = upcycleCheckpoint(await modelDirOf(args.model, args), args.out, {
       experts: args.experts,
       sparseStep: args['sparse-step'],
       sparseLayers: args['sparse-layers'] === undefined ? undefined : [args['sparse-layers']],

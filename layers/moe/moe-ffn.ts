@@ -3,7 +3,6 @@
  * (`ffn.router` + `ffn.experts.expert_K`), chosen per layer by the sparse step.
  */
 import type { Ops } from '../../ops/ops.js';
-import { tf } from '../../core/tf.js';
 import { PolyglotLayer, type RunOptions } from '../base.js';
 import { FeedForward } from '../feed-forward.js';
 import type { ExpertOutputMaskingMode } from './expert-output-masking.js';

@@ -11,8 +11,7 @@
  */
 import { PolyglotError } from '../../core/errors.js';
 import type { Ops } from '../../ops/ops.js';
-import { tf } from '../../core/tf.js';
-import { PolyglotLayer, type HfParameter, type RunOptions } from '../base.js';
+import { PolyglotLayer, type RunOptions } from '../base.js';
 import { maskExpertOutput, type ExpertOutputMaskingMode } from './expert-output-masking.js';
 import { FeedForward } from '../feed-forward.js';
 import { Top2Router, type RouterConfig, type RouterOutput } from './router.js';

@@ -6,7 +6,6 @@
  * HF names: `cross_attention` / `cross_attention_layer_norm` (not encoder_attn).
  */
 import type { Ops } from '../../ops/ops.js';
-import { tf } from '../../core/tf.js';
 import { PolyglotLayer } from '../../layers/base.js';
 import { Attention, type KeyValue } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';

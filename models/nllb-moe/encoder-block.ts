@@ -5,7 +5,6 @@
  * The FFN is dense or sparse (router + experts). LayerDrop is decided by the model.
  */
 import type { Ops } from '../../ops/ops.js';
-import { tf } from '../../core/tf.js';
 import { PolyglotLayer } from '../../layers/base.js';
 import { Attention } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';

@@ -4,7 +4,6 @@
  *   h += dropout(fc2(activation_dropout(act(fc1(final_layer_norm(h))))))
  * LayerDrop is decided by the model (it skips whole blocks).
  */
-import { tf } from '../../core/tf.js';
 import type { Ops } from '../../ops/ops.js';
 import { PolyglotLayer, type RunOptions } from '../../layers/base.js';
 import { Attention, type KeyValue } from '../../layers/attention.js';

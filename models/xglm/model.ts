@@ -3,7 +3,6 @@
  * sinusoidal positions (position_ids + 2), dropout, pre-LN decoder blocks with
  * LayerDrop in training, final LayerNorm, lm_head tied to embed_tokens.
  */
-import { checkXGLMExpectedWeights } from './expected-weights.js';
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { Rng } from '../../core/random.js';

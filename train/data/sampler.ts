@@ -80,6 +80,7 @@ export class ChunkedBatchSource<Item> implements BatchSource {
   private chunkSeed = 0;
   private pos: { epoch: number; cursor: number; batchInChunk: number };
   private batches: Item[][] | undefined;
+  private readonly watchers: ((batch: HostBatch) => void)[] = [];
 
   constructor(
     private readonly indices: Uint32Array,
@@ -132,7 +133,9 @@ export class ChunkedBatchSource<Item> implements BatchSource {
       this.batches ??= this.loadChunk();
       if (this.pos.batchInChunk < this.batches.length) {
         const items = this.batches[this.pos.batchInChunk++];
-        return this.planner.collate(items);
+        const batch = this.planner.collate(items);
+        for (const w of this.watchers) w(batch);
+        return batch;
       }
       if (this.batches.length === 0 && ++emptyChunks > Math.ceil(this.indices.length / this.chunkSize) + 1) {
         throw new PolyglotError(`data: no example of ${this.indices.length} fits the length limits`);
@@ -146,6 +149,11 @@ export class ChunkedBatchSource<Item> implements BatchSource {
         this.startEpoch();
       }
     }
+  }
+
+  /** Calls `watcher` with every batch `next` returns (e.g. to warn about lengths). */
+  watch(watcher: (batch: HostBatch) => void): void {
+    this.watchers.push(watcher);
   }
 
   state(): DataPosition {

@@ -100,7 +100,7 @@ export function writePeftAdapter(dir: string, lora: LoraModel, o: WriteAdapterOp
   writeFileAtomic(cfgPath, (fd) => writeAll(fd, Buffer.from(`${JSON.stringify(json, null, 2)}\n`, 'utf8')));
 }
 
-function field<T>(where: string, ok: boolean, name: string, expected: string, found: unknown): asserts ok {
+function field(where: string, ok: boolean, name: string, expected: string, found: unknown): asserts ok {
   if (!ok) throw new PolyglotError(`${where}: field "${name}": expected ${expected}, found ${JSON.stringify(found)}`);
 }
 
