@@ -8,49 +8,13 @@
  * multiplied as usual (gradients then come from tfjs' matMul).
  */
 import { tf } from '../core/tf.js';
-import { asWasmBackend, heapF32, offsetOf } from './wasm-backend.js';
+import { asWasmBackend, heapF32 } from './wasm-backend.js';
+import { NativeLinearKernels } from './native-linear.js';
 import { nativeAddon, type NativeWeight } from './native.js';
 import { dequantizeInt8, type Int8Quantized } from './int8-weights.js';
 import { int8ValuedTensors } from '../ops/graph.js';
 
-const FORWARD = 'PolyglotInt8MatMul';
-const BACKWARD = 'PolyglotInt8MatMulT';
-
-const weights = new Map<number, { native: NativeWeight; k: number; n: number }>();
-let nextId = 1;
-let registered = false;
-// A Linear dropped without dispose (models free their variables, not their int8 layers)
-// releases its native weight when collected.
-const collected = new FinalizationRegistry<number>((id) => weights.delete(id));
-
-function register(): void {
-  if (registered) return;
-  registered = true;
-  for (const [kernelName, transposed] of [
-    [FORWARD, false],
-    [BACKWARD, true],
-  ] as const) {
-    tf.registerKernel({
-      kernelName,
-      backendName: 'wasm',
-      kernelFunc: ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
-        const backend = asWasmBackend(args.backend);
-        const x = args.inputs['x'] as tf.TensorInfo;
-        const bias = args.inputs['bias'] as tf.TensorInfo | undefined;
-        const w = weights.get((args.attrs as { weight: number }).weight);
-        if (w === undefined) throw new Error(`${kernelName}: weight was disposed`);
-        const [from, to] = transposed ? [w.n, w.k] : [w.k, w.n];
-        const m = x.shape.reduce((a, b) => a * b, 1) / from;
-        const out = backend.makeOutput([...x.shape.slice(0, -1), to], 'float32');
-        const addon = nativeAddon()!;
-        const heap = backend.wasm.HEAPU8.buffer as ArrayBuffer;
-        if (transposed) addon.q8MatmulT(heap, w.native, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m);
-        else addon.q8Matmul(heap, w.native, offsetOf(backend, x) / 4, offsetOf(backend, out) / 4, m, bias === undefined ? -1 : offsetOf(backend, bias) / 4);
-        return out;
-      }) as unknown as tf.KernelFunc,
-    });
-  }
-}
+const kernels = new NativeLinearKernels('PolyglotInt8MatMul', 'PolyglotInt8MatMulT');
 
 /** Bytes of int8 weights the addon holds in native memory. */
 export function nativeInt8Bytes(): number {
@@ -77,6 +41,7 @@ export class Int8Linear {
   readonly inFeatures: number;
   readonly outFeatures: number;
   private id = 0;
+  private handle?: NativeWeight;
   private fallback?: tf.Tensor2D;
   /** Without the addon: the int8 values, kept for graph export. */
   private host?: Int8Quantized;
@@ -87,10 +52,14 @@ export class Int8Linear {
     this.outFeatures = w.outFeatures;
     const addon = nativeAddon();
     if (addon !== undefined && tf.getBackend() === 'wasm') {
-      register();
-      this.id = nextId++;
-      weights.set(this.id, { native: addon.q8Weight(w.q, w.scale, w.inFeatures, w.outFeatures), k: w.inFeatures, n: w.outFeatures });
-      collected.register(this, this.id, this);
+      const handle = addon.q8Weight(w.q, w.scale, w.inFeatures, w.outFeatures);
+      this.handle = handle;
+      this.id = kernels.add(this, {
+        k: w.inFeatures,
+        n: w.outFeatures,
+        run: (heap, x, out, m, transposed, bias) => (transposed ? addon.q8MatmulT(heap, handle, x, out, m) : addon.q8Matmul(heap, handle, x, out, m, bias)),
+        fusedBias: true,
+      });
     } else {
       this.fallback = tf.tensor2d(dequantizeInt8(w), [w.inFeatures, w.outFeatures]);
       this.host = w;
@@ -104,12 +73,11 @@ export class Int8Linear {
 
   /** The weight as stored: q [out, in] and one scale per output channel. */
   read(): Int8Quantized {
-    const w = weights.get(this.id);
-    if (w === undefined) throw new Error('Int8Linear: the weight is not in native memory');
-    const q = new Int8Array(w.n * w.k);
-    const scale = new Float32Array(w.n);
-    nativeAddon()!.q8Read(w.native, q, scale);
-    return { q, scale, inFeatures: w.k, outFeatures: w.n };
+    if (this.handle === undefined) throw new Error('Int8Linear: the weight is not in native memory');
+    const q = new Int8Array(this.outFeatures * this.inFeatures);
+    const scale = new Float32Array(this.outFeatures);
+    nativeAddon()!.q8Read(this.handle, q, scale);
+    return { q, scale, inFeatures: this.inFeatures, outFeatures: this.outFeatures };
   }
 
   /**
@@ -147,44 +115,14 @@ export class Int8Linear {
       });
     }
     const input = x.dtype === 'float32' ? x : tf.cast(x, 'float32');
-    const y = bias === undefined ? this.product(input) : this.productWithBias(input, bias);
+    const y = bias === undefined ? kernels.product(input, this.id) : kernels.productWithBias(input, bias, this.id);
     if (input !== x) input.dispose();
     return y;
   }
 
-  /** x · W + b: dL/dx from the transposed int8 kernel, dL/db = dy summed over rows. */
-  private productWithBias(x: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-    const attrs = { weight: this.id } as unknown as tf.NamedAttrMap;
-    const n = this.outFeatures;
-    const f = tf.customGrad(((input: tf.Tensor, b: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([]);
-      return {
-        value: tf.engine().runKernel(FORWARD, { x: input, bias: b }, attrs) as tf.Tensor,
-        gradFunc: (dy: tf.Tensor) => {
-          const d = dy.dtype === 'float32' ? dy : tf.cast(dy, 'float32');
-          return [tf.engine().runKernel(BACKWARD, { x: d }, attrs) as tf.Tensor, tf.sum(tf.reshape(d, [-1, n]), 0)];
-        },
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return f(x, bias);
-  }
-
-  /** x · W with dL/dx = dy · Wᵀ from the transposed int8 kernel (no gradient for W: it is frozen). */
-  private product(x: tf.Tensor): tf.Tensor {
-    const attrs = { weight: this.id } as unknown as tf.NamedAttrMap;
-    const f = tf.customGrad(((input: tf.Tensor, save: tf.GradSaveFunc) => {
-      save([]);
-      return {
-        value: tf.engine().runKernel(FORWARD, { x: input }, attrs) as tf.Tensor,
-        gradFunc: (dy: tf.Tensor) => tf.engine().runKernel(BACKWARD, { x: dy.dtype === 'float32' ? dy : tf.cast(dy, 'float32') }, attrs) as tf.Tensor,
-      };
-    }) as unknown as Parameters<typeof tf.customGrad>[0]);
-    return f(x);
-  }
-
   dispose(): void {
-    weights.delete(this.id);
-    collected.unregister(this);
+    kernels.remove(this, this.id);
+    this.handle = undefined;
     this.fallback?.dispose();
     if (this.graphCopy !== undefined) tf.dispose([this.graphCopy.q, this.graphCopy.scale]);
   }

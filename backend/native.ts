@@ -49,9 +49,25 @@ export interface NativeAddon {
   q8Bytes(): number;
   /** Best GB/s of `reps` read passes over a fresh `bytes` buffer with every pool thread (a STREAM-like probe). */
   streamProbe(bytes: number, reps: number): number;
+  /** Copies 16-bit weights ([n, k] bit patterns; kind 0 bfloat16, 1 float16) into native memory. */
+  w16Weight(bits: Uint16Array, k: number, n: number, kind: 0 | 1): NativeWeight;
+  /** C[m, n] = A[m, k] · W, W widened to float32 in registers (offsets count floats). */
+  w16Matmul(heap: ArrayBuffer, w: NativeWeight, aOffset: number, cOffset: number, m: number): void;
+  /** dX[m, k] = dY[m, n] · Wᵀ (the input gradient of a 16-bit linear). */
+  w16MatmulT(heap: ArrayBuffer, w: NativeWeight, dyOffset: number, dxOffset: number, m: number): void;
+  /** Copies a 16-bit weight's bits back out ([n*k]). */
+  w16Read(w: NativeWeight, bits: Uint16Array): void;
+  /** Bytes of 16-bit weights held in native memory. */
+  w16Bytes(): number;
+  /**
+   * bfloat16 weights: 'bf16dot' (activations rounded to bf16, AVX-512 BF16 vdpbf16ps;
+   * POLYGLOT_BF16_ACTIVATIONS=1) or 'float' (float32 activations, the default); no argument:
+   * the mode in use. Returns the mode in use ('bf16dot' only where the CPU has avx512_bf16).
+   */
+  w16Mode(name?: 'bf16dot' | 'float'): string;
 }
 
-/** An opaque handle to int8 weights in native memory (freed when garbage collected). */
+/** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */
 export type NativeWeight = object;
 
 export interface NativeStatus {

@@ -35,7 +35,8 @@ export interface BigChildResult {
   decodedTokens?: number;
   peakRssGB: number;
   wasmHeapGB?: number;
-  nativeInt8GB?: number;
+  /** int8 / 16-bit weights held by the addon (outside the wasm heap). */
+  nativeWeightsGB?: number;
   native: string;
   expertCache?: ExpertCacheStats;
 }
@@ -99,7 +100,7 @@ async function main(task: BigChildTask): Promise<BigChildResult> {
     const opts = { maxMemoryGB: task.maxMemoryGB, weights: task.weights } as PretrainedOptions;
     const model = task.kind === 'xglm' ? await XGLMForCausalLM.fromPretrained(task.dir, opts) : await NllbMoeForConditionalGeneration.fromPretrained(task.dir, opts);
     const report = applyWeightPrecision(model, task.weights);
-    out.nativeInt8GB = report.nativeBytes / 1e9;
+    out.nativeWeightsGB = report.nativeBytes / 1e9;
     out.loadSeconds = (performance.now() - t0) / 1000;
     if (model instanceof XGLMForCausalLM) await timeXglm(task, out, model);
     else {

@@ -10,7 +10,8 @@
  *  - nllb-moe-128: NLLB-MoE with 128 experts in every 4th layer (d_model 768, 12 + 12 layers,
  *    ffn 3072, vocab 256206; 3.6B parameters), under `--max-memory` (default 2 GB) below its
  *    weight size: experts read from the checkpoint on demand (layers/moe/expert-store.ts).
- * Options: --shapes a,b (default all three) --dtype bf16|f32 --weights P --max-memory GB
+ * Options: --shapes a,b (default all three) --dtype bf16|f32 --weights P[,P...] (each in its own
+ *          child, e.g. int8,bfloat16: a bf16 checkpoint with --weights bfloat16 loads as stored) --max-memory GB
  *          --prompt T (default 128; NLLB: source length) --new N (default 16) --dir D (write
  *          there and keep it; an existing checkpoint in D is reused).
  * Needs free disk: about 3.4 + 6.6 + 7.2 GB in bf16 (checked before writing).
@@ -109,7 +110,7 @@ function flopsOf(linearParams: number, d: number, vocab: number): { perToken: nu
   return { perToken: 2 * linearParams + 2 * d * vocab };
 }
 
-async function runShape(ctx: BenchContext, shape: Shape, root: string): Promise<BenchResult[]> {
+async function runShape(ctx: BenchContext, shape: Shape, root: string, weights: string): Promise<BenchResult[]> {
   const dtype = ctx.options['dtype'] === 'f32' ? 'F32' : 'BF16';
   const dir = path.join(root, `${shape.name}-${dtype.toLowerCase()}`);
   const tiny = tinyParams(shape);
@@ -128,7 +129,6 @@ async function runShape(ctx: BenchContext, shape: Shape, root: string): Promise<
     writeRandomCheckpoint(dir, shape.config, tensors, dtype);
     writeSeconds = (performance.now() - t0) / 1000;
   }
-  const weights = typeof ctx.options['weights'] === 'string' ? ctx.options['weights'] : 'int8';
   const maxMemoryGB = typeof ctx.options['max-memory'] === 'string' ? Number(ctx.options['max-memory']) : shape.maxMemoryGB;
   const prompt = typeof ctx.options['prompt'] === 'string' ? Number(ctx.options['prompt']) : ctx.quick ? 16 : 128;
   const newTokens = typeof ctx.options['new'] === 'string' ? Number(ctx.options['new']) : ctx.quick ? 4 : 16;
@@ -150,7 +150,7 @@ async function runShape(ctx: BenchContext, shape: Shape, root: string): Promise<
     peakRssGB: +r.peakRssGB.toFixed(2),
   };
   if (r.wasmHeapGB !== undefined) extra.wasmHeapGB = +r.wasmHeapGB.toFixed(2);
-  if (r.nativeInt8GB !== undefined) extra.nativeInt8GB = +r.nativeInt8GB.toFixed(2);
+  if (r.nativeWeightsGB !== undefined) extra.nativeWeightsGB = +r.nativeWeightsGB.toFixed(2);
   if (r.loadSeconds !== undefined) extra.loadSeconds = +r.loadSeconds.toFixed(1);
   if (!r.ok) return [{ name: `${label}: load/generate failed`, backend: ctx.backend, extra: { ...extra, error: r.error ?? 'unknown' } }];
   if (r.expertCache) {
@@ -193,10 +193,14 @@ export const bigBench: Bench = {
     const out: BenchResult[] = [];
     try {
       for (const s of SHAPES.filter((x) => wanted.includes(x.name))) {
-        const rs = await runShape(ctx, s, root);
-        for (const r of rs) {
-          console.log(`  ${r.name}: ${JSON.stringify(r.extra)}`);
-          out.push(r);
+        // --weights a,b: one child process each, on the same checkpoint (e.g. int8,bfloat16).
+        const list = typeof ctx.options['weights'] === 'string' ? ctx.options['weights'].split(',') : ['int8'];
+        for (const w of list) {
+          const rs = await runShape(ctx, s, root, w);
+          for (const r of rs) {
+            console.log(`  ${r.name}: ${JSON.stringify(r.extra)}`);
+            out.push(r);
+          }
         }
         if (given === undefined) fs.rmSync(path.join(root, `${s.name}-${ctx.options['dtype'] === 'f32' ? 'f32' : 'bf16'}`), { recursive: true, force: true });
       }

@@ -26,6 +26,7 @@ import { loraBench } from './lora.js';
 import { m2m100Bench } from './m2m100.js';
 import { bigBench } from './big.js';
 import { ortBench } from './ort.js';
+import { linearWeightsBench } from './linear-weights.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -36,6 +37,7 @@ export const BENCHES: Bench[] = [
   m2m100Bench,
   bigBench,
   ortBench,
+  linearWeightsBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

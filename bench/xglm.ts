@@ -7,7 +7,10 @@
  * Achieved GFLOP/s counts the matmul work (2 flops per multiply-add: projections, FFN,
  * attention scores/context, tied lm_head) and is divided by the backend's matmul rate.
  * Options: --layers N --d N --ffn N --heads N --vocab N --prompt T --new N; --quick = 4 layers, vocab 32000;
- * --weights int8|bfloat16|float16 (layers/weight-precision.ts; int8 also reports the native bytes);
+ * --weights int8|bfloat16|float16 (layers/weight-precision.ts; reports the native bytes), or a
+ * comma list (e.g. float32,int8,bfloat16) timed one after another in this process, side by side
+ * under the same machine load; the wasm heap and peak RSS are then process high-water marks, so
+ * only the first entry's are its own (run one precision per process for memory).
  * --profile: where one decode step's time goes, kernel by kernel (bench/decode-profile.ts).
  */
 import * as fs from 'node:fs';
@@ -15,6 +18,8 @@ import { tf } from '../core/tf.js';
 import { withInt8Weights } from '../layers/linear.js';
 import { quantizeInt8Rows } from '../backend/int8-weights.js';
 import { nativeInt8Bytes } from '../backend/native-int8.js';
+import { nativeW16Bytes } from '../backend/native-w16.js';
+import { roundTo16InPlace, w16FromRows } from '../backend/w16-weights.js';
 import { parseXGLMConfig, type XGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
@@ -70,11 +75,17 @@ function randomModel(cfg: XGLMConfig, seed: number, weights: WeightPrecision): X
   const build = (): XGLMForCausalLM =>
     withInitialValues((_name, shape) => {
       if (shape.length !== 2) return undefined; // LayerNorm 1 / 0 and biases 0 as constructed
-      return tf.tensor2d(random(shape[0] * shape[1]), [shape[0], shape[1]]);
+      const values = random(shape[0] * shape[1]);
+      // 16-bit: rounded as made, as the loader rounds while reading (no unrounded copy on the heap).
+      if (weights === 'bfloat16' || weights === 'float16') roundTo16InPlace(values, weights);
+      return tf.tensor2d(values, [shape[0], shape[1]]);
     }, () => new XGLMForCausalLM(cfg));
-  // int8: linear weights quantized as they are made, as the loader does (no float32 copy on the heap).
-  if (weights !== 'int8') return build();
-  return withInt8Weights((name, inF, outF) => (isInt8Linear(name) ? quantizeInt8Rows(random(inF * outF), outF, inF) : undefined), build);
+  // int8 / 16-bit: linear weights quantized or rounded as they are made, as the loader does (no float32 copy on the heap).
+  if (weights === 'float32') return build();
+  return withInt8Weights((name, inF, outF) => {
+    if (!isInt8Linear(name)) return undefined;
+    return weights === 'int8' ? quantizeInt8Rows(random(inF * outF), outF, inF) : w16FromRows(random(inF * outF), outF, inF, weights);
+  }, build);
 }
 
 /** Peak resident set size of this process in GB (Linux VmHWM), or undefined elsewhere. */
@@ -87,15 +98,15 @@ function peakRssGB(): number | undefined {
   }
 }
 
-async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number): Promise<BenchResult[]> {
-  const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize}${typeof ctx.options['weights'] === 'string' ? ` weights ${ctx.options['weights']}` : ''}`;
+async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, newTokens: number, weights: WeightPrecision): Promise<BenchResult[]> {
+  const label = `d${cfg.dModel} L${cfg.numLayers} ffn${cfg.ffnDim} V${cfg.vocabSize} weights ${weights}`;
   const params = paramCount(cfg);
   let t0 = performance.now();
-  const weights = (typeof ctx.options['weights'] === 'string' ? ctx.options['weights'] : 'float32') as WeightPrecision;
-  const nativeBefore = nativeInt8Bytes();
+  const nativeBefore = nativeInt8Bytes() + nativeW16Bytes();
   const lm = randomModel(cfg, 1, weights);
-  applyWeightPrecision(lm, weights);
-  const int8NativeBytes = nativeInt8Bytes() - nativeBefore;
+  // As the loader does: the Linear weights were made int8 / 16-bit, the rest already rounded.
+  applyWeightPrecision(lm, weights, { tensors: 0, nativeBytes: 0, native: false, rounded: weights === 'bfloat16' || weights === 'float16' });
+  const nativeBytes = nativeInt8Bytes() + nativeW16Bytes() - nativeBefore;
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];
   try {
@@ -143,7 +154,7 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
         ms: stepMs,
         tokens: 1,
         flops: flopsFor(cfg, 1, meanPast, 1),
-        extra: { newTokens: g.tokens, int8NativeGB: +(int8NativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}), ...(peakRssGB() !== undefined ? { peakRssGB: peakRssGB()! } : {}) },
+        extra: { newTokens: g.tokens, nativeWeightsGB: +(nativeBytes / 1e9).toFixed(2), totalSecondsInclPrompt: +(g.totalMs / 1000).toFixed(2), params, ...(wasmHeapGB() !== undefined ? { wasmHeapGB: wasmHeapGB()! } : {}), ...(peakRssGB() !== undefined ? { peakRssGB: peakRssGB()! } : {}) },
       }),
     );
     if (ctx.options['profile'] === true) {
@@ -184,6 +195,9 @@ export const xglmBench: Bench = {
       dropout: 0,
       attention_dropout: 0,
     });
-    return runShape(ctx, cfg, intOpt(ctx, 'prompt', quick ? 32 : 128), intOpt(ctx, 'new', quick ? 8 : 32));
+    const list = typeof ctx.options['weights'] === 'string' ? ctx.options['weights'].split(',') : ['float32'];
+    const out: BenchResult[] = [];
+    for (const w of list) out.push(...(await runShape(ctx, cfg, intOpt(ctx, 'prompt', quick ? 32 : 128), intOpt(ctx, 'new', quick ? 8 : 32), w as WeightPrecision)));
+    return out;
   },
 };

@@ -49,7 +49,7 @@ export interface WeightsArgs {
 export function withWeights<T>(y: Argv<T>): Argv<T & WeightsArgs> {
   return y.option('weights', {
     choices: WEIGHT_PRECISIONS as WeightPrecision[],
-    describe: 'precision of the linear weights (int8: native int8 kernels, weights outside the wasm heap; default: as stored)',
+    describe: 'precision of the linear weights (int8 / bfloat16 / float16: native kernels, weights outside the wasm heap; default: as stored)',
   }) as unknown as Argv<T & WeightsArgs>;
 }
 
@@ -58,7 +58,11 @@ export function applyWeights(model: { namedParameters(): HfParameter[] }, args: 
   // The loader applied it when given --weights (or the checkpoint is int8); a no-op then.
   const r = args.weights !== undefined ? applyWeightPrecision(model, args.weights) : precisionReportOf(model);
   if (args.quiet || r.precision === 'float32') return;
-  const where = r.precision === 'int8' ? (r.native ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB int8 in native memory` : ', native kernels absent: float32 products of the dequantised weights') : '';
+  const where = r.native
+    ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB ${r.precision} in native memory`
+    : r.precision === 'int8'
+      ? ', native kernels absent: float32 products of the dequantised weights'
+      : ', native kernels absent: float32 products of the rounded weights';
   process.stderr.write(`weights: ${r.precision} (${r.tensors} tensors${where})\n`);
 }
 

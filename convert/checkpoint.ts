@@ -25,6 +25,11 @@ export interface TensorSource {
   /** Reads one tensor (floats upcast to float32). */
   read(name: string): HostTensor;
   /**
+   * The tensor's stored little-endian bytes, not decoded (a BF16 / F16 weight kept as 16-bit;
+   * layers/linear.ts). Absent where a format cannot give them (callers then `read`).
+   */
+  readBytes?(name: string): Uint8Array;
+  /**
    * For formats that can share storage (torch .bin: tied lm_head / embeddings), the earlier
    * name this tensor is an exact alias of. Absent or undefined: not an alias.
    */
@@ -58,6 +63,8 @@ export interface TensorShard {
   names(): string[];
   info(name: string): { dtype: SafetensorsDType; shape: number[] };
   read(name: string): HostTensor;
+  /** Stored bytes of one tensor (safetensors). */
+  readBytes?(name: string): Uint8Array;
 }
 
 /**
@@ -100,6 +107,16 @@ export class ShardedSource<F extends TensorShard> implements TensorSource {
   }
   read(name: string): HostTensor {
     return this.file(name).read(name);
+  }
+  readBytes(name: string): Uint8Array {
+    const f = this.file(name);
+    // Formats without raw access (torch .bin) decode and re-encode nothing: the caller reads instead.
+    if (f.readBytes === undefined) throw new PolyglotError(`${f.path}: tensor "${name}": stored bytes are not readable from this format`);
+    return f.readBytes(name);
+  }
+  /** Whether `readBytes` works for this tensor. */
+  hasBytes(name: string): boolean {
+    return this.file(name).readBytes !== undefined;
   }
   private file(name: string): F {
     const f = this.byName.get(name);

@@ -80,6 +80,14 @@ export class Int8AwareSource implements TensorSource {
     return { dtype: 'F32', shape: [w.outFeatures, w.inFeatures], data: out };
   }
 
+  /** Stored bytes of a tensor that is not an int8 pair, when the inner source can give them (else undefined). */
+  storedBytes(name: string): Uint8Array | undefined {
+    if (this.pairs.has(name) || this.inner.readBytes === undefined) return undefined;
+    const inner = this.inner as TensorSource & { hasBytes?(n: string): boolean };
+    if (inner.hasBytes !== undefined && !inner.hasBytes(name)) return undefined;
+    return this.inner.readBytes(name);
+  }
+
   aliasOf(name: string): string | undefined {
     return this.inner.aliasOf?.(name);
   }

@@ -70,8 +70,9 @@ export class LoraAdapter extends PolyglotLayer implements LinearAdapter {
 
   /** Folds the adapter into `linear`'s kernel: W' = W + scaling * A B. */
   mergeInto(linear: Linear): void {
-    if (linear.int8 !== undefined) {
-      throw new PolyglotError(`${this.cfg.module}: cannot merge an adapter into int8 weights (merge first, then quantize; or keep the adapter unmerged)`);
+    if (linear.frozenWeight !== undefined) {
+      const kind = linear.w16?.dtype ?? 'int8';
+      throw new PolyglotError(`${this.cfg.module}: cannot merge an adapter into ${kind} weights (merge first, then quantize; or keep the adapter unmerged)`);
     }
     tf.tidy(() => {
       linear.kernel.write(tf.add(linear.kernel.read(), this.deltaKernel()));

@@ -8,17 +8,22 @@
  *    loading). A tied output projection (logits = h·Eᵀ) gets an int8 copy of the table, whose
  *    float32 rows stay for the embedding lookup. Without the addon: float32 products of the
  *    dequantised weights (same numbers, no speed-up).
- *  - bfloat16 / float16: every float weight is rounded to that precision (round to nearest
- *    even, as torch's `.to(dtype)`) and computed in float32: the accuracy of a 16-bit
- *    checkpoint, not its memory.
+ *  - bfloat16 / float16: the same Linear weights are kept as 16-bit bits in native memory
+ *    (a bf16 / f16 checkpoint's tensors as stored, others rounded to nearest even as torch's
+ *    `.to(dtype)`) and multiplied by the native 16-bit kernel (widened to float32 in
+ *    registers, float32 accumulation; backend/native-w16.ts); a tied output projection gets
+ *    a 16-bit copy of the table. Every other float weight (embeddings, norms, biases, routers)
+ *    is rounded to that precision and stays float32 on the backend. Without the addon: the
+ *    rounded weights in float32 (same values, no memory gain).
  *  - float32: unchanged.
  */
 import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
-import { decodeToFloat32, encodeTensorData } from '../convert/dtypes.js';
 import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
 import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8.js';
 import { nativeAddon } from '../backend/native.js';
+import { roundTo16, w16FromRows, type W16Dtype } from '../backend/w16-weights.js';
+import { W16Linear, nativeW16Bytes } from '../backend/native-w16.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
 import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
@@ -40,9 +45,9 @@ export interface PrecisionReport {
   precision: WeightPrecision;
   /** Weights changed (int8: linear weights quantized; 16-bit: float weights rounded). */
   tensors: number;
-  /** int8: products run by the native kernel (false: float32 fallback). */
+  /** int8 / 16-bit: products run by the native kernel (false: float32 fallback). */
   native: boolean;
-  /** int8: bytes of int8 weights + scales held in native memory. */
+  /** int8: bytes of int8 weights + scales held in native memory; 16-bit: bytes of 16-bit weights there. */
   nativeBytes: number;
 }
 
@@ -61,9 +66,9 @@ export function precisionReportOf(model: object): PrecisionReport {
   return reports.get(model) ?? { precision: 'float32', tensors: 0, native: false, nativeBytes: 0 };
 }
 
-function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void {
-  const data = v.read().dataSync() as Float32Array;
-  const rounded = decodeToFloat32(dtype, encodeTensorData(dtype, data, name)) as Float32Array;
+/** A float32 parameter rounded to 16 bits after loading (the loader rounds while reading instead). */
+function round16(v: tf.LayerVariable, dtype: W16Dtype): void {
+  const rounded = roundTo16(float32View(v.read()), dtype);
   const t = tf.tensor(rounded, v.shape as number[], 'float32');
   v.write(t); // assigns a copy
   t.dispose();
@@ -77,8 +82,11 @@ function round16(v: tf.LayerVariable, dtype: 'BF16' | 'F16', name: string): void
 export function applyWeightPrecision(
   model: HasParameters,
   precision: WeightPrecision,
-  /** int8 weights the loader built before the model existed (models/pretrained.ts). */
-  loaded?: Omit<PrecisionReport, 'precision'>,
+  /**
+   * int8 / 16-bit weights the loader built before the model existed (models/pretrained.ts);
+   * `rounded`: every other float parameter was already rounded to 16 bits as it was read.
+   */
+  loaded?: Omit<PrecisionReport, 'precision'> & { rounded?: boolean },
 ): PrecisionReport {
   if (!WEIGHT_PRECISIONS.includes(precision)) {
     throw new PolyglotError(`--weights: expected one of ${WEIGHT_PRECISIONS.join(', ')}, found "${precision}"`);
@@ -96,7 +104,7 @@ export function applyWeightPrecision(
     report.native ||= loaded.native;
   }
   if (precision === 'float32') return report;
-  const before = nativeInt8Bytes();
+  const before = nativeInt8Bytes() + nativeW16Bytes();
   const params = model.namedParameters();
   // With no lm_head parameter the embedding table is the output projection (HF's
   // tie_word_embeddings): XGLM's model.embed_tokens, NLLB's model.shared.
@@ -119,12 +127,27 @@ export function applyWeightPrecision(
       linear.toInt8((w, k, n) => quantizeInt8(w, k, n));
       report.native = linear.int8?.native ?? false;
       report.tensors++;
-    } else {
-      round16(v, precision === 'bfloat16' ? 'BF16' : 'F16', p.name);
+      continue;
+    }
+    const linear = linearOfKernel.get(v);
+    if (linear !== undefined && isInt8Linear(p.name)) {
+      // The Linear weights the loader did not already make 16-bit (a model loaded as float32).
+      linear.toW16(precision);
+      report.native = linear.w16?.native ?? false;
       report.tensors++;
+      continue;
+    }
+    if (loaded?.rounded !== true) round16(v, precision);
+    report.tensors++;
+    if (tiedTables.has(v)) {
+      // The tied output projection: a 16-bit copy of the (rounded) table, one output channel a row.
+      const [rows, d] = v.shape as number[];
+      const lin = new W16Linear(w16FromRows(float32View(v.read()), rows, d, precision));
+      linearProducts.set(v, (x) => lin.apply(x));
+      report.native = lin.native;
     }
   }
-  if (nativeAddon() !== undefined) report.nativeBytes += nativeInt8Bytes() - before;
+  if (nativeAddon() !== undefined) report.nativeBytes += nativeInt8Bytes() + nativeW16Bytes() - before;
   // Offloaded experts are cached in the same precision; the dense part now holds these bytes.
   model.expertStore?.setResident(precision, float32ParameterBytes(model.namedParameters()) + report.nativeBytes);
   return report;

@@ -19,6 +19,8 @@ import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
 import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
 import { nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
+import { roundTo16InPlace, w16FromRows, w16FromStored, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
+import { nativeW16Available } from '../backend/native-w16.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
@@ -75,8 +77,12 @@ export function hfShape(shape: readonly number[], transposed: boolean): number[]
   return transposed ? [...shape].reverse() : [...shape];
 }
 
-/** One checkpoint tensor as the stored float32 tensor (Linear weights transposed to [in, out]). */
-function readParameter(tensors: TensorSource, ckName: string, shape: readonly number[], transposed: boolean, source: string): tf.Tensor {
+/**
+ * One checkpoint tensor as the stored float32 tensor (Linear weights transposed to [in, out]);
+ * `round`: rounded to 16 bits on the host first (`--weights bfloat16|float16`), so the heap never
+ * holds the unrounded copy.
+ */
+function readParameter(tensors: TensorSource, ckName: string, shape: readonly number[], transposed: boolean, source: string, round?: W16Dtype): tf.Tensor {
   const host = tensors.read(ckName);
   const want = hfShape(shape, transposed);
   if (shapeStr(host.shape) !== shapeStr(want)) {
@@ -86,6 +92,7 @@ function readParameter(tensors: TensorSource, ckName: string, shape: readonly nu
     throw new PolyglotError(`${source}: tensor "${ckName}": expected a floating-point dtype, found ${host.dtype}`);
   }
   const data = host.data;
+  if (round !== undefined) roundTo16InPlace(data, round);
   return tf.tidy(() => {
     const t = tf.tensor(data, host.shape, 'float32');
     return transposed ? tf.transpose(t) : t;
@@ -99,7 +106,7 @@ export const FLOAT_DTYPES: readonly string[] = ['F64', 'F32', 'F16', 'BF16'];
  * A `withInitialValues` provider reading each parameter from the checkpoint, when present as a
  * float tensor of the right shape (the format's `check` reports everything else afterwards).
  */
-export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: TensorSource, config: C, source: string): InitialValueProvider {
+export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: TensorSource, config: C, source: string, round?: W16Dtype): InitialValueProvider {
   return (name, shape, transposed) => {
     const ckName = naming.checkpointName(name, tensors, config);
     if (ckName === undefined || !tensors.has(ckName)) return undefined;
@@ -108,16 +115,18 @@ export function checkpointInitialValues<C>(naming: WeightNaming<C>, tensors: Ten
     }
     const meta = tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr(hfShape(shape, transposed)) || !FLOAT_DTYPES.includes(meta.dtype)) return undefined;
-    return readParameter(tensors, ckName, shape, transposed, source);
+    return readParameter(tensors, ckName, shape, transposed, source, round);
   };
 }
 
 /**
- * The int8 side of loading: each Linear asks for its weight (layers/linear.ts
+ * The int8 / 16-bit side of loading: each Linear asks for its weight (layers/linear.ts
  * `withInt8Weights`); a stored int8 weight is taken as is, a float one quantized per output
- * channel (row of HF's [out, in]) when `precision` is int8. Routers stay float32 (see
- * layers/weight-precision.ts). Taken tensors are consumed, so the format's check, which sees
- * only float parameters, does not call them unexpected.
+ * channel (row of HF's [out, in]) when `precision` is int8. With bfloat16 / float16 a tensor
+ * stored in that dtype is taken as its stored bytes (no float32 copy on the host or the heap),
+ * others are read and rounded on the host. Routers stay float32 (see layers/weight-precision.ts).
+ * Taken tensors are consumed, so the format's check, which sees only float parameters, does not
+ * call them unexpected.
  */
 function int8Weights<C>(
   naming: WeightNaming<C>,
@@ -127,13 +136,23 @@ function int8Weights<C>(
   loaded: Omit<PrecisionReport, 'precision'>,
   onInt8?: PretrainedOptions['onInt8'],
 ): Int8WeightProvider {
-  loaded.native = nativeInt8Available();
+  const w16 = precision === 'bfloat16' || precision === 'float16' ? precision : undefined;
+  loaded.native = w16 !== undefined ? nativeW16Available() : nativeInt8Available();
   return (name, inFeatures, outFeatures) => {
     if (!isInt8Linear(name)) return undefined;
     const ckName = naming.checkpointName(name, tensors, config);
     if (ckName === undefined || !tensors.has(ckName)) return undefined;
     const meta = tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr([outFeatures, inFeatures])) return undefined; // the check names it
+    if (w16 !== undefined) {
+      if (!FLOAT_DTYPES.includes(meta.dtype) && !tensors.isInt8(ckName)) return undefined;
+      const stored = meta.dtype === w16StoredDtype(w16) ? tensors.storedBytes(ckName) : undefined;
+      const h: W16Quantized = stored !== undefined ? w16FromStored(stored, outFeatures, inFeatures, w16) : w16FromRows(tensors.read(ckName).data as Float32Array, outFeatures, inFeatures, w16);
+      tensors.consume(ckName);
+      loaded.tensors++;
+      if (loaded.native) loaded.nativeBytes += 2 * h.bits.length;
+      return h;
+    }
     let w: Int8Quantized;
     if (tensors.isInt8(ckName)) w = tensors.int8(ckName);
     else if (precision === 'int8' && FLOAT_DTYPES.includes(meta.dtype)) w = quantizeInt8Rows(tensors.read(ckName).data as Float32Array, outFeatures, inFeatures);
@@ -188,18 +207,21 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
           source: ck.dir,
           // int8 checkpoints (`polyglot quantize`): experts' stored int8 weights are used as is.
           readInt8: (n) => (tensors.isInt8(n) ? tensors.int8(n) : undefined),
+          readBytes: (n) => tensors.storedBytes(n),
         });
   // With a budget, sparse layers register their experts with the store instead of allocating them.
   const build = (): M => (store ? withExpertStore(store, () => new cls(config)) : new cls(config));
-  const loaded = { tensors: 0, nativeBytes: 0, native: false };
-  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir), () =>
-    precision === 'int8' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
+  const round = precision === 'bfloat16' || precision === 'float16' ? precision : undefined;
+  // 16-bit: the float parameters that stay float32 are rounded as they are read (`rounded`).
+  const loaded = { tensors: 0, nativeBytes: 0, native: false, rounded: round !== undefined };
+  const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir, round), () =>
+    precision !== 'float32' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
   );
   try {
     format.weights.check(model.namedParameters(), tensors, ck.dir, config);
     // Offloaded experts are cached in the model's precision, so the store is attached first.
     if (store && store.layerCount > 0) model.expertStore = store;
-    // The rest of the precision: a tied output projection (int8), 16-bit rounding.
+    // The rest of the precision: a tied output projection (int8 / 16-bit copy), 16-bit rounding of the other weights.
     if (precision !== 'float32') applyWeightPrecision(model, precision, loaded);
     // Resident weights: float32 parameters + native int8 ones; the budget must leave room for one expert.
     store?.setResident(precision, float32ParameterBytes(model.namedParameters()) + precisionReportOf(model).nativeBytes);

@@ -7,6 +7,7 @@ import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { HfCheckpoint } from '../convert/checkpoint.js';
 import { loadModelFromCheckpoint, modelEntryFor, type LoadedModel, type RegisteredArchitecture } from '../models/registry.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
+import type { WeightPrecision } from '../layers/weight-precision.js';
 
 export type { LoadedModel };
 
@@ -17,6 +18,12 @@ export interface LoadModelOptions {
   moeLoss?: MoeLossMode;
   /** Weight budget in GB: experts offloaded (inference only; models/pretrained.ts). */
   maxMemoryGB?: number;
+  /**
+   * Precision of the linear weights, applied while loading (`eval --weights`): int8 / 16-bit
+   * weights go straight to native memory, no float32 copy of them on the heap. Inference only
+   * (int8 / 16-bit linears are frozen; LoRA trains on them).
+   */
+  weights?: WeightPrecision;
 }
 
 /** The architecture a checkpoint's model_type names. */
@@ -26,7 +33,7 @@ export function archOf(ck: HfCheckpoint): RegisteredArchitecture['arch'] {
 
 export function loadModel(dirOrCk: string | HfCheckpoint, o: LoadModelOptions = {}): LoadedModel {
   const ck = typeof dirOrCk === 'string' ? openCheckpoint(dirOrCk) : dirOrCk;
-  const loaded = loadModelFromCheckpoint(ck, { configOverrides: o.configOverrides, maxMemoryGB: o.maxMemoryGB });
+  const loaded = loadModelFromCheckpoint(ck, { configOverrides: o.configOverrides, maxMemoryGB: o.maxMemoryGB, weights: o.weights });
   if (o.moeLoss && loaded.arch === 'nllb-moe') loaded.model.lossDefaults = { ...loaded.model.lossDefaults, moeLoss: o.moeLoss };
   return loaded;
 }

@@ -35,7 +35,8 @@ export const evalCommand: CommandModule<object, EvalArgs> = {
       .option('json', { type: 'boolean', default: false, describe: 'print the metrics as JSON' }) as never,
   handler: async (args) => {
     await startBackend(args);
-    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined, ...maxMemoryOption(args) });
+    // --weights applied while loading: int8 / 16-bit weights never exist as float32 on the heap.
+    const loaded = loadModel(await modelDirOf(args.model, args), { moeLoss: args['moe-loss'] as 'standard' | 'hf' | undefined, weights: args.weights, ...maxMemoryOption(args) });
     if (args.adapter) {
       try {
         loadPeftAdapter(loaded.model, args.adapter, { hfName: loaded.format.weights.hfName });

@@ -4,8 +4,10 @@
  * sends it tokens (positional reads of its byte ranges through the checkpoint's `TensorSource`:
  * safetensors `data_offsets`, `.bin` storage records), into an LRU cache whose bytes stay within
  * the budget left after the dense part. Experts are cached in the compute precision: float32
- * tensors on the backend, 16-bit-rounded float32 (`--weights bfloat16|float16`), or per-channel
- * int8 in native memory (`--weights int8`, the same quantization as layers/weight-precision.ts).
+ * tensors on the backend, 16-bit weights in native memory (`--weights bfloat16|float16`: a
+ * checkpoint stored in that dtype is cached as its stored bytes, others rounded; the native
+ * 16-bit kernel), or per-channel int8 in native memory (`--weights int8`, the same quantization
+ * as layers/weight-precision.ts). Without the addon: float32 tensors of the same values.
  *
  * A model is built offloaded by constructing it inside `withExpertStore(store, ...)`: each
  * SparseMLP then registers its experts with the store instead of allocating them
@@ -16,9 +18,10 @@ import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
 import type { Ops } from '../../ops/ops.js';
 import type { TensorSource } from '../../convert/checkpoint.js';
-import { decodeToFloat32, encodeTensorData } from '../../convert/dtypes.js';
 import { quantizeInt8Rows, dequantizeInt8, type Int8Quantized } from '../../backend/int8-weights.js';
 import { Int8Linear } from '../../backend/native-int8.js';
+import { roundTo16, w16FromRows, w16FromStored, w16StoredDtype, w16ToKernel, type W16Quantized } from '../../backend/w16-weights.js';
+import { W16Linear } from '../../backend/native-w16.js';
 import { nativeAddon } from '../../backend/native.js';
 import type { RunOptions } from '../base.js';
 import { applyActivation, checkActivationName, type ActivationName } from '../activations.js';
@@ -102,6 +105,8 @@ export interface ExpertStoreOptions {
   source: string;
   /** A stored int8 weight (a `polyglot quantize` checkpoint) by checkpoint name, used as is with `--weights int8`. */
   readInt8?: (checkpointName: string) => Int8Quantized | undefined;
+  /** A tensor's stored bytes by checkpoint name (undefined where the format cannot give them): 16-bit experts kept as stored. */
+  readBytes?: (checkpointName: string) => Uint8Array | undefined;
 }
 
 function elements(shape: readonly number[]): number {
@@ -185,11 +190,12 @@ export class ExpertStore {
     const { dModel: d, ffnDim: f } = cfg;
     const biases = 4 * (f + d);
     // int8 native: int8 weights + a float32 scale per output channel; otherwise float32 tensors.
-    if (this.precision === 'int8' && this.int8Native()) return 2 * d * f + 4 * (f + d) + biases;
+    if (this.precision === 'int8' && this.nativeWeights()) return 2 * d * f + 4 * (f + d) + biases;
+    if ((this.precision === 'bfloat16' || this.precision === 'float16') && this.nativeWeights()) return 2 * 2 * d * f + biases;
     return 4 * 2 * d * f + biases;
   }
 
-  private int8Native(): boolean {
+  private nativeWeights(): boolean {
     return nativeAddon() !== undefined && tf.getBackend() === 'wasm';
   }
 
@@ -265,7 +271,10 @@ export class ExpertStore {
   /** One linear layer read from the checkpoint in HF's [out, in] layout, as the cache keeps it. */
   private readLinear(name: string): CachedLinear {
     // Tensors made here outlive the caller's tf.tidy: kept, and disposed on eviction.
-    const bias = tf.keep(tf.tensor1d(this.readFloat(`${name}.bias`).data));
+    const p = this.precision;
+    const biasValues = this.readFloat(`${name}.bias`).data;
+    // 16-bit: biases rounded like the resident model's (layers/weight-precision.ts), kept float32.
+    const bias = tf.keep(tf.tensor1d(p === 'bfloat16' || p === 'float16' ? roundTo16(biasValues, p) : biasValues));
     const stored = this.precision === 'int8' ? this.opts.readInt8?.(this.opts.checkpointName(`${name}.weight`)!) : undefined;
     if (this.precision === 'int8') {
       let q = stored;
@@ -273,7 +282,7 @@ export class ExpertStore {
         const w = this.readFloat(`${name}.weight`);
         q = quantizeInt8Rows(w.data, w.shape[0], w.shape[1]);
       }
-      if (this.int8Native()) {
+      if (this.nativeWeights()) {
         const lin = new Int8Linear(q);
         return { product: (x) => lin.apply(x), bias, dispose: () => (lin.dispose(), bias.dispose()) };
       }
@@ -281,16 +290,32 @@ export class ExpertStore {
       const w = tf.keep(tf.tensor2d(dequantizeInt8(q), [q.inFeatures, q.outFeatures]));
       return { product: (x) => tf.matMul(x as tf.Tensor2D, w), bias, dispose: () => tf.dispose([w, bias]) };
     }
+    if (this.precision === 'bfloat16' || this.precision === 'float16') {
+      const h = this.read16(`${name}.weight`, this.precision);
+      if (this.nativeWeights()) {
+        const lin = new W16Linear(h);
+        return { product: (x) => lin.apply(x), bias, dispose: () => (lin.dispose(), bias.dispose()) };
+      }
+      const w = tf.keep(tf.tensor2d(w16ToKernel(h), [h.inFeatures, h.outFeatures]));
+      return { product: (x) => tf.matMul(x as tf.Tensor2D, w), bias, dispose: () => tf.dispose([w, bias]) };
+    }
     const weight = this.readFloat(`${name}.weight`);
     const [outF, inF] = weight.shape;
-    let data = weight.data;
-    if (this.precision === 'bfloat16' || this.precision === 'float16') {
-      const dt = this.precision === 'bfloat16' ? 'BF16' : 'F16';
-      data = decodeToFloat32(dt, encodeTensorData(dt, data, name)) as Float32Array;
-    }
+    const data = weight.data;
     // [out, in] -> [in, out], as Linear stores its kernel, so the product is the same matMul.
     const w = tf.keep(tf.tidy(() => tf.transpose(tf.tensor2d(data, [outF, inF]))));
     return { product: (x) => tf.matMul(x as tf.Tensor2D, w), bias, dispose: () => tf.dispose([w, bias]) };
+  }
+
+  /** A weight [out, in] as 16-bit: its stored bytes when the checkpoint holds that dtype, else rounded from float32. */
+  private read16(hfName: string, dtype: 'bfloat16' | 'float16'): W16Quantized {
+    const ck = this.opts.checkpointName(hfName)!;
+    const meta = this.opts.tensors.meta(ck);
+    const [outF, inF] = meta.shape;
+    const stored = meta.dtype === w16StoredDtype(dtype) ? this.opts.readBytes?.(ck) : undefined;
+    if (stored !== undefined) return w16FromStored(stored, outF, inF, dtype);
+    const w = this.readFloat(hfName);
+    return w16FromRows(w.data, outF, inF, dtype);
   }
 
   private readFloat(hfName: string): { data: Float32Array; shape: number[] } {

@@ -47,20 +47,20 @@ export function linearModules(model: Pick<TrainableModel, 'namedParameters'>, hf
     const lin = p.name.endsWith('.weight') ? linearOfKernel.get(p.variable) : undefined;
     if (lin && lin.kernel === p.variable) out.set(hfName(p.name).slice(0, -'.weight'.length), lin);
   }
-  // An int8 Linear has no float32 kernel among the parameters (layers/linear.ts): found by walking the model.
-  for (const lin of int8Linears(model)) out.set(hfName(lin.weightName).slice(0, -'.weight'.length), lin);
+  // An int8 or 16-bit Linear has no float32 kernel among the parameters (layers/linear.ts): found by walking the model.
+  for (const lin of frozenLinears(model)) out.set(hfName(lin.weightName).slice(0, -'.weight'.length), lin);
   return out;
 }
 
-/** The Linear layers reachable from `root` whose weight is int8 in native memory. */
-function int8Linears(root: object): Linear[] {
+/** The Linear layers reachable from `root` whose weight is int8 or 16-bit in native memory. */
+function frozenLinears(root: object): Linear[] {
   const seen = new Set<object>();
   const found: Linear[] = [];
   const visit = (v: unknown, depth: number): void => {
     if (v === null || typeof v !== 'object' || seen.has(v) || depth > 16) return;
     seen.add(v);
     if (v instanceof Linear) {
-      if (v.int8 !== undefined) found.push(v);
+      if (v.frozenWeight !== undefined) found.push(v);
       return;
     }
     if (v instanceof tf.Tensor || v instanceof tf.LayerVariable || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return;

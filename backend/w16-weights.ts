@@ -1,0 +1,135 @@
+/**
+ * 16-bit linear weights (`--weights bfloat16|float16`): IEEE float32 rounded to bfloat16 or
+ * IEEE half (round to nearest even, as torch's `.to(dtype)`), kept as bit patterns in HF's
+ * nn.Linear layout [out, in] (one output channel per row): what a bf16 / f16 checkpoint stores,
+ * so its tensors are used as read. Pure math, no backend.
+ */
+
+export type W16Dtype = 'bfloat16' | 'float16';
+
+export interface W16Quantized {
+  /** [out, in] bit patterns. */
+  bits: Uint16Array;
+  dtype: W16Dtype;
+  inFeatures: number;
+  outFeatures: number;
+}
+
+/** The safetensors dtype storing `dtype` (BF16 / F16). */
+export function w16StoredDtype(dtype: W16Dtype): 'BF16' | 'F16' {
+  return dtype === 'bfloat16' ? 'BF16' : 'F16';
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** float32 bits -> bfloat16 bits, round to nearest even (NaN kept quiet). */
+function bf16Of(x: number): number {
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** float32 bits -> IEEE half bits, round to nearest even; overflow to +-Infinity. */
+function f16Of(x: number): number {
+  const sign = (x >>> 16) & 0x8000;
+  const exp = (x >>> 23) & 0xff;
+  const mant = x & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
+  const e = exp - 112;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const m = mant | 0x800000;
+    const shift = 14 - e;
+    let h = m >>> shift;
+    const rem = m & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && (h & 1) === 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
+  return sign | h;
+}
+
+/** One 16-bit pattern back to float32 (exact). */
+export function w16ToFloat(h: number, dtype: W16Dtype): number {
+  if (dtype === 'bfloat16') {
+    u32[0] = h << 16;
+    return f32[0];
+  }
+  const s = h & 0x8000 ? -1 : 1;
+  const e = (h & 0x7c00) >> 10;
+  const f = h & 0x03ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 0x1f) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Rounds float32 values to 16-bit patterns (same order). */
+export function toW16Bits(values: Float32Array, dtype: W16Dtype): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  if (dtype === 'bfloat16') for (let i = 0; i < out.length; i++) out[i] = bf16Of(bits[i]);
+  else for (let i = 0; i < out.length; i++) out[i] = f16Of(bits[i]);
+  return out;
+}
+
+/** Rounds float32 values to 16 bits in place (each value becomes what a 16-bit checkpoint of it holds). */
+export function roundTo16InPlace(values: Float32Array, dtype: W16Dtype): void {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  if (dtype === 'bfloat16') for (let i = 0; i < bits.length; i++) bits[i] = bf16Of(bits[i]) << 16;
+  else for (let i = 0; i < values.length; i++) values[i] = w16ToFloat(f16Of(bits[i]), dtype);
+}
+
+/** float32 values rounded to 16 bits and widened back (what a 16-bit checkpoint of them holds). */
+export function roundTo16(values: Float32Array, dtype: W16Dtype): Float32Array {
+  const bits = toW16Bits(values, dtype);
+  const out = new Float32Array(values.length);
+  if (dtype === 'bfloat16') {
+    const o = new Uint32Array(out.buffer);
+    for (let i = 0; i < bits.length; i++) o[i] = bits[i] << 16;
+  } else for (let i = 0; i < bits.length; i++) out[i] = w16ToFloat(bits[i], dtype);
+  return out;
+}
+
+/** A weight stored [out, in] (HF layout, a checkpoint's tensor or an embedding table) rounded to 16 bits. */
+export function w16FromRows(w: Float32Array, outFeatures: number, inFeatures: number, dtype: W16Dtype): W16Quantized {
+  if (w.length !== inFeatures * outFeatures) throw new Error(`w16FromRows: expected ${outFeatures}x${inFeatures} values, found ${w.length}`);
+  return { bits: toW16Bits(w, dtype), dtype, inFeatures, outFeatures };
+}
+
+/** A Linear kernel stored [in, out] (our layout) rounded to 16 bits in [out, in]. */
+export function w16FromKernel(w: Float32Array, inFeatures: number, outFeatures: number, dtype: W16Dtype): W16Quantized {
+  if (w.length !== inFeatures * outFeatures) throw new Error(`w16FromKernel: expected ${inFeatures}x${outFeatures} values, found ${w.length}`);
+  const raw = new Uint32Array(w.buffer, w.byteOffset, w.length);
+  const out = new Uint16Array(w.length);
+  const one = dtype === 'bfloat16' ? bf16Of : f16Of;
+  for (let i = 0; i < inFeatures; i++) {
+    const row = i * outFeatures;
+    for (let j = 0; j < outFeatures; j++) out[j * inFeatures + i] = one(raw[row + j]);
+  }
+  return { bits: out, dtype, inFeatures, outFeatures };
+}
+
+/** Little-endian stored bytes (a BF16 / F16 checkpoint tensor [out, in]) as the weight, without rounding. */
+export function w16FromStored(bytes: Uint8Array, outFeatures: number, inFeatures: number, dtype: W16Dtype): W16Quantized {
+  if (bytes.byteLength !== 2 * inFeatures * outFeatures) throw new Error(`w16FromStored: expected ${2 * inFeatures * outFeatures} bytes, found ${bytes.byteLength}`);
+  // An odd byte offset cannot be viewed as 16-bit values: copied then (little-endian hosts only, as everywhere).
+  const bits = bytes.byteOffset % 2 === 0 ? new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2) : new Uint16Array(bytes.slice().buffer);
+  return { bits, dtype, inFeatures, outFeatures };
+}
+
+/** Back to float32 in our kernel layout [in, out] (no-addon fallback, graph export). */
+export function w16ToKernel(w: W16Quantized): Float32Array {
+  const { bits, inFeatures: k, outFeatures: n, dtype } = w;
+  const out = new Float32Array(k * n);
+  if (dtype === 'bfloat16') {
+    const o = new Uint32Array(out.buffer);
+    for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) o[i * n + j] = bits[j * k + i] << 16;
+  } else {
+    for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) out[i * n + j] = w16ToFloat(bits[j * k + i], dtype);
+  }
+  return out;
+}
