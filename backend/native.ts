@@ -65,6 +65,12 @@ export interface NativeAddon {
    * the mode in use. Returns the mode in use ('bf16dot' only where the CPU has avx512_bf16).
    */
   w16Mode(name?: 'bf16dot' | 'float'): string;
+  /**
+   * One fused AdamW step (native/src/adamw.cc) on heap float offsets [p, g, m, v, outP, outM, outV]
+   * over `count` parameters; scalars [gradScale, 1 - lr*wd, 1 - beta1, beta2, 1 - beta2,
+   * sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)].
+   */
+  adamwStep(heap: ArrayBuffer, offsets: Float64Array, count: number, scalars: Float64Array): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */

@@ -4,7 +4,7 @@
  * them), then one table:
  *  - ONNX Runtime float32 and int8 beside us (bench/ort.ts --ort-only; "not installed" without
  *    onnxruntime-node),
- *  - the wasm path without native kernels (`--native 0`, float32: what issue 14 started from),
+ *  - the wasm path without the addon (POLYGLOT_NATIVE=0, float32: what issue 14 started from),
  *  - the native path with 1 and 2 threads, weights float32, bfloat16 and int8,
  *  - a training step of the reduced shapes (bench/train.ts) on wasm and native, and a LoRA step
  *    (bench/lora.ts, --lora) on native: tokens/s and the achieved matmul GFLOP/s.
@@ -36,13 +36,15 @@ interface Run {
 }
 
 const SHAPE_OPTIONS = ['d', 'layers', 'ffn', 'heads', 'vocab'];
+/** The path issue 14 started from: the addon not loaded at all (matmuls, int8/16-bit weights, AdamW in wasm). */
+const NO_NATIVE = { POLYGLOT_NATIVE: '0' };
 
-function runChild(label: string, args: string[]): Run {
+function runChild(label: string, args: string[], env: Record<string, string> = {}): Run {
   const runJs = path.join(path.dirname(fileURLToPath(import.meta.url)), 'run.js');
   const jsonFile = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'bench-report-')), 'out.json');
   process.stderr.write(`report: ${label} ...\n`);
   const t0 = performance.now();
-  const child = spawnSync(process.execPath, [runJs, ...args, `--json=${jsonFile}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26 });
+  const child = spawnSync(process.execPath, [runJs, ...args, `--json=${jsonFile}`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 1 << 26, env: { ...process.env, ...env } });
   const seconds = ((performance.now() - t0) / 1000).toFixed(0);
   try {
     if (child.status !== 0 || !fs.existsSync(jsonFile)) {
@@ -105,14 +107,14 @@ async function run(ctx: BenchContext): Promise<BenchResult[]> {
   addOrtRow('ONNX Runtime int8 (q8), 2 threads', ortI8);
   results.push(...(ort.report?.results ?? []));
 
-  const xglmRow = (label: string, args: string[], weights: string) => {
-    const r = runChild(label, ['xglm', ...args, '--weights', weights, ...common]);
+  const xglmRow = (label: string, args: string[], weights: string, env: Record<string, string> = {}) => {
+    const r = runChild(label, ['xglm', ...args, '--weights', weights, ...common], env);
     const ref = weights === 'int8' ? ortI8 : ortF32;
     if (r.error !== undefined) rows.push({ label, error: `failed: ${r.error}` });
     else rows.push({ label, forward: find(r, 'forward')?.tokensPerSec, decode: find(r, 'decode')?.tokensPerSec, ortForward: ref.forward, ortDecode: ref.decode, rssGB: r.report?.peakRssGB });
     results.push(...(r.report?.results ?? []).map((x) => ({ ...x, name: `${label}: ${x.name}` })));
   };
-  if (ctx.options['skip-wasm'] !== true) xglmRow('wasm, no native kernels, float32', ['--native', '0'], 'float32');
+  if (ctx.options['skip-wasm'] !== true) xglmRow('wasm, no native kernels, float32', [], 'float32', NO_NATIVE);
   for (const threads of threadsList) {
     for (const weights of weightsList) xglmRow(`native, ${threads} thread${threads === '1' ? '' : 's'}, ${weights}`, ['--threads', threads], weights);
   }
@@ -121,7 +123,7 @@ async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const lines = [`XGLM shape ${shapeName}, forward [1x${prompt}], greedy decode of ${newTokens} tokens:`, '', ...inferenceTable(rows)];
 
   if (ctx.options['skip-train'] !== true) {
-    const wasm = runChild('training step, wasm', ['train', '--native', '0']);
+    const wasm = runChild('training step, wasm', ['train'], NO_NATIVE);
     const native = runChild('training step, native', ['train']);
     lines.push('', '| training step (bench/train.ts) | wasm tokens/s | native tokens/s | native / wasm | wasm matmul GFLOP/s | native matmul GFLOP/s |', '| --- | --- | --- | --- | --- | --- |');
     for (const r of native.report?.results ?? []) {

@@ -15,6 +15,7 @@
 #include "probe.h"
 #include "q8.h"
 #include "thread_pool.h"
+#include "adamw.h"
 #include "w16_napi.h"
 
 namespace polyglot {
@@ -360,6 +361,8 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // 16-bit weights (w16_napi.cc) share the pool and the instruction set in use.
   w16_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
+  // The fused AdamW step (adamw.cc) runs on the same pool.
+  adamw_define(env, exports, {pool});
   return exports;
 }
 

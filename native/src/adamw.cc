@@ -1,0 +1,110 @@
+// adamwStep(heap, offsets: Float64Array[7], count, scalars: Float64Array[8]):
+// torch.optim.AdamW's single-tensor step, in the exact float32 operation order of
+// train/adamw.ts's tfjs path (each operation rounded to float32, scalars rounded to float32
+// as tf.scalar does), so both paths give the same bits:
+//   g    = graw * gradScale                  (only when gradScale != 1)
+//   pd   = p * (1 - lr * wd)                 (only when wd != 0)
+//   m'   = m + (g - m) * (1 - beta1)
+//   v'   = v * beta2 + (g * g) * (1 - beta2)
+//   p'   = pd - (m' / (sqrt(v') / bc2sqrt + eps)) * stepSize
+// offsets (floats on the heap): p, g, m, v, outP, outM, outV. No fused multiply-add may
+// change the rounding: the file has no FMA target, and contraction is off besides.
+#pragma GCC optimize("fp-contract=off")
+#include "adamw.h"
+
+#include <cmath>
+
+namespace polyglot {
+namespace {
+
+AdamWHost g_host{};
+
+struct Job {
+  const float* p;
+  const float* g;
+  const float* m;
+  const float* v;
+  float* outP;
+  float* outM;
+  float* outV;
+  long count;
+  long chunk;
+  bool scaled;
+  bool decayed;
+  float gradScale, decay, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, stepSize;
+};
+
+void run_chunk(void* ctx, long task, int) {
+  const Job& j = *static_cast<const Job*>(ctx);
+  const long begin = task * j.chunk;
+  const long end = begin + j.chunk < j.count ? begin + j.chunk : j.count;
+  for (long i = begin; i < end; i++) {
+    const float g = j.scaled ? j.g[i] * j.gradScale : j.g[i];
+    const float pd = j.decayed ? j.p[i] * j.decay : j.p[i];
+    const float m = j.m[i] + (g - j.m[i]) * j.oneMinusBeta1;
+    const float v = j.v[i] * j.beta2 + (g * g) * j.oneMinusBeta2;
+    const float denom = std::sqrt(v) / j.bc2Sqrt + j.eps;
+    j.outP[i] = pd - (m / denom) * j.stepSize;
+    j.outM[i] = m;
+    j.outV[i] = v;
+  }
+}
+
+napi_value fail(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+bool f64array(napi_env env, napi_value v, const double** data, size_t* len) {
+  bool is_ta = false;
+  napi_typedarray_type type;
+  void* p = nullptr;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &type, len, &p, nullptr, nullptr) != napi_ok || type != napi_float64_array) return false;
+  *data = static_cast<const double*>(p);
+  return true;
+}
+
+napi_value AdamWStep(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4];
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4) return fail(env, "polyglot native: adamwStep expects (heap, offsets, count, scalars)");
+  void* heap = nullptr;
+  size_t heap_bytes = 0;
+  bool is_ab = false;
+  napi_is_arraybuffer(env, argv[0], &is_ab);
+  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok || heap == nullptr) return fail(env, "polyglot native: adamwStep expects the wasm heap's ArrayBuffer");
+  const double* off = nullptr;
+  const double* s = nullptr;
+  size_t n_off = 0, n_s = 0;
+  if (!f64array(env, argv[1], &off, &n_off) || n_off != 7 || !f64array(env, argv[3], &s, &n_s) || n_s != 8) return fail(env, "polyglot native: adamwStep expects 7 offsets and 8 scalars (Float64Array)");
+  double count_d = 0;
+  napi_get_value_double(env, argv[2], &count_d);
+  const long count = static_cast<long>(count_d);
+  const size_t floats = heap_bytes / sizeof(float);
+  for (size_t i = 0; i < 7; i++) {
+    if (!(off[i] >= 0) || count < 0 || off[i] + static_cast<double>(count) > static_cast<double>(floats)) return fail(env, "polyglot native: adamwStep offset outside the heap");
+  }
+  float* base = static_cast<float*>(heap);
+  Job j{base + static_cast<long>(off[0]), base + static_cast<long>(off[1]), base + static_cast<long>(off[2]), base + static_cast<long>(off[3]),
+        base + static_cast<long>(off[4]), base + static_cast<long>(off[5]), base + static_cast<long>(off[6]), count, 1 << 16,
+        s[0] != 1, s[1] != 1,
+        static_cast<float>(s[0]), static_cast<float>(s[1]), static_cast<float>(s[2]), static_cast<float>(s[3]),
+        static_cast<float>(s[4]), static_cast<float>(s[5]), static_cast<float>(s[6]), static_cast<float>(s[7])};
+  const long tasks = (count + j.chunk - 1) / j.chunk;
+  // 28 bytes a parameter: p, g, m, v read; p, m, v written.
+  g_host.pool().run_sized(tasks, run_chunk, &j, 28.0 * static_cast<double>(count));
+  return nullptr;
+}
+
+}  // namespace
+
+void adamw_define(napi_env env, napi_value exports, AdamWHost host) {
+  g_host = host;
+  const napi_property_descriptor props[] = {
+      {"adamwStep", nullptr, AdamWStep, nullptr, nullptr, nullptr, napi_default, nullptr},
+  };
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+}
+
+}  // namespace polyglot
