@@ -17,7 +17,9 @@ export function globalNorm(grads: Iterable<tf.Tensor>): number {
   const list = [...grads];
   if (list.length === 0) return 0;
   // One tidy per gradient: only one gradient-sized temporary exists at a time (memory peak).
-  const norms = list.map((g) => tf.tidy(() => tf.norm(g)));
+  // sqrt(sum(g * g)), the same reduction tf.norm runs, but tf.norm squares with Pow, which
+  // tfjs-backend-wasm evaluates with powf per element (most of a training step's non-matmul time).
+  const norms = list.map((g) => tf.tidy(() => tf.sqrt(tf.sum(tf.square(g)))));
   const t = tf.tidy(() => tf.norm(tf.stack(norms)));
   const n = t.dataSync()[0];
   tf.dispose([t, ...norms]);
