@@ -54,14 +54,29 @@ function register(): void {
 }
 
 /**
- * [p', m', v'] of one AdamW step (float32 tensors of p's shape), or undefined when the native
- * path is not available (no addon, another backend, wasm threads, switched off): the caller then
- * runs the tfjs ops.
+ * One AdamW step of variable `p` with moments `m`, `v` (float32 variables of one shape) on the
+ * native path; false when it is not available (no addon, another backend, wasm threads,
+ * switched off): the caller then runs the tfjs ops. A variable that is the only owner of its
+ * data (refCount 1: nothing else can see it) is updated in place, which halves the memory
+ * traffic and allocates nothing; shared data gets new buffers, assigned to the variables.
  */
-export function nativeAdamWStep(p: tf.Tensor, g: tf.Tensor, m: tf.Tensor, v: tf.Tensor, s: AdamWScalars): [tf.Tensor, tf.Tensor, tf.Tensor] | undefined {
-  if (!enabled || tf.getBackend() !== 'wasm' || nativeAddon() === undefined) return undefined;
-  if ([p, g, m, v].some((t) => t.dtype !== 'float32')) return undefined;
+export function nativeAdamWUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, v: tf.Variable, s: AdamWScalars): boolean {
+  if (!enabled || tf.getBackend() !== 'wasm' || nativeAddon() === undefined) return false;
+  if ([p, g, m, v].some((t) => t.dtype !== 'float32')) return false;
+  const backend = asWasmBackend(tf.backend());
+  const data = [p, m, v].map((t) => backend.dataIdMap.get(t.dataId));
+  const distinct = new Set([p, g, m, v].map((t) => t.dataId)).size === 4;
+  if (distinct && data.every((d) => d.refCount === 1)) {
+    const [po, go, mo, vo] = [p, g, m, v].map((t) => offsetOf(backend, t) / 4);
+    const scalars = Float64Array.from([s.gradScale, s.decay, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.bc2Sqrt, s.eps, s.stepSize]);
+    nativeAddon()!.adamwStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, Float64Array.from([po, go, mo, vo, po, mo, vo]), p.size, scalars);
+    return true;
+  }
   register();
   const out = tf.engine().runKernel(KERNEL, { p, g, m, v }, s as unknown as tf.NamedAttrMap) as unknown as tf.Tensor[];
-  return [out[0], out[1], out[2]];
+  m.assign(out[1]);
+  v.assign(out[2]);
+  p.assign(out[0]);
+  tf.dispose(out); // the variables hold the data now
+  return true;
 }

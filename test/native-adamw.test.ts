@@ -75,4 +75,19 @@ test('native AdamW step: the same bits as the tfjs ops (odd sizes, chunk boundar
   }
 });
 
+test('native AdamW step: a variable sharing its data with another tensor is not updated in place', async () => {
+  if (nativeAddon() === undefined) return;
+  const t = tf.tensor1d([0.5, -1, 2]);
+  const v = tf.variable(t, true, 'shared_p'); // t and v share one buffer (refCount 2)
+  const opt = new AdamW([{ name: 'w', variable: v, transposed: false }], { lr: 0.1, weightDecay: 0 });
+  const g = tf.tensor1d([1, 1, -1]);
+  opt.step(new Map([['w', g]]));
+  // First step: m = 0.1 g, v = 0.001 g^2, so p' = p - 0.1 * sign(g) (up to eps).
+  assert.equal(Array.from(t.dataSync()), [0.5, -1, 2], 'the other tensor keeps its values');
+  const after = Array.from(v.dataSync());
+  [0.4, -1.1, 2.1].forEach((x, i) => assert.ok(Math.abs(after[i] - x) < 1e-5, `p'[${i}] = ${after[i]}`));
+  opt.dispose();
+  tf.dispose([t, v, g]);
+});
+
 test.run();

@@ -15,7 +15,7 @@ import { tf } from '../core/tf.js';
 import { PolyglotError } from '../core/errors.js';
 import type { TrainParam } from '../core/trainable.js';
 import type { AdamWState } from '../checkpoints/training-checkpoint.js';
-import { nativeAdamWStep } from '../backend/native-adamw.js';
+import { nativeAdamWUpdate } from '../backend/native-adamw.js';
 
 export type { AdamWState };
 
@@ -117,16 +117,8 @@ export class AdamW {
       const wd = this.noDecay(name) ? 0 : this.weightDecay;
       tf.tidy(() => {
         // The same float32 operations as below in one native pass (backend/native-adamw.ts).
-        const fused = nativeAdamWStep(pv, graw, s.m, s.v, {
-          gradScale, decay: wd !== 0 ? 1 - lr * wd : 1, oneMinusBeta1: 1 - this.beta1, beta2: this.beta2, oneMinusBeta2: 1 - this.beta2, bc2Sqrt, eps: this.eps, stepSize,
-        });
-        if (fused !== undefined) {
-          const [next, m, v] = fused;
-          s.m.assign(m);
-          s.v.assign(v);
-          pv.assign(next);
-          return;
-        }
+        const scalars = { gradScale, decay: wd !== 0 ? 1 - lr * wd : 1, oneMinusBeta1: 1 - this.beta1, beta2: this.beta2, oneMinusBeta2: 1 - this.beta2, bc2Sqrt, eps: this.eps, stepSize };
+        if (nativeAdamWUpdate(pv, graw, s.m, s.v, scalars)) return;
         const g = gradScale === 1 ? graw : tf.mul(graw, tf.scalar(gradScale));
         const decayed = wd !== 0 ? tf.mul(pv, tf.scalar(1 - lr * wd)) : pv;
         const m = tf.add(s.m, tf.mul(tf.sub(g, s.m), tf.scalar(1 - this.beta1)));

@@ -7,7 +7,8 @@
 //   m'   = m + (g - m) * (1 - beta1)
 //   v'   = v * beta2 + (g * g) * (1 - beta2)
 //   p'   = pd - (m' / (sqrt(v') / bc2sqrt + eps)) * stepSize
-// offsets (floats on the heap): p, g, m, v, outP, outM, outV. No fused multiply-add may
+// offsets (floats on the heap): p, g, m, v, outP, outM, outV (the outputs may be p, m, v:
+// updated in place). No fused multiply-add may
 // change the rounding: the file has no FMA target, and contraction is off besides.
 #pragma GCC optimize("fp-contract=off")
 #include "adamw.h"
@@ -34,20 +35,37 @@ struct Job {
   float gradScale, decay, oneMinusBeta1, beta2, oneMinusBeta2, bc2Sqrt, eps, stepSize;
 };
 
+template <bool kScaled, bool kDecayed>
+void update(const Job& j, long begin, long end) {
+  // Outputs may be the inputs (an in-place update): element i is read before it is written.
+  const float* p = j.p;
+  const float* g = j.g;
+  const float* m = j.m;
+  const float* v = j.v;
+  float* outP = j.outP;
+  float* outM = j.outM;
+  float* outV = j.outV;
+  const float gs = j.gradScale, decay = j.decay, omb1 = j.oneMinusBeta1, b2 = j.beta2, omb2 = j.oneMinusBeta2, bc2 = j.bc2Sqrt, eps = j.eps, step = j.stepSize;
+  for (long i = begin; i < end; i++) {
+    const float gi = kScaled ? g[i] * gs : g[i];
+    const float pd = kDecayed ? p[i] * decay : p[i];
+    const float mi = m[i] + (gi - m[i]) * omb1;
+    const float vi = v[i] * b2 + (gi * gi) * omb2;
+    const float denom = std::sqrt(vi) / bc2 + eps;
+    outP[i] = pd - (mi / denom) * step;
+    outM[i] = mi;
+    outV[i] = vi;
+  }
+}
+
 void run_chunk(void* ctx, long task, int) {
   const Job& j = *static_cast<const Job*>(ctx);
   const long begin = task * j.chunk;
   const long end = begin + j.chunk < j.count ? begin + j.chunk : j.count;
-  for (long i = begin; i < end; i++) {
-    const float g = j.scaled ? j.g[i] * j.gradScale : j.g[i];
-    const float pd = j.decayed ? j.p[i] * j.decay : j.p[i];
-    const float m = j.m[i] + (g - j.m[i]) * j.oneMinusBeta1;
-    const float v = j.v[i] * j.beta2 + (g * g) * j.oneMinusBeta2;
-    const float denom = std::sqrt(v) / j.bc2Sqrt + j.eps;
-    j.outP[i] = pd - (m / denom) * j.stepSize;
-    j.outM[i] = m;
-    j.outV[i] = v;
-  }
+  if (j.scaled && j.decayed) update<true, true>(j, begin, end);
+  else if (j.scaled) update<true, false>(j, begin, end);
+  else if (j.decayed) update<false, true>(j, begin, end);
+  else update<false, false>(j, begin, end);
 }
 
 napi_value fail(napi_env env, const char* msg) {
