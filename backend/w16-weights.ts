@@ -4,6 +4,7 @@
  * nn.Linear layout [out, in] (one output channel per row): what a bf16 / f16 checkpoint stores,
  * so its tensors are used as read. Pure math, no backend.
  */
+import { bf16BitsOfFloat32Bits, halfBitsOfFloat32Bits, halfToFloat } from '../core/half.js';
 
 export type W16Dtype = 'bfloat16' | 'float16';
 
@@ -23,35 +24,8 @@ export function w16StoredDtype(dtype: W16Dtype): 'BF16' | 'F16' {
 const f32 = new Float32Array(1);
 const u32 = new Uint32Array(f32.buffer);
 
-/** float32 bits -> bfloat16 bits, round to nearest even (NaN kept quiet). */
-function bf16Of(x: number): number {
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return ((x >>> 16) | 0x40) & 0xffff;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-/** float32 bits -> IEEE half bits, round to nearest even; overflow to +-Infinity. */
-function f16Of(x: number): number {
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112;
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1) === 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
-  return sign | h;
-}
+const bf16Of = bf16BitsOfFloat32Bits;
+const f16Of = halfBitsOfFloat32Bits;
 
 /** One 16-bit pattern back to float32 (exact). */
 export function w16ToFloat(h: number, dtype: W16Dtype): number {
@@ -59,12 +33,7 @@ export function w16ToFloat(h: number, dtype: W16Dtype): number {
     u32[0] = h << 16;
     return f32[0];
   }
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h & 0x7c00) >> 10;
-  const f = h & 0x03ff;
-  if (e === 0) return s * f * 2 ** -24;
-  if (e === 0x1f) return f ? NaN : s * Infinity;
-  return s * (1 + f / 1024) * 2 ** (e - 15);
+  return halfToFloat(h);
 }
 
 /** Rounds float32 values to 16-bit patterns (same order). */

@@ -1,5 +1,8 @@
 /** Element types of safetensors / torch storages and their conversion to tfjs-friendly arrays. */
+import { bf16BitsOfFloat32Bits, halfBitsOfFloat32Bits, halfToFloat } from '../core/half.js';
 import { PolyglotError } from '../core/errors.js';
+
+export { halfToFloat };
 
 export const SAFETENSORS_DTYPES = ['F64', 'F32', 'F16', 'BF16', 'I64', 'I32', 'I16', 'I8', 'U8', 'BOOL', 'U16', 'U32', 'U64'] as const;
 export type SafetensorsDType = (typeof SAFETENSORS_DTYPES)[number];
@@ -18,18 +21,6 @@ export function dtypeByteSize(d: SafetensorsDType): number {
 
 export function isFloatDType(d: SafetensorsDType): boolean {
   return d === 'F64' || d === 'F32' || d === 'F16' || d === 'BF16';
-}
-
-/** IEEE half -> float. */
-export function halfToFloat(h: number): number {
-  const s = (h & 0x8000) >> 15;
-  const e = (h & 0x7c00) >> 10;
-  const f = h & 0x03ff;
-  let v: number;
-  if (e === 0) v = f * 2 ** -24;
-  else if (e === 0x1f) v = f ? NaN : Infinity;
-  else v = (1 + f / 1024) * 2 ** (e - 15);
-  return s ? -v : v;
 }
 
 const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -116,37 +107,13 @@ const u32Scratch = new Uint32Array(f32Scratch.buffer);
 /** float -> IEEE half bits, round-to-nearest-even; overflow gives +-Infinity, NaN stays NaN. */
 export function floatToHalfBits(v: number): number {
   f32Scratch[0] = v;
-  const x = u32Scratch[0];
-  const sign = (x >>> 16) & 0x8000;
-  const exp = (x >>> 23) & 0xff;
-  const mant = x & 0x7fffff;
-  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 | (mant >>> 13) : 0);
-  const e = exp - 112; // rebias 127 -> 15
-  if (e >= 0x1f) return sign | 0x7c00;
-  if (e <= 0) {
-    // Subnormal half (value = h * 2^-24); below 2^-25 everything rounds to zero.
-    if (e < -10) return sign;
-    const m = mant | 0x800000;
-    const shift = 14 - e;
-    let h = m >>> shift;
-    const rem = m & ((1 << shift) - 1);
-    const halfway = 1 << (shift - 1);
-    if (rem > halfway || (rem === halfway && (h & 1) === 1)) h++;
-    return sign | h;
-  }
-  let h = (e << 10) | (mant >>> 13);
-  const rem = mant & 0x1fff;
-  // A carry out of the mantissa correctly bumps the exponent (up to Infinity).
-  if (rem > 0x1000 || (rem === 0x1000 && (h & 1) === 1)) h++;
-  return sign | h;
+  return halfBitsOfFloat32Bits(u32Scratch[0]);
 }
 
 /** float -> bfloat16 bits, round-to-nearest-even (NaN kept quiet). */
 export function floatToBf16Bits(v: number): number {
   f32Scratch[0] = v;
-  const x = u32Scratch[0];
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff) !== 0) return ((x >>> 16) | 0x40) & 0xffff;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) / 65536) & 0xffff;
+  return bf16BitsOfFloat32Bits(u32Scratch[0]);
 }
 
 /** Data accepted by the writers; its element type must suit the target dtype. */
