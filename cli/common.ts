@@ -1,7 +1,7 @@
 /** Options and plumbing shared by every `polyglot` command. */
 import type { Argv } from 'yargs';
 import { BACKEND_NAMES, selectBackend, type BackendName } from '../backend/select.js';
-import { nativeStatus, wasmThreadsInUse, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHT_PRECISIONS, type WeightPrecision, type HfParameter, type ExpertStore } from '../index.js';
+import { nativeStatus, wasmThreadsInUse, applyWeightPrecision, precisionReportOf, formatExpertCacheStats, PolyglotError, WEIGHTS_CHOICES, type WeightsChoice, type HfParameter, type ExpertStore } from '../index.js';
 
 export interface BackendArgs {
   backend: BackendName;
@@ -42,21 +42,22 @@ export async function startBackend(args: BackendArgs): Promise<string> {
 
 export interface WeightsArgs {
   /** Absent: as stored (an int8 checkpoint from `polyglot quantize` stays int8, floats compute in float32). */
-  weights?: WeightPrecision;
+  weights?: WeightsChoice;
 }
 
 /** `--weights int8|bfloat16|float16|float32` (README "Precision"). */
 export function withWeights<T>(y: Argv<T>): Argv<T & WeightsArgs> {
   return y.option('weights', {
-    choices: WEIGHT_PRECISIONS as WeightPrecision[],
-    describe: 'precision of the linear weights (int8 / bfloat16 / float16: native kernels, weights outside the wasm heap; default: as stored)',
+    choices: WEIGHTS_CHOICES as WeightsChoice[],
+    describe: 'precision of the linear weights (int8 / bfloat16 / float16: native kernels, weights outside the wasm heap; auto: as the checkpoint stores them, 16-bit included; default: int8 checkpoints int8, others float32)',
   }) as unknown as Argv<T & WeightsArgs>;
 }
 
 /** Applies --weights to a loaded model and says what it did (stderr). */
 export function applyWeights(model: { namedParameters(): HfParameter[] }, args: WeightsArgs & { quiet?: boolean }): void {
   // The loader applied it when given --weights (or the checkpoint is int8); a no-op then.
-  const r = args.weights !== undefined ? applyWeightPrecision(model, args.weights) : precisionReportOf(model);
+  // `auto` was resolved by the loader from the checkpoint.
+  const r = args.weights !== undefined && args.weights !== 'auto' ? applyWeightPrecision(model, args.weights) : precisionReportOf(model);
   if (args.quiet || r.precision === 'float32') return;
   const where = r.native
     ? `, ${(r.nativeBytes / 1e6).toFixed(1)} MB ${r.precision} in native memory`

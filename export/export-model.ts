@@ -15,7 +15,7 @@ import { writeGraphModel, writeWeightGroup, type WrittenWeightGroup } from './gr
 import type { ConstValue } from '../ops/graph.js';
 import { architectureOf, loadModelFromCheckpoint, type LoadedModel } from '../models/registry.js';
 import type { QuantizeMode } from './quantize.js';
-import type { WeightPrecision } from '../layers/weight-precision.js';
+import type { WeightsChoice } from '../layers/weight-precision.js';
 import { exportReadme, type GraphSummary } from './readme.js';
 
 export const EXPORT_FORMATS = ['graph'] as const;
@@ -30,7 +30,7 @@ export interface ExportOptions {
    * as one exact byte per value (uint8, min -128, scale 1, decoded by the stock loader) plus
    * float32 scales, and the graph computes (x · q) * scale (docs/QUANTIZATION.md "Export").
    */
-  weights?: WeightPrecision;
+  weights?: WeightsChoice;
   force?: boolean;
   /** Progress lines (e.g. to stderr). */
   log?: (line: string) => void;

@@ -30,6 +30,9 @@ import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat16', 'float16', 'int8'];
+/** What `--weights` accepts: a precision, or `auto` = the checkpoint's own (torch_dtype="auto"; models/pretrained.ts storedPrecision). */
+export type WeightsChoice = WeightPrecision | 'auto';
+export const WEIGHTS_CHOICES: readonly WeightsChoice[] = [...WEIGHT_PRECISIONS, 'auto'];
 
 const TIED_TABLE_NAMES = ['model.embed_tokens.weight', 'model.shared.weight'];
 

@@ -16,12 +16,13 @@ import { readJsonFile, type HfCheckpoint, type TensorSource } from '../convert/c
 import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
-import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision } from '../layers/weight-precision.js';
+import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision, type WeightsChoice } from '../layers/weight-precision.js';
 import { nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
 import { roundTo16InPlace, w16FromRows, w16FromStored, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
 import { nativeW16Available } from '../backend/native-w16.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
+import { isFloatDType } from '../convert/dtypes.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
 import { findModelFile } from '../convert/model-file.js';
 import { BYTES_PER_GB, ExpertStore, float32ParameterBytes, withExpertStore } from '../layers/moe/expert-store.js';
@@ -35,7 +36,7 @@ export interface PretrainedOptions extends HubOptions {
    * int8: quantized tensor by tensor while loading, straight into native memory: no float32
    * copy of a linear weight is ever made on the wasm heap.
    */
-  weights?: WeightPrecision;
+  weights?: WeightsChoice;
   /** Called with every linear weight loaded as int8 (checkpoint name, weight); `polyglot quantize` records them. */
   onInt8?: (checkpointName: string, w: Int8Quantized) => void;
   /**
@@ -182,6 +183,23 @@ function generationConfigOf(dir: string): GenerationConfigFile | undefined {
   return file !== undefined ? { source: file, json: readJsonFile(file) } : undefined;
 }
 
+/**
+ * The precision a checkpoint's linear weights are stored in: int8 (`polyglot quantize`), else the
+ * float dtype holding most bytes of its 2-D float tensors (BF16 -> bfloat16, F16 -> float16,
+ * anything else float32).
+ */
+export function storedPrecision(tensors: Int8AwareSource): WeightPrecision {
+  if (tensors.hasInt8) return 'int8';
+  const bytes = new Map<string, number>();
+  for (const name of tensors.names()) {
+    const m = tensors.meta(name);
+    if (m.shape.length !== 2 || !isFloatDType(m.dtype)) continue;
+    bytes.set(m.dtype, (bytes.get(m.dtype) ?? 0) + m.shape[0] * m.shape[1]);
+  }
+  const [top] = [...bytes.entries()].sort((a, b) => b[1] - a[1]);
+  return top?.[0] === 'BF16' ? 'bfloat16' : top?.[0] === 'F16' ? 'float16' : 'float32';
+}
+
 /** Builds a `cls` model from an opened checkpoint (the synchronous core of every loader). */
 export function modelFromCheckpoint<C, M extends PretrainedModel>(
   cls: PretrainedClass<C, M>,
@@ -195,8 +213,9 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   // The hostile-checkpoint guard: shapes the config implies against the file's headers, before any allocation.
   format.checkShapes?.(config, ck.tensors, ck.dir);
   const tensors = new Int8AwareSource(ck.tensors, ck.dir);
-  // Default: as stored (int8 checkpoints stay int8).
-  const precision = options.weights ?? (tensors.hasInt8 ? 'int8' : 'float32');
+  // Default: int8 checkpoints stay int8, floats compute in float32 (HF's default torch_dtype);
+  // `auto`: as stored, 16-bit included (torch_dtype="auto").
+  const precision = options.weights === 'auto' ? storedPrecision(tensors) : (options.weights ?? (tensors.hasInt8 ? 'int8' : 'float32'));
   const store =
     options.maxMemoryGB === undefined
       ? undefined

@@ -16,6 +16,9 @@ import { runCli } from './cli-run.js';
 import { loadModel } from '../train/load-model.js';
 import { precisionReportOf } from '../layers/weight-precision.js';
 import { nativeAddon } from '../backend/native.js';
+import { storedPrecision } from '../models/pretrained.js';
+import { Int8AwareSource } from '../convert/quantized-source.js';
+import { openCheckpoint } from '../convert/open-checkpoint.js';
 
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'polyglot-w16-cli-'));
 
@@ -32,6 +35,27 @@ test('CLI: convert --dtype bfloat16, then generate --weights bfloat16 = the floa
   assert.ok(JSON.parse(a.stdout.trim().split('\n').pop()!) !== undefined);
   // runCli uses the cpu backend: no native kernels there (the wasm path is weights-w16.test.ts).
   assert.match(b.stderr, /weights: bfloat16 \(35 tensors, native kernels absent: float32 products of the rounded weights\)/);
+  // --weights auto: the checkpoint's own precision (torch_dtype="auto"): bf16 here, float32 for the fixture.
+  const auto = gen(out, ['--weights', 'auto']);
+  assert.is(auto.status, 0, auto.stderr);
+  assert.is(auto.stdout, a.stdout);
+  assert.match(auto.stderr, /weights: bfloat16 \(35 tensors/);
+  const autoF32 = gen(fixturePath('xglm-tiny'), ['--weights', 'auto']);
+  assert.is(autoF32.stdout, gen(fixturePath('xglm-tiny'), []).stdout);
+  assert.not.match(autoF32.stderr, /weights: /);
+});
+
+test('storedPrecision: int8, bf16, f16 and float32 checkpoints', () => {
+  const f16 = path.join(root, 'xglm-f16');
+  assert.is(runCli(['convert', fixturePath('xglm-tiny'), '--out', f16, '--dtype', 'float16'], 120_000).status, 0);
+  const q8 = path.join(root, 'xglm-q8');
+  assert.is(runCli(['quantize', fixturePath('xglm-tiny'), '--out', q8, '--dtype', 'int8'], 120_000).status, 0);
+  const of = (dir: string) => storedPrecision(new Int8AwareSource(openCheckpoint(dir).tensors, dir));
+  assert.is(of(fixturePath('xglm-tiny')), 'float32');
+  assert.is(of(fixturePath('xglm-tiny-bin')), 'float32');
+  assert.is(of(path.join(root, 'xglm-bf16')), 'bfloat16');
+  assert.is(of(f16), 'float16');
+  assert.is(of(q8), 'int8');
 });
 
 test('CLI: verify --weights bfloat16 reports the measured error of each case; greedy generation still exact', () => {

@@ -7,7 +7,7 @@ import { openCheckpoint } from '../convert/open-checkpoint.js';
 import type { HfCheckpoint } from '../convert/checkpoint.js';
 import { loadModelFromCheckpoint, modelEntryFor, type LoadedModel, type RegisteredArchitecture } from '../models/registry.js';
 import type { MoeLossMode } from '../losses/moe-losses.js';
-import type { WeightPrecision } from '../layers/weight-precision.js';
+import type { WeightsChoice } from '../layers/weight-precision.js';
 
 export type { LoadedModel };
 
@@ -23,7 +23,7 @@ export interface LoadModelOptions {
    * weights go straight to native memory, no float32 copy of them on the heap. Inference only
    * (int8 / 16-bit linears are frozen; LoRA trains on them).
    */
-  weights?: WeightPrecision;
+  weights?: WeightsChoice;
 }
 
 /** The architecture a checkpoint's model_type names. */
