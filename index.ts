@@ -5,7 +5,7 @@ export { selectBackend, type BackendName } from './backend/select.js';
 export { measureMatmulGflops, type MatmulRate, type MatmulRateOptions } from './backend/matmul-rate.js';
 export { nativeStatus, type NativeStatus } from './backend/native.js';
 export { wasmThreadsInUse, requestedWasmThreads } from './backend/wasm-threads.js';
-export { applyWeightPrecision, precisionReportOf, WEIGHT_PRECISIONS, WEIGHTS_CHOICES, type WeightPrecision, type WeightsChoice, type PrecisionReport } from './layers/weight-precision.js';
+export { applyWeightPrecision, releaseTiedTables, precisionReportOf, WEIGHT_PRECISIONS, WEIGHTS_CHOICES, type WeightPrecision, type WeightsChoice, type PrecisionReport } from './layers/weight-precision.js';
 export { ExpertStore, formatExpertCacheStats, type ExpertCacheStats, type ExpertLayerStats } from './layers/moe/expert-store.js';
 export { quantizeInt8, dequantizeInt8, type Int8Quantized } from './backend/int8-weights.js';
 export type { Ops, Dim, DType } from './ops/ops.js';

@@ -19,6 +19,11 @@ export interface NativeLinearWeight {
   run(heap: ArrayBuffer, xOffset: number, outOffset: number, m: number, transposed: boolean, biasOffset: number): void;
   /** The forward kernel can add the bias itself (int8: one pass over the output fewer). */
   fusedBias?: boolean;
+  /**
+   * Rows of the weight [n, k] as float32, times `multiplier`: the embedding lookup of a tied
+   * table kept only in native memory (idsOffset counts int32s, outOffset floats).
+   */
+  gather?(heap: ArrayBuffer, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
 }
 
 export class NativeLinearKernels {
@@ -75,6 +80,35 @@ export class NativeLinearKernels {
       };
     }) as unknown as Parameters<typeof tf.customGrad>[0]);
     return f(x, bias);
+  }
+
+  /** Rows `ids` [...] int32 of weight `id` [n, k] -> [..., k] float32, times `multiplier` (no gradient). */
+  gatherRows(ids: tf.Tensor, id: number, multiplier: number): tf.Tensor {
+    this.registerGather();
+    return tf.engine().runKernel(`${this.forward}Gather`, { ids }, { weight: id, multiplier } as unknown as tf.NamedAttrMap) as tf.Tensor;
+  }
+
+  private gatherRegistered = false;
+  private registerGather(): void {
+    if (this.gatherRegistered) return;
+    this.gatherRegistered = true;
+    const kernelName = `${this.forward}Gather`;
+    tf.registerKernel({
+      kernelName,
+      backendName: 'wasm',
+      kernelFunc: ((args: { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap }) => {
+        const backend = asWasmBackend(args.backend);
+        const ids = args.inputs['ids'] as tf.TensorInfo;
+        const { weight, multiplier } = args.attrs as unknown as { weight: number; multiplier: number };
+        const w = this.weights.get(weight);
+        if (w?.gather === undefined) throw new Error(`${kernelName}: weight was disposed or has no rows to gather`);
+        if (ids.dtype !== 'int32') throw new Error(`${kernelName}: expected int32 ids, found ${ids.dtype}`);
+        const count = ids.shape.reduce((a, b) => a * b, 1);
+        const out = backend.makeOutput([...ids.shape, w.k], 'float32');
+        w.gather(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, ids) / 4, count, offsetOf(backend, out) / 4, multiplier);
+        return out;
+      }) as unknown as tf.KernelFunc,
+    });
   }
 
   /** True when weight `id` adds its bias in the forward kernel. */

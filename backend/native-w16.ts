@@ -45,6 +45,7 @@ export class W16Linear {
         k: w.inFeatures,
         n: w.outFeatures,
         run: (heap, x, out, m, transposed) => (transposed ? addon.w16MatmulT(heap, handle, x, out, m) : addon.w16Matmul(heap, handle, x, out, m)),
+        gather: (heap, ids, count, out, multiplier) => addon.w16GatherRows(heap, handle, ids, count, out, multiplier),
       });
     } else {
       this.fallback = tf.tensor2d(w16ToKernel(w), [w.inFeatures, w.outFeatures]);
@@ -69,6 +70,12 @@ export class W16Linear {
     if (this.fallback !== undefined) return this.fallback;
     this.graphCopy ??= tf.tensor2d(w16ToKernel(this.read()), [this.inFeatures, this.outFeatures]);
     return this.graphCopy;
+  }
+
+  /** Rows of the stored weight [out, in] (widened exactly) for `ids` [...] int32, times `multiplier` (native path only). */
+  gatherRows(ids: tf.Tensor, multiplier: number): tf.Tensor {
+    if (this.handle === undefined) throw new Error('W16Linear: the weight is not in native memory');
+    return kernels.gatherRows(ids, this.id, multiplier);
   }
 
   apply(x: tf.Tensor): tf.Tensor {

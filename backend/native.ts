@@ -71,6 +71,10 @@ export interface NativeAddon {
    * sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)].
    */
   adamwStep(heap: ArrayBuffer, offsets: Float64Array, count: number, scalars: Float64Array): void;
+  /** out[i, :] = row ids[i] of an int8 weight [n, k] (q * scale) * multiplier (gather_rows.cc; idsOffset counts int32s, outOffset floats). */
+  q8GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
+  /** The same from a 16-bit weight (widened exactly). */
+  w16GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */

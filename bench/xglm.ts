@@ -25,7 +25,7 @@ import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { withInitialValues } from '../layers/base.js';
 import { generate } from '../generation/generate.js';
-import { applyWeightPrecision, isInt8Linear, type WeightPrecision } from '../layers/weight-precision.js';
+import { applyWeightPrecision, isInt8Linear, releaseTiedTables, type WeightPrecision } from '../layers/weight-precision.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 import { formatProfile, profileDecode } from './decode-profile.js';
 
@@ -106,6 +106,8 @@ async function runShape(ctx: BenchContext, cfg: XGLMConfig, promptLen: number, n
   const lm = randomModel(cfg, 1, weights);
   // As the loader does: the Linear weights were made int8 / 16-bit, the rest already rounded.
   applyWeightPrecision(lm, weights, { tensors: 0, nativeBytes: 0, native: false, rounded: weights === 'bfloat16' || weights === 'float16' });
+  // As `generate` does (--keep-table: not): the tied table's float32 copy leaves the heap.
+  if (ctx.options['keep-table'] !== true) releaseTiedTables(lm);
   const nativeBytes = nativeInt8Bytes() + nativeW16Bytes() - nativeBefore;
   const initSec = (performance.now() - t0) / 1000;
   const out: BenchResult[] = [];

@@ -9,6 +9,7 @@ import { PolyglotError } from '../core/errors.js';
 import type { PretrainedOptions } from '../models/pretrained.js';
 import type { PipelineTask } from '../models/registry.js';
 import { generateText, type GenerateTextOptions } from './generate-text.js';
+import { releaseTiedTables } from '../layers/weight-precision.js';
 import { loadTextGenerator, loadTranslator, type TextGenerator, type Translator } from './load.js';
 import { translate, type TranslateOptions } from './translate.js';
 
@@ -44,6 +45,8 @@ export async function pipeline(task: 'translation', idOrDir: string, options?: P
 export async function pipeline(task: PipelineTask, idOrDir: string, options: PretrainedOptions = {}): Promise<TextGenerationPipeline | TranslationPipeline> {
   if (task === 'text-generation') {
     const g = await loadTextGenerator(idOrDir, options);
+    // A pipeline only generates: int8 / 16-bit tied tables need no float32 copy.
+    releaseTiedTables(g.model);
     const run = async (texts: string | string[], o: TextGenerationPipelineOptions = {}) => {
       const { return_full_text: fullText = true, ...options } = o;
       const list = typeof texts === 'string' ? [texts] : texts;
@@ -55,6 +58,7 @@ export async function pipeline(task: PipelineTask, idOrDir: string, options: Pre
   }
   if (task === 'translation') {
     const t = await loadTranslator(idOrDir, options);
+    releaseTiedTables(t.model);
     const run = async (texts: string | string[], o: TranslationPipelineOptions) => {
       const { src_lang, tgt_lang, ...rest } = o ?? {};
       const srcLang = rest.srcLang ?? src_lang;

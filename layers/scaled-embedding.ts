@@ -8,6 +8,13 @@ import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
 import { PolyglotLayer } from './base.js';
+import { PolyglotError } from '../core/errors.js';
+
+/** Where the rows come from once the float table is released: ids int32 -> rows * multiplier. */
+export type TableRows = (ids: tf.Tensor, multiplier: number) => tf.Tensor;
+
+/** The embedding layer a table variable belongs to (layers/weight-precision.ts releases tied tables). */
+export const embeddingOfTable = new WeakMap<tf.LayerVariable, ScaledEmbedding>();
 
 export interface ScaledEmbeddingConfig {
   vocabSize: number;
@@ -25,11 +32,14 @@ const detach = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (
 export class ScaledEmbedding extends PolyglotLayer {
   readonly cfg: Required<ScaledEmbeddingConfig>;
   readonly embeddings: tf.LayerVariable;
+  /** Set by `releaseTable`: lookups read native rows, the float32 table is gone. */
+  private nativeRows?: TableRows;
 
   constructor(cfg: ScaledEmbeddingConfig) {
     super({});
     this.cfg = { paddingIdx: null, scale: 1, ...cfg };
     this.embeddings = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.vocabSize, cfg.dim], false);
+    embeddingOfTable.set(this.embeddings, this);
   }
 
   get weightName(): string {
@@ -38,12 +48,33 @@ export class ScaledEmbedding extends PolyglotLayer {
 
   /** The [vocab, d] table as an Ops value (also the tied lm_head). */
   table<T>(o: Ops<T>): T {
+    if (this.nativeRows !== undefined) {
+      throw new PolyglotError(`${this.weightName}: the float32 table was released for inference (its rows are read from the native int8 / 16-bit copy); load the model again to export, evaluate or train it`);
+    }
     return o.weight(this.weightName, this.embeddings.read());
+  }
+
+  /**
+   * Inference with int8 / 16-bit weights: the tied output projection already keeps the table
+   * [vocab, d] in native memory, one row a token; lookups read those rows and the float32
+   * table leaves the wasm heap (XGLM-564M: 1.05 GB). Eager only from then on; the parameter is
+   * no longer listed.
+   */
+  releaseTable(rows: TableRows): void {
+    this.nativeRows = rows;
+    this.dropHfWeight(this.embeddings);
+  }
+
+  get tableReleased(): boolean {
+    return this.nativeRows !== undefined;
   }
 
   /** ids [...] int32 -> [..., d] float32. */
   run<T>(o: Ops<T>, ids: T): T {
     const ids32 = o.dtype(ids) === 'int32' ? ids : o.cast(ids, 'int32');
+    if (this.nativeRows !== undefined && o.kind === 'eager') {
+      return this.nativeRows(ids32 as unknown as tf.Tensor, this.cfg.scale) as unknown as T;
+    }
     let rows = o.gather(this.table(o), ids32, 0);
     const pad = this.cfg.paddingIdx;
     if (pad !== null && o.kind === 'eager') {

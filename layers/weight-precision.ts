@@ -27,6 +27,7 @@ import { W16Linear, nativeW16Bytes } from '../backend/native-w16.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
 import { float32ParameterBytes, type ExpertStore } from './moe/expert-store.js';
+import { embeddingOfTable } from './scaled-embedding.js';
 
 export type WeightPrecision = 'float32' | 'bfloat16' | 'float16' | 'int8';
 export const WEIGHT_PRECISIONS: readonly WeightPrecision[] = ['float32', 'bfloat16', 'float16', 'int8'];
@@ -59,6 +60,45 @@ interface HasParameters {
   namedParameters(): HfParameter[];
   /** Offloaded experts (`--max-memory`): cached in the same precision, read when used. */
   expertStore?: ExpertStore;
+}
+
+/** The native output-projection copy of each tied table (the rows `releaseTiedTables` reads). */
+const tiedCopies = new WeakMap<tf.LayerVariable, Int8Linear | W16Linear>();
+
+/**
+ * Inference only: drops the float32 tied embedding tables that a native output-projection copy
+ * already holds. 16-bit weights: lookups read that copy's rows (exactly the rounded table). int8:
+ * lookups read a float16 copy of the table made here (bfloat16 if a value exceeds float16's
+ * range), half the float32 bytes and outside the wasm heap: the int8 rows themselves were
+ * measured past the int8 accuracy bound on nllb-moe-tiny (logits 0.60 against 0.5). Returns
+ * the wasm-heap bytes freed (0 without native copies: float32 or no addon). The model can no
+ * longer be exported, evaluated with the chunked loss or trained.
+ */
+export function releaseTiedTables(model: HasParameters): number {
+  let freed = 0;
+  for (const p of model.namedParameters()) {
+    const copy = tiedCopies.get(p.variable);
+    const embedding = embeddingOfTable.get(p.variable);
+    if (copy === undefined || !copy.native || embedding === undefined || embedding.tableReleased) continue;
+    const [rows, d] = p.variable.shape as number[];
+    let source: Int8Linear | W16Linear = copy;
+    if (copy instanceof Int8Linear) {
+      const table = float32View(p.variable.read());
+      let maxAbs = 0;
+      for (const x of table) maxAbs = Math.max(maxAbs, Math.abs(x));
+      source = new W16Linear(w16FromRows(table, rows, d, maxAbs <= 65504 ? 'float16' : 'bfloat16'));
+      const report = reports.get(model);
+      if (report !== undefined) report.nativeBytes += 2 * rows * d;
+    }
+    const rowsOf = source;
+    freed += 4 * rows * d;
+    embedding.releaseTable((ids, multiplier) => rowsOf.gatherRows(ids, multiplier));
+  }
+  if (freed > 0) {
+    const r = precisionReportOf(model);
+    model.expertStore?.setResident(r.precision, float32ParameterBytes(model.namedParameters()) + r.nativeBytes);
+  }
+  return freed;
 }
 
 /** What was applied to each model so far (loading and later calls add up). */
@@ -120,6 +160,7 @@ export function applyWeightPrecision(
       const [rows, d] = v.shape as number[];
       const lin = new Int8Linear(quantizeInt8Rows(float32View(v.read()), rows, d));
       linearProducts.set(v, (x) => lin.apply(x));
+      tiedCopies.set(v, lin);
       report.native = lin.native;
       report.tensors++;
       continue;
@@ -147,6 +188,7 @@ export function applyWeightPrecision(
       const [rows, d] = v.shape as number[];
       const lin = new W16Linear(w16FromRows(float32View(v.read()), rows, d, precision));
       linearProducts.set(v, (x) => lin.apply(x));
+      tiedCopies.set(v, lin);
       report.native = lin.native;
     }
   }

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
-import { loadPeftAdapter, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { loadPeftAdapter, releaseTiedTables, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 import { progressLine } from '../progress-line.js';
 import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
@@ -59,6 +59,8 @@ export const translateCommand: CommandModule<object, Args> = {
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
+      // Only translating from here: an int8 / 16-bit tied table keeps no float32 copy on the heap.
+      releaseTiedTables(model);
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
       const limit = model.config.maxPositionEmbeddings;

@@ -16,6 +16,7 @@
 #include "q8.h"
 #include "thread_pool.h"
 #include "adamw.h"
+#include "gather_rows.h"
 #include "w16_napi.h"
 
 namespace polyglot {
@@ -363,6 +364,8 @@ napi_value Init(napi_env env, napi_value exports) {
   w16_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   // The fused AdamW step (adamw.cc) runs on the same pool.
   adamw_define(env, exports, {pool});
+  // Embedding lookups from tied tables kept only in native memory (gather_rows.cc).
+  gather_rows_define(env, exports);
   return exports;
 }
 
