@@ -95,9 +95,9 @@ async function main(task: BigChildTask): Promise<BigChildResult> {
   const out: BigChildResult = { ok: false, peakRssGB: 0, native: nativeStatus().line };
   try {
     const t0 = performance.now();
-    // `weights` is the loader's option once int8 loading lands (quantized while loading, no float32
-    // copy on the wasm heap); before that the loader builds float32 variables and it is applied after.
-    const opts = { maxMemoryGB: task.maxMemoryGB, weights: task.weights } as PretrainedOptions;
+    // As `generate` / `translate` load: weights in their precision while loading, embedding tables
+    // straight to native memory (`inference`), nothing float32 of them on the wasm heap.
+    const opts = { maxMemoryGB: task.maxMemoryGB, weights: task.weights, inference: true } as PretrainedOptions;
     const model = task.kind === 'xglm' ? await XGLMForCausalLM.fromPretrained(task.dir, opts) : await NllbMoeForConditionalGeneration.fromPretrained(task.dir, opts);
     const report = applyWeightPrecision(model, task.weights);
     out.nativeWeightsGB = report.nativeBytes / 1e9;

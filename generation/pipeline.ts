@@ -9,7 +9,6 @@ import { PolyglotError } from '../core/errors.js';
 import type { PretrainedOptions } from '../models/pretrained.js';
 import type { PipelineTask } from '../models/registry.js';
 import { generateText, type GenerateTextOptions } from './generate-text.js';
-import { releaseTiedTables } from '../layers/weight-precision.js';
 import { loadTextGenerator, loadTranslator, type TextGenerator, type Translator } from './load.js';
 import { translate, type TranslateOptions } from './translate.js';
 
@@ -44,9 +43,8 @@ export async function pipeline(task: 'text-generation', idOrDir: string, options
 export async function pipeline(task: 'translation', idOrDir: string, options?: PretrainedOptions): Promise<TranslationPipeline>;
 export async function pipeline(task: PipelineTask, idOrDir: string, options: PretrainedOptions = {}): Promise<TextGenerationPipeline | TranslationPipeline> {
   if (task === 'text-generation') {
-    const g = await loadTextGenerator(idOrDir, options);
-    // A pipeline only generates: int8 / 16-bit tied tables need no float32 copy.
-    releaseTiedTables(g.model);
+    // A pipeline only generates: int8 / 16-bit embedding tables go straight to native memory.
+    const g = await loadTextGenerator(idOrDir, { inference: true, ...options });
     const run = async (texts: string | string[], o: TextGenerationPipelineOptions = {}) => {
       const { return_full_text: fullText = true, ...options } = o;
       const list = typeof texts === 'string' ? [texts] : texts;
@@ -57,8 +55,7 @@ export async function pipeline(task: PipelineTask, idOrDir: string, options: Pre
     return Object.assign(run, g, { task, dispose: () => g.model.dispose() }) as TextGenerationPipeline;
   }
   if (task === 'translation') {
-    const t = await loadTranslator(idOrDir, options);
-    releaseTiedTables(t.model);
+    const t = await loadTranslator(idOrDir, { inference: true, ...options });
     const run = async (texts: string | string[], o: TranslationPipelineOptions) => {
       const { src_lang, tgt_lang, ...rest } = o ?? {};
       const srcLang = rest.srcLang ?? src_lang;

@@ -16,6 +16,32 @@ export type TableRows = (ids: tf.Tensor, multiplier: number) => tf.Tensor;
 /** The embedding layer a table variable belongs to (layers/weight-precision.ts releases tied tables). */
 export const embeddingOfTable = new WeakMap<tf.LayerVariable, ScaledEmbedding>();
 
+/**
+ * A table held only in native memory (models/pretrained.ts, inference loads with int8 / 16-bit
+ * weights): its rows for lookups, and, when the table is the tied output projection, that
+ * product (set by the loader once it knows the model ties it).
+ */
+export interface NativeTable {
+  rows: TableRows;
+  project?: (hidden: tf.Tensor) => tf.Tensor;
+}
+
+/** hfName of the weight, [vocab, dim] -> a native table, or undefined for a float32 variable. */
+export type NativeTableProvider = (weightName: string, vocabSize: number, dim: number) => NativeTable | undefined;
+
+let activeTables: NativeTableProvider | undefined;
+
+/** Runs `build` (which constructs layers) with `provider` choosing native tables. */
+export function withNativeTables<R>(provider: NativeTableProvider, build: () => R): R {
+  const previous = activeTables;
+  activeTables = provider;
+  try {
+    return build();
+  } finally {
+    activeTables = previous;
+  }
+}
+
 export interface ScaledEmbeddingConfig {
   vocabSize: number;
   dim: number;
@@ -31,15 +57,28 @@ const detach = tf.customGrad(((x: tf.Tensor) => ({ value: x.clone(), gradFunc: (
 
 export class ScaledEmbedding extends PolyglotLayer {
   readonly cfg: Required<ScaledEmbeddingConfig>;
-  readonly embeddings: tf.LayerVariable;
-  /** Set by `releaseTable`: lookups read native rows, the float32 table is gone. */
-  private nativeRows?: TableRows;
+  private variable?: tf.LayerVariable;
+  /** Set when the table lives in native memory (loaded so, or `releaseTable`): no float32 table. */
+  private native?: NativeTable;
 
   constructor(cfg: ScaledEmbeddingConfig) {
     super({});
     this.cfg = { paddingIdx: null, scale: 1, ...cfg };
-    this.embeddings = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.vocabSize, cfg.dim], false);
-    embeddingOfTable.set(this.embeddings, this);
+    this.native = activeTables?.(`${cfg.hfName}.weight`, cfg.vocabSize, cfg.dim);
+    if (this.native === undefined) {
+      this.variable = this.addHfWeight(`${cfg.hfName}.weight`, [cfg.vocabSize, cfg.dim], false);
+      embeddingOfTable.set(this.variable, this);
+    }
+  }
+
+  /** The float32 table [vocab, d] (an error once it lives in native memory only). */
+  get embeddings(): tf.LayerVariable {
+    if (this.variable === undefined) throw this.releasedError();
+    return this.variable;
+  }
+
+  private releasedError(): PolyglotError {
+    return new PolyglotError(`${this.weightName}: the float32 table was released for inference (its rows are read from the native int8 / 16-bit copy); load the model again to export, evaluate or train it`);
   }
 
   get weightName(): string {
@@ -48,9 +87,6 @@ export class ScaledEmbedding extends PolyglotLayer {
 
   /** The [vocab, d] table as an Ops value (also the tied lm_head). */
   table<T>(o: Ops<T>): T {
-    if (this.nativeRows !== undefined) {
-      throw new PolyglotError(`${this.weightName}: the float32 table was released for inference (its rows are read from the native int8 / 16-bit copy); load the model again to export, evaluate or train it`);
-    }
     return o.weight(this.weightName, this.embeddings.read());
   }
 
@@ -60,20 +96,29 @@ export class ScaledEmbedding extends PolyglotLayer {
    * table leaves the wasm heap (XGLM-564M: 1.05 GB). Eager only from then on; the parameter is
    * no longer listed.
    */
-  releaseTable(rows: TableRows): void {
-    this.nativeRows = rows;
-    this.dropHfWeight(this.embeddings);
+  releaseTable(table: NativeTable): void {
+    if (this.variable === undefined) return;
+    this.native = table;
+    this.dropHfWeight(this.variable);
+    this.variable = undefined;
   }
 
   get tableReleased(): boolean {
-    return this.nativeRows !== undefined;
+    return this.native !== undefined;
+  }
+
+  /** The native table's tied output projection (the loader sets it when the model ties the table). */
+  setNativeProjection(project: (hidden: tf.Tensor) => tf.Tensor): void {
+    if (this.native === undefined) throw new Error(`${this.weightName}: not a native table`);
+    this.native.project = project;
   }
 
   /** ids [...] int32 -> [..., d] float32. */
   run<T>(o: Ops<T>, ids: T): T {
     const ids32 = o.dtype(ids) === 'int32' ? ids : o.cast(ids, 'int32');
-    if (this.nativeRows !== undefined && o.kind === 'eager') {
-      return this.nativeRows(ids32 as unknown as tf.Tensor, this.cfg.scale) as unknown as T;
+    if (this.native !== undefined) {
+      if (o.kind !== 'eager') throw this.releasedError();
+      return this.native.rows(ids32 as unknown as tf.Tensor, this.cfg.scale) as unknown as T;
     }
     let rows = o.gather(this.table(o), ids32, 0);
     const pad = this.cfg.paddingIdx;
@@ -92,6 +137,10 @@ export class ScaledEmbedding extends PolyglotLayer {
    */
   project<T>(o: Ops<T>, hidden: T): T {
     // int8 weights (layers/weight-precision.ts) replace the eager product; the lookup stays float.
+    if (this.native !== undefined) {
+      if ((o as unknown) !== eagerOps || this.native.project === undefined) throw this.releasedError();
+      return this.native.project(hidden as tf.Tensor) as T;
+    }
     const product = (o as unknown) === eagerOps ? linearProducts.get(this.embeddings) : undefined;
     if (product !== undefined) return product(hidden as tf.Tensor) as T;
     const shape = o.shape(hidden);

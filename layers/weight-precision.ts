@@ -92,7 +92,7 @@ export function releaseTiedTables(model: HasParameters): number {
     }
     const rowsOf = source;
     freed += 4 * rows * d;
-    embedding.releaseTable((ids, multiplier) => rowsOf.gatherRows(ids, multiplier));
+    embedding.releaseTable({ rows: (ids, multiplier) => rowsOf.gatherRows(ids, multiplier), project: (x) => copy.apply(x) });
   }
   if (freed > 0) {
     const r = precisionReportOf(model);

@@ -17,10 +17,11 @@ import { openPretrained, type HubOptions } from '../convert/open-checkpoint.js';
 import { withInitialValues, type InitialValueProvider } from '../layers/base.js';
 import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
 import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision, type WeightsChoice } from '../layers/weight-precision.js';
-import { nativeInt8Available } from '../backend/native-int8.js';
+import { Int8Linear, nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
 import { roundTo16InPlace, w16FromRows, w16FromStored, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
-import { nativeW16Available } from '../backend/native-w16.js';
+import { W16Linear, nativeW16Available } from '../backend/native-w16.js';
+import { withNativeTables, type NativeTable, type NativeTableProvider } from '../layers/scaled-embedding.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
 import { isFloatDType } from '../convert/dtypes.js';
 import { formatFor, type CheckpointFormat, type WeightNaming } from './checkpoint-format.js';
@@ -45,6 +46,13 @@ export interface PretrainedOptions extends HubOptions {
    * (layers/moe/expert-store.ts); a model under it that cannot fit gets a one-line error with its minimum.
    */
   maxMemoryGB?: number;
+  /**
+   * The model will only run inference (generation, translation): with int8 / 16-bit weights on
+   * the native path, embedding tables go straight to native memory (16-bit rows; a tied one also
+   * serves the output projection) and never exist as float32 on the wasm heap. Such a model
+   * cannot be exported, evaluated with the chunked loss or trained.
+   */
+  inference?: boolean;
 }
 
 /** generation_config.json as found beside the weights (parsed by generation/generation-config.ts when used). */
@@ -166,6 +174,61 @@ function int8Weights<C>(
   };
 }
 
+/**
+ * Embedding tables for inference loads (`inference`): read on the host, kept 16-bit in native
+ * memory (the precision's dtype; float16 for int8 weights, bfloat16 past float16's range: int8
+ * rows were measured past the int8 accuracy bound, docs/QUANTIZATION.md); a tied table also
+ * gets the output projection of that precision (int8: quantized per row from the same read).
+ */
+class NativeTables<C> {
+  private readonly made: { weightName: string; ckName: string; vocab: number; dim: number; rows: W16Linear; table: NativeTable }[] = [];
+
+  constructor(
+    private readonly naming: WeightNaming<C>,
+    private readonly tensors: Int8AwareSource,
+    private readonly config: C,
+    private readonly precision: WeightPrecision,
+    private readonly loaded: { tensors: number; nativeBytes: number },
+  ) {}
+
+  readonly provider: NativeTableProvider = (weightName, vocab, dim) => {
+    const ckName = this.naming.checkpointName(weightName, this.tensors, this.config);
+    if (ckName === undefined || !this.tensors.has(ckName)) return undefined;
+    const meta = this.tensors.meta(ckName);
+    if (shapeStr(meta.shape) !== shapeStr([vocab, dim]) || !FLOAT_DTYPES.includes(meta.dtype) || this.tensors.isInt8(ckName)) return undefined;
+    const w16 = this.precision === 'bfloat16' || this.precision === 'float16' ? this.precision : undefined;
+    let bits: W16Quantized;
+    const stored = w16 !== undefined && meta.dtype === w16StoredDtype(w16) ? this.tensors.storedBytes(ckName) : undefined;
+    if (stored !== undefined) bits = w16FromStored(stored, vocab, dim, w16!);
+    else {
+      const data = this.tensors.read(ckName).data as Float32Array;
+      let maxAbs = 0;
+      if (w16 === undefined) for (const x of data) maxAbs = Math.max(maxAbs, Math.abs(x));
+      bits = w16FromRows(data, vocab, dim, w16 ?? (maxAbs <= 65504 ? 'float16' : 'bfloat16'));
+    }
+    const rows = new W16Linear(bits);
+    const table: NativeTable = { rows: (ids, multiplier) => rows.gatherRows(ids, multiplier) };
+    this.made.push({ weightName, ckName, vocab, dim, rows, table });
+    this.tensors.consume(ckName);
+    this.loaded.tensors++;
+    this.loaded.nativeBytes += 2 * vocab * dim;
+    return table;
+  };
+
+  /** Each native table becomes the output projection too (the model ties it). */
+  tieProjections(): void {
+    for (const t of this.made) {
+      if (this.precision !== 'int8') {
+        t.table.project = (x) => t.rows.apply(x);
+        continue;
+      }
+      const lin = new Int8Linear(quantizeInt8Rows(this.tensors.read(t.ckName).data as Float32Array, t.vocab, t.dim));
+      t.table.project = (x) => lin.apply(x);
+      this.loaded.nativeBytes += t.vocab * t.dim + 4 * t.vocab;
+    }
+  }
+}
+
 /** Overwrites an existing model's parameters from a checkpoint (checked first; tests and tools). */
 export function loadWeightsInto<C>(params: readonly NamedParameter[], naming: WeightNaming<C>, tensors: TensorSource, config: C, source: string): void {
   naming.check(params, tensors, source, config);
@@ -233,11 +296,15 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   const round = precision === 'bfloat16' || precision === 'float16' ? precision : undefined;
   // 16-bit: the float parameters that stay float32 are rounded as they are read (`rounded`).
   const loaded = { tensors: 0, nativeBytes: 0, native: false, rounded: round !== undefined };
+  const tables = options.inference === true && precision !== 'float32' && nativeW16Available() ? new NativeTables(format.weights, tensors, config, precision, loaded) : undefined;
+  const withTables = (b: () => M): M => (tables !== undefined ? withNativeTables(tables.provider, b) : b());
   const model = withInitialValues(checkpointInitialValues(format.weights, tensors, config, ck.dir, round), () =>
-    precision !== 'float32' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build(),
+    withTables(() => (precision !== 'float32' ? withInt8Weights(int8Weights(format.weights, tensors, config, precision, loaded, options.onInt8), build) : build())),
   );
   try {
     format.weights.check(model.namedParameters(), tensors, ck.dir, config);
+    // A native table the model ties as its output projection (no lm_head parameter) gets that product too.
+    if (tables !== undefined && !model.namedParameters().some((p) => p.name === 'lm_head.weight')) tables.tieProjections();
     // Offloaded experts are cached in the model's precision, so the store is attached first.
     if (store && store.layerCount > 0) model.expertStore = store;
     // The rest of the precision: a tied output projection (int8 / 16-bit copy), 16-bit rounding of the other weights.
@@ -253,7 +320,7 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
 }
 
 /** What `modelFromCheckpoint` takes of the options. */
-export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8' | 'maxMemoryGB'>;
+export type LoadOptions = Pick<PretrainedOptions, 'configOverrides' | 'weights' | 'onInt8' | 'maxMemoryGB' | 'inference'>;
 
 /** `fromPretrained`: a model directory or hub model id (see `resolvePretrained`) as a `cls` model. */
 export async function modelFromPretrained<C, M extends PretrainedModel>(cls: PretrainedClass<C, M>, idOrDir: string, options: PretrainedOptions = {}): Promise<M> {

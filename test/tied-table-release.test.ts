@@ -19,6 +19,7 @@ import { applyWeightPrecision, releaseTiedTables } from '../layers/weight-precis
 import { nativeAddon } from '../backend/native.js';
 import { eagerOps } from '../ops/eager.js';
 import { generateText } from '../generation/generate-text.js';
+import { loadTextGenerator, loadTranslator } from '../generation/load.js';
 import { loadPretrainedTokenizer } from '../models/registry.js';
 import type { XGLMTokenizer } from '../tokenizers/xglm.js';
 
@@ -121,6 +122,43 @@ test('xglm-tiny and nllb-moe-tiny int8: released tables stay within the int8 bou
   tf.dispose([la, lb, src, tgt]);
   nf32.dispose();
   nq8.dispose();
+});
+
+test('inference loads: tables go straight to native memory; the same logits as releasing after a full load', async () => {
+  if (!native) return;
+  for (const weights of ['int8', 'bfloat16'] as const) {
+    const bytes0 = tf.memory().numBytes;
+    const full = (await loadTextGenerator(fixturePath('xglm-tiny'), { weights })).model;
+    const fullBytes = tf.memory().numBytes - bytes0;
+    const bytes1 = tf.memory().numBytes;
+    const lean = (await loadTextGenerator(fixturePath('xglm-tiny'), { weights, inference: true })).model;
+    const leanBytes = tf.memory().numBytes - bytes1;
+    assert.is(fullBytes - leanBytes, 4 * full.config.vocabSize * full.config.dModel, `${weights}: the heap never held the table`);
+    assert.not.ok(lean.namedParameters().some((p) => p.name === 'model.embed_tokens.weight'));
+    releaseTiedTables(full);
+    const input = ids(new Rng(6), 2, 10, full.config.vocabSize);
+    const a = xglmLogits(full, input);
+    const b = xglmLogits(lean, input);
+    assert.equal(Array.from(b.dataSync()), Array.from(a.dataSync()), `${weights}: same logits`);
+    assert.throws(() => lean.model.embedTokens.embeddings, /the float32 table was released for inference/);
+    tf.dispose([a, b, input]);
+    full.dispose();
+    lean.dispose();
+  }
+  // NLLB-MoE and a dense M2M-100 (tied aliases in its files): translation loads the same way.
+  for (const fixture of ['nllb-moe-tiny', 'm2m100-tiny']) {
+    const full = (await loadTranslator(fixturePath(fixture), { weights: 'int8' })).model;
+    const lean = (await loadTranslator(fixturePath(fixture), { weights: 'int8', inference: true })).model;
+    releaseTiedTables(full);
+    const rng = new Rng(8);
+    const src = ids(rng, 2, 7, full.config.vocabSize);
+    const tgt = ids(rng, 2, 5, full.config.vocabSize);
+    const [la, lb] = tf.tidy(() => [full.forward({ inputIds: src, decoderInputIds: tgt }).logits, lean.forward({ inputIds: src, decoderInputIds: tgt }).logits]);
+    assert.equal(Array.from(lb.dataSync()), Array.from(la.dataSync()), `${fixture}: same logits`);
+    tf.dispose([la, lb, src, tgt]);
+    full.dispose();
+    lean.dispose();
+  }
 });
 
 test('float32 models keep their table', () => {

@@ -3,7 +3,7 @@ import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
-import { loadPeftAdapter, releaseTiedTables, generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
+import { loadPeftAdapter, generateText, loadTextGenerator, PolyglotError, TextStreamer, withDefaults, type GenerateOptions } from '../../index.js';
 
 /** The decoding options shared by `generate` and `translate` (HF generate() arguments). */
 export interface DecodingArgs {
@@ -79,12 +79,10 @@ export const generateCommand: CommandModule<object, Args> = {
   handler: async (args) => {
     await startBackend(args);
     const prompts = args.prompt.map(String);
-    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
+    const { model, tokenizer, generationConfig, format } = await loadTextGenerator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args), inference: args.adapter === undefined });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
-      // Only generating from here: an int8 / 16-bit tied table keeps no float32 copy on the heap.
-      releaseTiedTables(model);
       const limit = model.config.maxPositionEmbeddings;
       warnPastPositionLimit('a prompt', Math.max(...prompts.map((p) => tokenizer.encode(p).length)), limit);
       const opts = withDefaults(generationConfig, decodingOptions(args));

@@ -3,7 +3,7 @@ import type { CommandModule } from 'yargs';
 import { adapterOption, type AdapterArgs } from '../lora-options.js';
 import { withBackend, startBackend, withWeights, applyWeights, withMaxMemory, maxMemoryOption, reportExpertCache, type BackendArgs, type WeightsArgs, type MaxMemoryArgs } from '../common.js';
 import { withDecoding, decodingOptions, type DecodingArgs } from './generate.js';
-import { loadPeftAdapter, releaseTiedTables, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
+import { loadPeftAdapter, checkTextLength, loadTranslator, PolyglotError, translate, withDefaults } from '../../index.js';
 import { progressLine } from '../progress-line.js';
 import { warnPastPositionLimit } from '../position-limit.js';
 import { modelDirOf, withRevision, type ModelSourceArgs } from '../model-source.js';
@@ -55,12 +55,10 @@ export const translateCommand: CommandModule<object, Args> = {
     }
     if (lines.length === 0) throw new PolyglotError('translate: nothing to translate (give sentences, --input FILE, or text on stdin; a sentence starting with "-" goes after --)');
     await startBackend(args);
-    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args) });
+    const { model, tokenizer, generationConfig, format } = await loadTranslator(await modelDirOf(args.model, args), { weights: args.weights, ...maxMemoryOption(args), inference: args.adapter === undefined });
     applyWeights(model, args);
     try {
       if (args.adapter) loadPeftAdapter(model, args.adapter, { hfName: format.weights.hfName });
-      // Only translating from here: an int8 / 16-bit tied table keeps no float32 copy on the heap.
-      releaseTiedTables(model);
       // empty lines are echoed as empty lines, not translated
       const todo = lines.map((l, i) => [l, i] as const).filter(([l]) => l.trim() !== '');
       const limit = model.config.maxPositionEmbeddings;
