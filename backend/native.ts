@@ -65,6 +65,12 @@ export interface NativeAddon {
    * the mode in use. Returns the mode in use ('bf16dot' only where the CPU has avx512_bf16).
    */
   w16Mode(name?: 'bf16dot' | 'float'): string;
+  /**
+   * Fused attention (native/src/attention_napi.cc, backend/native-attention.ts): offsets (floats) of
+   * [q, kNew, vNew, k, v, mask, out] (-1 = absent), dims [b, tq, heads, headDim, length, capacity,
+   * maskBatch, maskHeads, maskQueries]; new keys/values are written into k/v in place.
+   */
+  attention(heap: ArrayBuffer, offsets: Float64Array, dims: Float64Array, scale: number): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */
