@@ -27,6 +27,7 @@ import { m2m100Bench } from './m2m100.js';
 import { bigBench } from './big.js';
 import { ortBench } from './ort.js';
 import { linearWeightsBench } from './linear-weights.js';
+import { decodeAttentionBench } from './decode-attention.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -38,6 +39,7 @@ export const BENCHES: Bench[] = [
   bigBench,
   ortBench,
   linearWeightsBench,
+  decodeAttentionBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

@@ -15,10 +15,17 @@ export interface KvTensors {
   length?: number;
 }
 
+let inPlace = true;
+
+/** The attention bench compares appending in place with copying the cache every step (as concat does). */
+export function setInPlaceAppend(on: boolean): void {
+  inPlace = on;
+}
+
 /** Buffers holding `kv`'s rows in use with room for `rows` rows; the same tensors when they can be written in place. */
 export function reserveRows(kv: KvTensors, rows: number): { key: tf.Tensor; value: tf.Tensor } {
   const capacity = kv.key.shape[2]!;
-  const owned = kv.length !== undefined;
+  const owned = inPlace && kv.length !== undefined;
   if (owned && capacity >= rows && ownsData(kv.key) && ownsData(kv.value)) return { key: kv.key, value: kv.value };
   const target = owned ? Math.max(rows, 2 * (kv.length ?? 0)) : rows;
   const grow = (t: tf.Tensor): tf.Tensor => {
