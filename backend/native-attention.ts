@@ -33,7 +33,8 @@ export interface NativeAttentionInput {
   scale: number;
 }
 
-let enabled = true;
+// POLYGLOT_NATIVE_ATTENTION=0 keeps the tfjs ops (the native matmuls still run).
+let enabled = process.env.POLYGLOT_NATIVE_ATTENTION !== '0';
 let registered = false;
 
 /** Tests and benchmarks compare the fused path with the tfjs ops it replaces in one process. */

@@ -28,6 +28,8 @@ import { fixturePath, useBackend } from './helpers.js';
 
 await useBackend('wasm');
 const native = nativeStatus().active;
+// Tests switch the fused path on and off; outside those switches it stays as the environment set it.
+const fusedDefault = process.env.POLYGLOT_NATIVE_ATTENTION !== '0';
 
 function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]);
@@ -46,7 +48,7 @@ function withFused<R>(on: boolean, fn: () => R): { r: R; calls: number } {
   try {
     return { r: fn(), calls: nativeAttentionCalls - before };
   } finally {
-    setNativeAttentionEnabled(true);
+    setNativeAttentionEnabled(fusedDefault);
   }
 }
 
@@ -57,7 +59,7 @@ async function withFusedAsync<R>(on: boolean, fn: () => Promise<R>): Promise<{ r
   try {
     return { r: await fn(), calls: nativeAttentionCalls - before };
   } finally {
-    setNativeAttentionEnabled(true);
+    setNativeAttentionEnabled(fusedDefault);
   }
 }
 
