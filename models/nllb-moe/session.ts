@@ -93,7 +93,9 @@ export class NllbMoeSession implements DecoderSession {
       this.encoderHidden = pick(this.encoderHidden);
       if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
     }
-    if (this.cache) {
+    // Beams that all stay on their rows move nothing (the caches are the largest thing copied).
+    const identity = beamIndices.length === this.rows && beamIndices.every((r, i) => r === i);
+    if (this.cache && !identity) {
       this.cache = this.cache.map((c) => ({
         self: { key: pick(c.self.key), value: pick(c.self.value), length: c.self.length },
         cross: { key: pick(c.cross.key), value: pick(c.cross.value) },

@@ -93,7 +93,9 @@ export class XGLMDecoderSession implements DecoderSession {
     const pick = <V>(xs: V[]): V[] => Array.from(beamIndices, (i) => xs[i]);
     this.mask = pick(this.mask).map((r) => r.slice());
     if (this.promptMask) this.promptMask = pick(this.promptMask).map((r) => r.slice());
-    if (this.past) {
+    // Beams that all stay on their rows move nothing (the cache is the largest thing copied).
+    const identity = beamIndices.length === this.rows && beamIndices.every((r, i) => r === i);
+    if (this.past && !identity) {
       const idx = tf.tensor1d(beamIndices, 'int32');
       const old = this.past;
       this.past = old.map((kv) => ({ key: tf.gather(kv.key, idx, 0), value: tf.gather(kv.value, idx, 0), length: kv.length }));
