@@ -26,7 +26,10 @@ import type { GenerateOptions } from '../generation/options.js';
 import { loadTranslator } from '../generation/load.js';
 import { fixturePath, useBackend } from './helpers.js';
 
-await useBackend('wasm');
+// Every test runs on wasm (other test files in the same process switch backends).
+test.before.each(async () => {
+  await useBackend('wasm');
+});
 const native = nativeStatus().active;
 // Tests switch the fused path on and off; outside those switches it stays as the environment set it.
 const fusedDefault = process.env.POLYGLOT_NATIVE_ATTENTION !== '0';
