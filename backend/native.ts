@@ -75,6 +75,12 @@ export interface NativeAddon {
   q8GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
   /** The same from a 16-bit weight (widened exactly). */
   w16GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
+  /**
+   * Fused attention (native/src/attention_napi.cc, backend/native-attention.ts): offsets (floats) of
+   * [q, kNew, vNew, k, v, mask, out] (-1 = absent), dims [b, tq, heads, headDim, length, capacity,
+   * maskBatch, maskHeads, maskQueries]; new keys/values are written into k/v in place.
+   */
+  attention(heap: ArrayBuffer, offsets: Float64Array, dims: Float64Array, scale: number): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */

@@ -52,7 +52,8 @@ export function groupOf(name: string, inputs: tf.NamedTensorInfoMap, out: tf.Ten
     if (outN === dModel) return `${kind} fc2`;
     return `${kind} other products`;
   }
-  if (name === 'Concat' || name === 'ConcatV2') return 'KV cache concat';
+  if (name === 'Concat' || name === 'ConcatV2' || name === 'PadV2') return 'KV cache concat (or buffer growth)';
+  if (name === 'PolyglotAttention') return 'fused attention (native)';
   if (name === 'Softmax' || name === 'Maximum') return 'softmax (+ mask clamp)';
   if (name === 'Mean' || name === 'Rsqrt' || name === 'Square') return 'layer norm (mean/var/rsqrt)';
   if (name === 'Erf') return 'gelu (erf)';

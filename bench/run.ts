@@ -28,6 +28,7 @@ import { bigBench } from './big.js';
 import { ortBench } from './ort.js';
 import { linearWeightsBench } from './linear-weights.js';
 import { reportBench } from './report.js';
+import { decodeAttentionBench } from './decode-attention.js';
 
 export const BENCHES: Bench[] = [
   matmulBench,
@@ -40,6 +41,7 @@ export const BENCHES: Bench[] = [
   ortBench,
   linearWeightsBench,
   reportBench,
+  decodeAttentionBench,
   // add benches here (bench/xglm.ts, bench/moe.ts, bench/train.ts)
 ];
 

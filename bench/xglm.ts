@@ -61,7 +61,7 @@ function paramCount(c: XGLMConfig): number {
  * uniform values with HF's std (init_std), biases 0, LayerNorm 1/0. Built through
  * `withInitialValues`, so each weight exists once in the wasm heap (no zeros placeholder).
  */
-function randomModel(cfg: XGLMConfig, seed: number, weights: WeightPrecision): XGLMForCausalLM {
+export function randomModel(cfg: XGLMConfig, seed: number, weights: WeightPrecision): XGLMForCausalLM {
   const half = cfg.initStd * Math.sqrt(3);
   let s = seed >>> 0;
   const random = (n: number): Float32Array => {

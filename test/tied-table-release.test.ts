@@ -24,6 +24,10 @@ import { loadPretrainedTokenizer } from '../models/registry.js';
 import type { XGLMTokenizer } from '../tokenizers/xglm.js';
 
 await useBackend('wasm');
+// Other test files in the same process switch backends: every test here runs on wasm.
+test.before.each(async () => {
+  await useBackend('wasm');
+});
 
 function maxAbsAndTop1(a: tf.Tensor, b: tf.Tensor): { maxAbs: number; top1: number } {
   const x = a.dataSync();

@@ -19,6 +19,10 @@ import { applyWeightPrecision } from '../layers/weight-precision.js';
 import { nativeAddon } from '../backend/native.js';
 
 await useBackend('wasm');
+// Other test files in the same process switch backends: every test here runs on wasm.
+test.before.each(async () => {
+  await useBackend('wasm');
+});
 
 interface Agreement {
   maxAbs: number;

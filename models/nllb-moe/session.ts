@@ -65,9 +65,12 @@ export class NllbMoeSession implements DecoderSession {
       const lg = this.model.project(eagerOps, last);
       return { logits: tf.reshape(lg, [this.rows, -1]) as tf.Tensor2D, present: d.present.map((c) => [c.self.key, c.self.value, c.cross.key, c.cross.value]) };
     });
-    this.disposeCache();
-    this.cache = present.map(([sk, sv, ck, cv]) => ({ self: { key: sk, value: sv }, cross: { key: ck, value: cv } }));
     this.pastLength += t;
+    // The session owns its self-attention cache: marking it (`length`) lets the fused attention
+    // append in place, so the new cache may hold the old tensors; dispose only those it dropped.
+    const next = present.map(([sk, sv, ck, cv]) => ({ self: { key: sk, value: sv, length: this.pastLength }, cross: { key: ck, value: cv } }));
+    this.disposeCache(new Set(next.flatMap((c) => [c.self.key, c.self.value, c.cross.key, c.cross.value])));
+    this.cache = next;
     this.lastMoeMetrics = metrics;
     return logits;
   }
@@ -90,9 +93,11 @@ export class NllbMoeSession implements DecoderSession {
       this.encoderHidden = pick(this.encoderHidden);
       if (this.encoderMask) this.encoderMask = pick(this.encoderMask);
     }
-    if (this.cache) {
+    // Beams that all stay on their rows move nothing (the caches are the largest thing copied).
+    const identity = beamIndices.length === this.rows && beamIndices.every((r, i) => r === i);
+    if (this.cache && !identity) {
       this.cache = this.cache.map((c) => ({
-        self: { key: pick(c.self.key), value: pick(c.self.value) },
+        self: { key: pick(c.self.key), value: pick(c.self.value), length: c.self.length },
         cross: { key: pick(c.cross.key), value: pick(c.cross.value) },
       }));
     }
@@ -100,10 +105,10 @@ export class NllbMoeSession implements DecoderSession {
     this.rows = beamIndices.length;
   }
 
-  private disposeCache(): void {
+  /** Disposes the cache's tensors except those in `keep` (cross k/v are reused every step, self k/v on the fused path). */
+  private disposeCache(keep: ReadonlySet<tf.Tensor>): void {
     if (!this.cache) return;
-    // Cross k/v are reused by the next step when passed as past: the new cache holds the same tensors.
-    for (const c of this.cache) tf.dispose([c.self.key, c.self.value]);
+    for (const c of this.cache) for (const x of [c.self.key, c.self.value, c.cross.key, c.cross.value]) if (!keep.has(x)) x.dispose();
   }
 
   dispose(): void {

@@ -83,7 +83,8 @@ export class XGLMModel {
     if (input.past && input.past.length !== this.layers.length) {
       throw new PolyglotError(`pastKeyValues: expected ${this.layers.length} layers, found ${input.past.length}`);
     }
-    const pastLength = input.past ? o.shape(input.past[0].key)[2] : 0;
+    // A decoding session's cache buffer may have spare rows: `length` says how many are in use.
+    const pastLength = input.past ? (input.past[0].length ?? o.shape(input.past[0].key)[2]) : 0;
     if (input.attentionMask !== undefined) {
       const maskLength = o.shape(input.attentionMask)[1];
       if (typeof maskLength === 'number' && typeof pastLength === 'number' && typeof length === 'number' && maskLength !== pastLength + length) {

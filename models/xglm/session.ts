@@ -3,7 +3,8 @@
  * mask. Position ids as HF XGLMForCausalLM.prepare_inputs_for_generation: cumsum(mask) - 1 with
  * padded positions set to 1, the last `t` columns when a cache exists. Every later column counts
  * as real (mask 1), also for finished rows, as HF generate. Only the last position's logits are
- * computed; cache tensors are replaced (old ones disposed) each step.
+ * computed; cache tensors are replaced (old ones disposed) each step, or, on the fused native
+ * attention path, kept as buffers with spare rows that new keys/values are written into.
  */
 import { tf } from '../../core/tf.js';
 import { PolyglotError } from '../../core/errors.js';
@@ -75,8 +76,11 @@ export class XGLMDecoderSession implements DecoderSession {
     maskT.dispose();
     posT.dispose();
     out.lastHiddenState.dispose();
-    this.disposeCache();
-    this.past = out.presentKeyValues;
+    // The session owns its cache: marking it (`length`) lets the fused attention append in place,
+    // so the new cache may hold the old tensors; dispose only those it dropped.
+    const next = out.presentKeyValues.map((kv) => ({ key: kv.key, value: kv.value, length: kv.length ?? kv.key.shape[2]! }));
+    this.disposeCache(new Set(next.flatMap((kv) => [kv.key, kv.value])));
+    this.past = next;
     const logits = tf.reshape(out.logits, [b, -1]) as tf.Tensor2D;
     out.logits.dispose();
     return logits;
@@ -89,10 +93,12 @@ export class XGLMDecoderSession implements DecoderSession {
     const pick = <V>(xs: V[]): V[] => Array.from(beamIndices, (i) => xs[i]);
     this.mask = pick(this.mask).map((r) => r.slice());
     if (this.promptMask) this.promptMask = pick(this.promptMask).map((r) => r.slice());
-    if (this.past) {
+    // Beams that all stay on their rows move nothing (the cache is the largest thing copied).
+    const identity = beamIndices.length === this.rows && beamIndices.every((r, i) => r === i);
+    if (this.past && !identity) {
       const idx = tf.tensor1d(beamIndices, 'int32');
       const old = this.past;
-      this.past = old.map((kv) => ({ key: tf.gather(kv.key, idx, 0), value: tf.gather(kv.value, idx, 0) }));
+      this.past = old.map((kv) => ({ key: tf.gather(kv.key, idx, 0), value: tf.gather(kv.value, idx, 0), length: kv.length }));
       idx.dispose();
       for (const kv of old) {
         kv.key.dispose();
@@ -102,10 +108,10 @@ export class XGLMDecoderSession implements DecoderSession {
     this.rows = beamIndices.length;
   }
 
-  private disposeCache(): void {
+  /** Disposes the cache's tensors except those in `keep`. */
+  private disposeCache(keep: ReadonlySet<tf.Tensor> = new Set()): void {
     for (const kv of this.past ?? []) {
-      kv.key.dispose();
-      kv.value.dispose();
+      for (const t of [kv.key, kv.value]) if (!keep.has(t)) t.dispose();
     }
     this.past = undefined;
   }

@@ -18,6 +18,7 @@
 #include "adamw.h"
 #include "gather_rows.h"
 #include "w16_napi.h"
+#include "attention_napi.h"
 
 namespace polyglot {
 namespace {
@@ -366,6 +367,8 @@ napi_value Init(napi_env env, napi_value exports) {
   adamw_define(env, exports, {pool});
   // Embedding lookups from tied tables kept only in native memory (gather_rows.cc).
   gather_rows_define(env, exports);
+  // Fused decode attention (attention_napi.cc).
+  attention_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   return exports;
 }
 
