@@ -59,7 +59,6 @@ export class Int8Linear {
         n: w.outFeatures,
         run: (heap, x, out, m, transposed, bias) => (transposed ? addon.q8MatmulT(heap, handle, x, out, m) : addon.q8Matmul(heap, handle, x, out, m, bias)),
         fusedBias: true,
-        gather: (heap, ids, count, out, multiplier) => addon.q8GatherRows(heap, handle, ids, count, out, multiplier),
       });
     } else {
       this.fallback = tf.tensor2d(dequantizeInt8(w), [w.inFeatures, w.outFeatures]);
@@ -96,15 +95,6 @@ export class Int8Linear {
       int8ValuedTensors.add(this.graphCopy.q);
     }
     return this.graphCopy;
-  }
-
-  /**
-   * Rows of the stored weight [out, in] (q * scale) for `ids` [...] int32, times `multiplier`:
-   * the embedding lookup of a tied table held only here (native path only).
-   */
-  gatherRows(ids: tf.Tensor, multiplier: number): tf.Tensor {
-    if (this.handle === undefined) throw new Error('Int8Linear: the weight is not in native memory');
-    return kernels.gatherRows(ids, this.id, multiplier);
   }
 
   /**

@@ -71,9 +71,7 @@ export interface NativeAddon {
    * sqrt(1 - beta2^t), eps, lr / (1 - beta1^t)].
    */
   adamwStep(heap: ArrayBuffer, offsets: Float64Array, count: number, scalars: Float64Array): void;
-  /** out[i, :] = row ids[i] of an int8 weight [n, k] (q * scale) * multiplier (gather_rows.cc; idsOffset counts int32s, outOffset floats). */
-  q8GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
-  /** The same from a 16-bit weight (widened exactly). */
+  /** out[i, :] = row ids[i] of a 16-bit weight [n, k], widened exactly, * multiplier (gather_rows.cc; idsOffset counts int32s, outOffset floats). */
   w16GatherRows(heap: ArrayBuffer, w: NativeWeight, idsOffset: number, count: number, outOffset: number, multiplier: number): void;
   /**
    * Fused attention (native/src/attention_napi.cc, backend/native-attention.ts): offsets (floats) of

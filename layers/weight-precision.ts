@@ -81,16 +81,16 @@ export function releaseTiedTables(model: HasParameters): number {
     const embedding = embeddingOfTable.get(p.variable);
     if (copy === undefined || !copy.native || embedding === undefined || embedding.tableReleased) continue;
     const [rows, d] = p.variable.shape as number[];
-    let source: Int8Linear | W16Linear = copy;
+    let rowsOf: W16Linear;
     if (copy instanceof Int8Linear) {
+      // int8 rows missed the nllb-moe-tiny bound: lookups read a 16-bit copy (float16 unless out of its range).
       const table = float32View(p.variable.read());
       let maxAbs = 0;
       for (const x of table) maxAbs = Math.max(maxAbs, Math.abs(x));
-      source = new W16Linear(w16FromRows(table, rows, d, maxAbs <= 65504 ? 'float16' : 'bfloat16'));
+      rowsOf = new W16Linear(w16FromRows(table, rows, d, maxAbs <= 65504 ? 'float16' : 'bfloat16'));
       const report = reports.get(model);
       if (report !== undefined) report.nativeBytes += 2 * rows * d;
-    }
-    const rowsOf = source;
+    } else rowsOf = copy;
     freed += 4 * rows * d;
     embedding.releaseTable({ rows: (ids, multiplier) => rowsOf.gatherRows(ids, multiplier), project: (x) => copy.apply(x) });
   }

@@ -1,8 +1,7 @@
-// q8GatherRows / w16GatherRows(heap, weight, idsOffset, count, outOffset, multiplier): the
-// embedding lookup from a tied table kept only in native memory. A tied output projection's
-// weight [vocab, d] (q8.h / w16.h: one output channel a row) is also the embedding table, so
-// out[i, :] = row(ids[i]) * multiplier (int8: q * scale, then the multiplier; 16-bit: the
-// widened value, then the multiplier: as tfjs' gather then mul on the float table). Offsets:
+// w16GatherRows(heap, weight, idsOffset, count, outOffset, multiplier): the embedding lookup
+// from a table kept only in native memory as a 16-bit weight [vocab, d] (w16.h: one row a
+// token, as a tied output projection stores it): out[i, :] = widen(row(ids[i])) * multiplier
+// (as tfjs' gather then mul on the float table). Offsets:
 // idsOffset counts int32s, outOffset floats. An id outside [0, n) is an error naming it.
 #include "gather_rows.h"
 
@@ -10,7 +9,6 @@
 #include <cstring>
 #include <string>
 
-#include "q8.h"
 #include "w16.h"
 
 namespace polyglot {
@@ -106,29 +104,6 @@ bool parse(napi_env env, napi_callback_info info, Call* c, long* n, long* k, voi
   return true;
 }
 
-napi_value Q8GatherRows(napi_env env, napi_callback_info info) {
-  size_t argc = 2;
-  napi_value argv[2];
-  void* h = nullptr;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 2) return fail(env, "polyglot native: q8GatherRows: missing arguments");
-  napi_get_value_external(env, argv[1], &h);
-  if (h == nullptr) return fail(env, "polyglot native: q8GatherRows expects an int8 weight");
-  const Q8Weight* w = static_cast<const Q8Weight*>(h);
-  long n = w->n, k = w->k;
-  Call c;
-  if (!parse(env, info, &c, &n, &k, &c.weight)) return nullptr;
-  for (long i = 0; i < c.count; i++) {
-    const int8_t* q = w->q + static_cast<long>(c.ids[i]) * k;
-    const float s = w->scale[c.ids[i]];
-    float* o = c.out + i * k;
-    for (long j = 0; j < k; j++) {
-      const float v = static_cast<float>(q[j]) * s;
-      o[j] = c.multiplier == 1.0f ? v : v * c.multiplier;
-    }
-  }
-  return nullptr;
-}
-
 napi_value W16GatherRows(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -155,7 +130,6 @@ napi_value W16GatherRows(napi_env env, napi_callback_info info) {
 
 void gather_rows_define(napi_env env, napi_value exports) {
   const napi_property_descriptor props[] = {
-      {"q8GatherRows", nullptr, Q8GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
       {"w16GatherRows", nullptr, W16GatherRows, nullptr, nullptr, nullptr, napi_default, nullptr},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);

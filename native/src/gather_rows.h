@@ -1,4 +1,4 @@
-// Embedding lookups from a tied table held in native memory as an int8 or 16-bit linear
+// Embedding lookups from a table held in native memory as a 16-bit linear
 // weight (gather_rows.cc).
 #pragma once
 #define NAPI_VERSION 8
