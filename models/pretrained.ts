@@ -175,13 +175,14 @@ function int8Weights<C>(
 }
 
 /**
- * Embedding tables for inference loads (`inference`): read on the host, kept 16-bit in native
- * memory (the precision's dtype; float16 for int8 weights, bfloat16 past float16's range: int8
- * rows were measured past the int8 accuracy bound, docs/QUANTIZATION.md); a tied table also
- * gets the output projection of that precision (int8: quantized per row from the same read).
+ * Embedding tables for inference loads (`inference`): read once on the host, kept 16-bit in
+ * native memory (the precision's dtype; float16 for int8 weights, bfloat16 past float16's range:
+ * int8 rows were measured past the int8 accuracy bound, docs/QUANTIZATION.md). int8 weights: the
+ * output projection is quantized per row from the same read (the tied case, XGLM's and NLLB's
+ * default); a model that turns out untied frees it. 16-bit: the rows serve the projection.
  */
 class NativeTables<C> {
-  private readonly made: { weightName: string; ckName: string; vocab: number; dim: number; rows: W16Linear; table: NativeTable }[] = [];
+  private readonly made: { table: NativeTable; rows: W16Linear; projection?: Int8Linear }[] = [];
 
   constructor(
     private readonly naming: WeightNaming<C>,
@@ -197,34 +198,34 @@ class NativeTables<C> {
     const meta = this.tensors.meta(ckName);
     if (shapeStr(meta.shape) !== shapeStr([vocab, dim]) || !FLOAT_DTYPES.includes(meta.dtype) || this.tensors.isInt8(ckName)) return undefined;
     const w16 = this.precision === 'bfloat16' || this.precision === 'float16' ? this.precision : undefined;
-    let bits: W16Quantized;
     const stored = w16 !== undefined && meta.dtype === w16StoredDtype(w16) ? this.tensors.storedBytes(ckName) : undefined;
-    if (stored !== undefined) bits = w16FromStored(stored, vocab, dim, w16!);
+    let rows: W16Linear;
+    let projection: Int8Linear | undefined;
+    if (stored !== undefined) rows = new W16Linear(w16FromStored(stored, vocab, dim, w16!));
     else {
+      // Host arrays only inside this block: each is garbage as soon as its native copy exists.
       const data = this.tensors.read(ckName).data as Float32Array;
       let maxAbs = 0;
       if (w16 === undefined) for (const x of data) maxAbs = Math.max(maxAbs, Math.abs(x));
-      bits = w16FromRows(data, vocab, dim, w16 ?? (maxAbs <= 65504 ? 'float16' : 'bfloat16'));
+      rows = new W16Linear(w16FromRows(data, vocab, dim, w16 ?? (maxAbs <= 65504 ? 'float16' : 'bfloat16')));
+      if (this.precision === 'int8') projection = new Int8Linear(quantizeInt8Rows(data, vocab, dim));
     }
-    const rows = new W16Linear(bits);
     const table: NativeTable = { rows: (ids, multiplier) => rows.gatherRows(ids, multiplier) };
-    this.made.push({ weightName, ckName, vocab, dim, rows, table });
+    this.made.push({ table, rows, projection });
     this.tensors.consume(ckName);
     this.loaded.tensors++;
-    this.loaded.nativeBytes += 2 * vocab * dim;
+    this.loaded.nativeBytes += 2 * vocab * dim + (projection !== undefined ? vocab * dim + 4 * vocab : 0);
     return table;
   };
 
-  /** Each native table becomes the output projection too (the model ties it). */
-  tieProjections(): void {
+  /** `tied`: each native table is also the output projection; else the int8 projections are freed. */
+  finish(tied: boolean): void {
     for (const t of this.made) {
-      if (this.precision !== 'int8') {
-        t.table.project = (x) => t.rows.apply(x);
-        continue;
+      if (tied) t.table.project = t.projection !== undefined ? (x) => t.projection!.apply(x) : (x) => t.rows.apply(x);
+      else if (t.projection !== undefined) {
+        this.loaded.nativeBytes -= t.projection.inFeatures * t.projection.outFeatures + 4 * t.projection.outFeatures;
+        t.projection.dispose();
       }
-      const lin = new Int8Linear(quantizeInt8Rows(this.tensors.read(t.ckName).data as Float32Array, t.vocab, t.dim));
-      t.table.project = (x) => lin.apply(x);
-      this.loaded.nativeBytes += t.vocab * t.dim + 4 * t.vocab;
     }
   }
 }
@@ -304,7 +305,7 @@ export function modelFromCheckpoint<C, M extends PretrainedModel>(
   try {
     format.weights.check(model.namedParameters(), tensors, ck.dir, config);
     // A native table the model ties as its output projection (no lm_head parameter) gets that product too.
-    if (tables !== undefined && !model.namedParameters().some((p) => p.name === 'lm_head.weight')) tables.tieProjections();
+    tables?.finish(!model.namedParameters().some((p) => p.name === 'lm_head.weight'));
     // Offloaded experts are cached in the model's precision, so the store is attached first.
     if (store && store.layerCount > 0) model.expertStore = store;
     // The rest of the precision: a tied output projection (int8 / 16-bit copy), 16-bit rounding of the other weights.
