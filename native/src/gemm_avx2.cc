@@ -164,9 +164,9 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
       for (int j = 0; j < NB; j++) acc[u][i][j] = _mm256_setzero_ps();
   long k = 0;
   for (; k + 8 * U <= K; k += 8 * U) {
-    // Prefetch the next NB channels (see the AVX-512 q8dot).
+    // Prefetch two groups of NB channels ahead (see the AVX-512 q8dot).
     if ((k & 63) == 0)
-      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (NB + j) * K + k), _MM_HINT_T0);
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (2 * NB + j) * K + k), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __m256 w[NB];

@@ -96,9 +96,8 @@ static void dotk(long K, const float* A, long lda, const float* B, long ldb, flo
 }
 
 static constexpr long PF_ROWS = 8;
-#ifndef Q8_PF_GROUPS
-#define Q8_PF_GROUPS 1
-#endif
+// int8 GEMV prefetch distance in groups of channels (2 measured faster than 1; 4 no better).
+static constexpr long Q8_PF_GROUPS = 2;
 
 // Few rows times B read in place: strips of NV vectors per row so each B row is read in
 // long contiguous runs (a 2-vector tile jumps to the next row every 128 bytes, which

@@ -39,7 +39,7 @@ static void w16dot(long K, const float* A, const uint16_t* W, float* C, long ldc
   long k = 0;
   for (; k + 16 * U <= K; k += 16 * U) {
     if ((k & 31) == 0)
-      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(W + (NB + j) * K + k), _MM_HINT_T0);
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(W + (2 * NB + j) * K + k), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __m512 w[NB];
