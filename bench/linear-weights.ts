@@ -7,6 +7,10 @@
  * Shapes: XGLM-564M's FFN (fc1 1024 -> 4096, fc2 4096 -> 1024) at 1 row (decode) and 128 rows
  * (a prompt). Also each variant's error against a float64 product of the same stored weights
  * (max |err| / max |y|): the cost of bf16 activations. Options: --rows a,b (default 1,128).
+ * --stream N: decode GEMVs streamed from memory instead: N copies of each weight (like N layers)
+ * multiplied in turn by one row, on XGLM-564M's q/k/v/out (1024 -> 1024), fused q/k/v (1024 -> 3072)
+ * and FFN shapes; reports each format's weight GB/s beside `addon.streamProbe`. Take N >= 24 so the
+ * copies of the 1 MB shape exceed the last-level cache. The timings include tfjs dispatch.
  */
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
@@ -47,6 +51,7 @@ export const linearWeightsBench: Bench = {
   async run(ctx) {
     const addon = nativeAddon();
     if (addon === undefined || tf.getBackend() !== 'wasm') return [{ name: 'linear-weights: needs the native addon and the wasm backend', backend: ctx.backend }];
+    if (typeof ctx.options['stream'] === 'string') return streamed(ctx, Number(ctx.options['stream']));
     const rowsList = typeof ctx.options['rows'] === 'string' ? ctx.options['rows'].split(',').map(Number) : [1, 128];
     const out: BenchResult[] = [];
     const rng = new Rng(1);
@@ -123,3 +128,48 @@ export const linearWeightsBench: Bench = {
     return out;
   },
 };
+
+/** --stream: one row times `copies` weights of each shape in turn, so every call reads its weight from memory. */
+function streamed(ctx: Parameters<Bench['run']>[0], copies: number): BenchResult[] {
+  const addon = nativeAddon()!;
+  const rng = new Rng(2);
+  const out: BenchResult[] = [];
+  for (const [k, n] of [
+    [1024, 1024],
+    [1024, 3072],
+    [1024, 4096],
+    [4096, 1024],
+  ]) {
+    const rows = Float32Array.from({ length: n * k }, () => rng.normal() * 0.02);
+    const kernel = new Float32Array(k * n);
+    for (let j = 0; j < n; j++) for (let i = 0; i < k; i++) kernel[i * n + j] = rows[j * k + i];
+    const formats: { name: string; bytes: number; make: () => { run: (x: tf.Tensor2D) => tf.Tensor; dispose: () => void } }[] = [
+      { name: 'float32', bytes: 4 * k * n, make: () => { const t = tf.tensor2d(kernel, [k, n]); return { run: (x) => tf.matMul(x, t), dispose: () => t.dispose() }; } },
+      { name: 'int8', bytes: k * n + 4 * n, make: () => { const l = new Int8Linear(quantizeInt8Rows(rows, n, k)); return { run: (x) => l.apply(x), dispose: () => l.dispose() }; } },
+      { name: 'bfloat16', bytes: 2 * k * n, make: () => { const l = new W16Linear(w16FromRows(rows, n, k, 'bfloat16')); return { run: (x) => l.apply(x), dispose: () => l.dispose() }; } },
+    ];
+    const stacks = formats.map((f) => Array.from({ length: copies }, () => f.make()));
+    const x = tf.tensor2d(Float32Array.from({ length: k }, () => rng.normal()), [1, k]);
+    const timings = measureInterleaved(
+      stacks.map((stack) => () => {
+        for (const l of stack) l.run(x).dispose();
+      }),
+      { minMs: ctx.quick ? 200 : 1000, minReps: 3 },
+    );
+    formats.forEach((f, i) => {
+      const ms = timings[i].bestMs / copies;
+      out.push(
+        result(ctx, `streamed GEMV [1x${k}]·[${k}x${n}] ${f.name} (${copies} copies)`, {
+          ms,
+          tokens: 1,
+          flops: 2 * k * n,
+          extra: { medianMs: +(timings[i].medianMs / copies).toFixed(4), weightMB: +(f.bytes / 1e6).toFixed(1), weightGBps: +(f.bytes / (ms * 1e6)).toFixed(1), medianGBps: +((f.bytes * copies) / (timings[i].medianMs * 1e6)).toFixed(1) },
+        }),
+      );
+    });
+    x.dispose();
+    for (const stack of stacks) for (const l of stack) l.dispose();
+  }
+  out.push({ name: `streamProbe (256 MB read, ${addon.threads()} threads): ${addon.streamProbe(256e6, 5).toFixed(1)} GB/s`, backend: ctx.backend });
+  return out;
+}

@@ -25,32 +25,46 @@ static inline __m512 widen(const uint16_t* p) {
   return _mm512_cvtph_ps(h);
 }
 
-// C[i, j] (i < R, j < NB) = sum_k A[i, k] * W[j, k].
+// C[i, j] (i < R, j < NB) = sum_k A[i, k] * W[j, k]. Decode streams every weight once: the next
+// group of NB channels is prefetched at the same position (NB interleaved rows are too many short
+// streams for the hardware prefetcher), and one row keeps U = 2 accumulator sets so the FMA
+// latency does not bound it.
 template <int R, int NB, int KIND>
 static void w16dot(long K, const float* A, const uint16_t* W, float* C, long ldc) {
-  __m512 acc[R][NB];
-  for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) acc[i][j] = _mm512_setzero_ps();
+  constexpr int U = R == 1 ? 2 : 1;
+  __m512 acc[U][R][NB];
+  for (int u = 0; u < U; u++)
+    for (int i = 0; i < R; i++)
+      for (int j = 0; j < NB; j++) acc[u][i][j] = _mm512_setzero_ps();
   long k = 0;
-  for (; k + 16 <= K; k += 16) {
-    __m512 w[NB];
-    for (int j = 0; j < NB; j++) w[j] = widen<KIND>(W + j * K + k);
-    for (int i = 0; i < R; i++) {
-      const __m512 a = _mm512_loadu_ps(A + i * K + k);
-      for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+  for (; k + 16 * U <= K; k += 16 * U) {
+    if ((k & 31) == 0)
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(W + (2 * NB + j) * K + k), _MM_HINT_T0);
+#pragma GCC unroll 2
+    for (int u = 0; u < U; u++) {
+      __m512 w[NB];
+      for (int j = 0; j < NB; j++) w[j] = widen<KIND>(W + j * K + k + 16 * u);
+      for (int i = 0; i < R; i++) {
+        const __m512 a = _mm512_loadu_ps(A + i * K + k + 16 * u);
+        for (int j = 0; j < NB; j++) acc[u][i][j] = _mm512_fmadd_ps(a, w[j], acc[u][i][j]);
+      }
     }
   }
-  if (k < K) {
-    const __mmask16 m = static_cast<__mmask16>((1u << (K - k)) - 1);
+  for (; k < K; k += 16) {
+    const __mmask16 m = K - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - k)) - 1);
     __m512 w[NB];
     for (int j = 0; j < NB; j++) w[j] = widen<KIND>(W + j * K + k, m);
     for (int i = 0; i < R; i++) {
       const __m512 a = _mm512_maskz_loadu_ps(m, A + i * K + k);
-      for (int j = 0; j < NB; j++) acc[i][j] = _mm512_fmadd_ps(a, w[j], acc[i][j]);
+      for (int j = 0; j < NB; j++) acc[0][i][j] = _mm512_fmadd_ps(a, w[j], acc[0][i][j]);
     }
   }
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) C[i * ldc + j] = _mm512_reduce_add_ps(acc[i][j]);
+    for (int j = 0; j < NB; j++) {
+      __m512 s = acc[0][i][j];
+      for (int u = 1; u < U; u++) s = _mm512_add_ps(s, acc[u][i][j]);
+      C[i * ldc + j] = _mm512_reduce_add_ps(s);
+    }
 }
 
 // acc_q[0, len) += a[q] * W[0, len) for q < 4 (each weight vector widened once).
