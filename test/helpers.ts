@@ -5,6 +5,7 @@ import { tf } from '../core/tf.js';
 import * as path from 'node:path';
 import { fixturePath, packageRoot } from './paths.js';
 import { selectBackend, type BackendName } from '../backend/select.js';
+import type { Rng } from '../core/random.js';
 
 export { fixturePath };
 
@@ -80,4 +81,29 @@ function checkOneLineError(e: unknown, msg: string | RegExp): void {
   if (typeof msg === 'string') assert.is((e as Error).message, msg);
   else assert.match((e as Error).message, msg);
   assert.not.match((e as Error).message, /\n/);
+}
+
+/** Random token ids in [3, vocab) (no special ids), [rows, cols] int32. */
+export function randomIds(rng: Rng, rows: number, cols: number, vocab: number): tf.Tensor2D {
+  return tf.tensor2d(Array.from({ length: rows * cols }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))), [rows, cols], 'int32');
+}
+
+/** Two logits tensors [..., vocab] side by side: the largest absolute difference and the share of rows with the same argmax. */
+export function logitAgreement(a: tf.Tensor, b: tf.Tensor): { maxAbs: number; top1: number } {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  const v = a.shape[a.shape.length - 1];
+  let maxAbs = 0;
+  let agree = 0;
+  for (let r = 0; r < x.length / v; r++) {
+    let ia = 0;
+    let ib = 0;
+    for (let j = 0; j < v; j++) {
+      maxAbs = Math.max(maxAbs, Math.abs(x[r * v + j] - y[r * v + j]));
+      if (x[r * v + j] > x[r * v + ia]) ia = j;
+      if (y[r * v + j] > y[r * v + ib]) ib = j;
+    }
+    if (ia === ib) agree++;
+  }
+  return { maxAbs, top1: agree / (x.length / v) };
 }

@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
-import { fixturePath, useBackend } from './helpers.js';
+import { fixturePath, logitAgreement, randomIds, useBackend } from './helpers.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
@@ -29,28 +29,7 @@ test.before.each(async () => {
   await useBackend('wasm');
 });
 
-function maxAbsAndTop1(a: tf.Tensor, b: tf.Tensor): { maxAbs: number; top1: number } {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  const v = a.shape[a.shape.length - 1];
-  let maxAbs = 0;
-  let agree = 0;
-  for (let r = 0; r < x.length / v; r++) {
-    let ia = 0;
-    let ib = 0;
-    for (let j = 0; j < v; j++) {
-      maxAbs = Math.max(maxAbs, Math.abs(x[r * v + j] - y[r * v + j]));
-      if (x[r * v + j] > x[r * v + ia]) ia = j;
-      if (y[r * v + j] > y[r * v + ib]) ib = j;
-    }
-    if (ia === ib) agree++;
-  }
-  return { maxAbs, top1: agree / (x.length / v) };
-}
 
-function ids(rng: Rng, rows: number, cols: number, vocab: number): tf.Tensor2D {
-  return tf.tensor2d(Array.from({ length: rows * cols }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))), [rows, cols], 'int32');
-}
 
 function xglmLogits(lm: XGLMForCausalLM, input: tf.Tensor2D): tf.Tensor {
   return tf.tidy(() => lm.forward({ inputIds: input }).logits);
@@ -65,7 +44,7 @@ test('xglm-tiny bfloat16: released table gives the same logits and tokens bit fo
   const released = XGLMForCausalLM.fromCheckpoint(ck);
   applyWeightPrecision(kept, 'bfloat16');
   applyWeightPrecision(released, 'bfloat16');
-  const input = ids(new Rng(3), 2, 12, kept.config.vocabSize);
+  const input = randomIds(new Rng(3), 2, 12, kept.config.vocabSize);
   const bytes = tf.memory().numBytes;
   const tensors = tf.memory().numTensors;
   const freed = releaseTiedTables(released);
@@ -96,14 +75,14 @@ test('xglm-tiny and nllb-moe-tiny int8: released tables stay within the int8 bou
   const f32 = XGLMForCausalLM.fromCheckpoint(xck);
   const q8 = XGLMForCausalLM.fromCheckpoint(xck);
   applyWeightPrecision(q8, 'int8');
-  const input = ids(new Rng(4), 2, 12, f32.config.vocabSize);
+  const input = randomIds(new Rng(4), 2, 12, f32.config.vocabSize);
   const before = xglmLogits(q8, input);
   assert.ok(releaseTiedTables(q8) > 0);
   const a = xglmLogits(f32, input);
   const b = xglmLogits(q8, input);
-  const r = maxAbsAndTop1(a, b);
-  if (process.env.POLYGLOT_DEBUG) console.log('xglm int8 released', r, maxAbsAndTop1(before, b));
-  assert.ok(maxAbsAndTop1(before, b).maxAbs > 0, 'the lookups now read the float16 copy');
+  const r = logitAgreement(a, b);
+  if (process.env.POLYGLOT_DEBUG) console.log('xglm int8 released', r, logitAgreement(before, b));
+  assert.ok(logitAgreement(before, b).maxAbs > 0, 'the lookups now read the float16 copy');
   assert.ok(r.maxAbs <= 0.15, `max abs logit error ${r.maxAbs}`);
   assert.ok(r.top1 >= 0.9, `top-1 agreement ${r.top1}`);
   tf.dispose([a, b, before, input]);
@@ -116,10 +95,10 @@ test('xglm-tiny and nllb-moe-tiny int8: released tables stay within the int8 bou
   applyWeightPrecision(nq8, 'int8');
   assert.is(releaseTiedTables(nq8), 4 * nf32.config.vocabSize * nf32.config.dModel);
   const rng = new Rng(5);
-  const src = ids(rng, 2, 10, 1204);
-  const tgt = ids(rng, 2, 9, 1204);
+  const src = randomIds(rng, 2, 10, 1204);
+  const tgt = randomIds(rng, 2, 9, 1204);
   const [la, lb] = tf.tidy(() => [nf32.forward({ inputIds: src, decoderInputIds: tgt }).logits, nq8.forward({ inputIds: src, decoderInputIds: tgt }).logits]);
-  const n = maxAbsAndTop1(la, lb);
+  const n = logitAgreement(la, lb);
   if (process.env.POLYGLOT_DEBUG) console.log('nllb int8 released', n);
   assert.ok(n.maxAbs > 0 && n.maxAbs <= 0.5, `max abs logit error ${n.maxAbs}`);
   assert.ok(n.top1 >= 0.9, `top-1 agreement ${n.top1}`);
@@ -140,7 +119,7 @@ test('inference loads: tables go straight to native memory; the same logits as r
     assert.is(fullBytes - leanBytes, 4 * full.config.vocabSize * full.config.dModel, `${weights}: the heap never held the table`);
     assert.not.ok(lean.namedParameters().some((p) => p.name === 'model.embed_tokens.weight'));
     releaseTiedTables(full);
-    const input = ids(new Rng(6), 2, 10, full.config.vocabSize);
+    const input = randomIds(new Rng(6), 2, 10, full.config.vocabSize);
     const a = xglmLogits(full, input);
     const b = xglmLogits(lean, input);
     assert.equal(Array.from(b.dataSync()), Array.from(a.dataSync()), `${weights}: same logits`);
@@ -155,8 +134,8 @@ test('inference loads: tables go straight to native memory; the same logits as r
     const lean = (await loadTranslator(fixturePath(fixture), { weights: 'int8', inference: true })).model;
     releaseTiedTables(full);
     const rng = new Rng(8);
-    const src = ids(rng, 2, 7, full.config.vocabSize);
-    const tgt = ids(rng, 2, 5, full.config.vocabSize);
+    const src = randomIds(rng, 2, 7, full.config.vocabSize);
+    const tgt = randomIds(rng, 2, 5, full.config.vocabSize);
     const [la, lb] = tf.tidy(() => [full.forward({ inputIds: src, decoderInputIds: tgt }).logits, lean.forward({ inputIds: src, decoderInputIds: tgt }).logits]);
     assert.equal(Array.from(lb.dataSync()), Array.from(la.dataSync()), `${fixture}: same logits`);
     tf.dispose([la, lb, src, tgt]);

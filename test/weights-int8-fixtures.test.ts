@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
-import { fixturePath, useBackend } from './helpers.js';
+import { fixturePath, logitAgreement, randomIds, useBackend } from './helpers.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { NllbMoeForConditionalGeneration } from '../models/nllb-moe/model.js';
@@ -24,33 +24,8 @@ test.before.each(async () => {
   await useBackend('wasm');
 });
 
-interface Agreement {
-  maxAbs: number;
-  top1: number;
-}
 
-function compare(a: tf.Tensor, b: tf.Tensor): Agreement {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  const v = a.shape[a.shape.length - 1];
-  let maxAbs = 0;
-  let agree = 0;
-  for (let r = 0; r < x.length / v; r++) {
-    let ia = 0;
-    let ib = 0;
-    for (let j = 0; j < v; j++) {
-      maxAbs = Math.max(maxAbs, Math.abs(x[r * v + j] - y[r * v + j]));
-      if (x[r * v + j] > x[r * v + ia]) ia = j;
-      if (y[r * v + j] > y[r * v + ib]) ib = j;
-    }
-    if (ia === ib) agree++;
-  }
-  return { maxAbs, top1: agree / (x.length / v) };
-}
 
-function ids(rng: Rng, rows: number, cols: number, vocab: number): tf.Tensor2D {
-  return tf.tensor2d(Array.from({ length: rows * cols }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))), [rows, cols], 'int32');
-}
 
 test('xglm-tiny: int8 logits within 0.15 of float32, top-1 agreement >= 90%, natively', () => {
   const ck = openCheckpoint(fixturePath('xglm-tiny'));
@@ -59,11 +34,11 @@ test('xglm-tiny: int8 logits within 0.15 of float32, top-1 agreement >= 90%, nat
   const report = applyWeightPrecision(q8, 'int8');
   assert.ok(report.tensors >= 4 * 2 + 2, `linear kernels quantized: ${report.tensors}`);
   if (nativeAddon() !== undefined) assert.ok(report.native && report.nativeBytes > 0, 'int8 weights in native memory');
-  const input = ids(new Rng(4), 2, 12, f32.config.vocabSize);
+  const input = randomIds(new Rng(4), 2, 12, f32.config.vocabSize);
   const before = tf.memory().numTensors;
   const a = f32.forward({ inputIds: input });
   const b = q8.forward({ inputIds: input });
-  const r = compare(a.logits, b.logits);
+  const r = logitAgreement(a.logits, b.logits);
   if (process.env.POLYGLOT_DEBUG) console.log('xglm int8', r);
   tf.dispose([a.logits, a.lastHiddenState, b.logits, b.lastHiddenState, ...a.presentKeyValues.flatMap((kv) => [kv.key, kv.value]), ...b.presentKeyValues.flatMap((kv) => [kv.key, kv.value])]);
   assert.is(tf.memory().numTensors, before, 'tensors flat');
@@ -81,10 +56,10 @@ test('nllb-moe-tiny: int8 logits within 0.5 of float32, top-1 agreement >= 90%',
   const q8 = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   applyWeightPrecision(q8, 'int8');
   const rng = new Rng(5);
-  const src = ids(rng, 2, 10, 1204);
-  const tgt = ids(rng, 2, 9, 1204);
+  const src = randomIds(rng, 2, 10, 1204);
+  const tgt = randomIds(rng, 2, 9, 1204);
   const [la, lb] = tf.tidy(() => [f32.forward({ inputIds: src, decoderInputIds: tgt }).logits, q8.forward({ inputIds: src, decoderInputIds: tgt }).logits]);
-  const r = compare(la, lb);
+  const r = logitAgreement(la, lb);
   if (process.env.POLYGLOT_DEBUG) console.log('nllb int8', r);
   tf.dispose([la, lb]);
   assert.ok(r.maxAbs > 0 && r.maxAbs <= 0.5, `max abs logit error ${r.maxAbs}`);

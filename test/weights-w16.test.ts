@@ -26,7 +26,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
 import { Rng } from '../core/random.js';
-import { fixturePath, projectFixturePath, useBackend } from './helpers.js';
+import { fixturePath, logitAgreement, projectFixturePath, randomIds, useBackend } from './helpers.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { convertCheckpoint } from '../convert/convert.js';
 import type { HfCheckpoint, TensorSource } from '../convert/checkpoint.js';
@@ -47,28 +47,7 @@ test.before(async () => {
 const XGLM_BOUND: Record<W16Dtype, number> = { bfloat16: 0.1, float16: 0.015 };
 const NLLB_BOUND: Record<W16Dtype, number> = { bfloat16: 1.5, float16: 0.05 };
 
-function ids(rng: Rng, rows: number, cols: number, vocab: number): tf.Tensor2D {
-  return tf.tensor2d(Array.from({ length: rows * cols }, () => 3 + Math.floor(rng.uniform() * (vocab - 3))), [rows, cols], 'int32');
-}
 
-function compare(a: tf.Tensor, b: tf.Tensor): { maxAbs: number; top1: number } {
-  const x = a.dataSync();
-  const y = b.dataSync();
-  const v = a.shape[a.shape.length - 1];
-  let maxAbs = 0;
-  let agree = 0;
-  for (let r = 0; r < x.length / v; r++) {
-    let ia = 0;
-    let ib = 0;
-    for (let j = 0; j < v; j++) {
-      maxAbs = Math.max(maxAbs, Math.abs(x[r * v + j] - y[r * v + j]));
-      if (x[r * v + j] > x[r * v + ia]) ia = j;
-      if (y[r * v + j] > y[r * v + ib]) ib = j;
-    }
-    if (ia === ib) agree++;
-  }
-  return { maxAbs, top1: agree / (x.length / v) };
-}
 
 function xglmLogits(lm: XGLMForCausalLM, input: tf.Tensor2D): tf.Tensor {
   const out = lm.forward({ inputIds: input });
@@ -114,12 +93,12 @@ for (const dtype of ['bfloat16', 'float16'] as const) {
       assert.is(report.nativeBytes, 2 * (linear + c.vocabSize * c.dModel), 'reported native bytes');
       assert.is(floatBytes - heapBytes, 4 * linear, 'the heap holds no float32 linear weight');
     }
-    const input = ids(new Rng(4), 2, 12, c.vocabSize);
+    const input = randomIds(new Rng(4), 2, 12, c.vocabSize);
     const before = tf.memory().numTensors;
     const a = xglmLogits(f32, input);
     const b = xglmLogits(loaded, input);
     const b2 = xglmLogits(after, input);
-    const r = compare(a, b);
+    const r = logitAgreement(a, b);
     if (process.env.POLYGLOT_DEBUG) console.log(`xglm ${dtype}`, r);
     assert.equal(b.dataSync(), b2.dataSync(), 'loaded as 16-bit = converted after loading, bit for bit');
     assert.ok(r.maxAbs > 0, 'the 16-bit weights change the numbers');
@@ -178,7 +157,7 @@ test('a bf16 checkpoint (convert --dtype bfloat16) loads its Linear weights as s
     assert.is(floatHeap - heap, 4 * linear, 'the heap holds no Linear weight (float32 load minus 4 bytes a Linear weight)');
     if (nativeAddon() !== undefined) assert.is(nativeW16Bytes() - w16Before, 2 * (linear + c.vocabSize * c.dModel), '2 bytes a weight in native memory');
     const ref = XGLMForCausalLM.fromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')), { weights: 'bfloat16' });
-    const input = ids(new Rng(6), 2, 9, c.vocabSize);
+    const input = randomIds(new Rng(6), 2, 9, c.vocabSize);
     const a = xglmLogits(ref, input);
     const b = xglmLogits(lm, input);
     assert.equal(b.dataSync(), a.dataSync(), 'bit for bit');
@@ -196,10 +175,10 @@ test('xglm-silu-bf16 (a bf16 fixture): --weights bfloat16 = the float32 upcast u
   const { ck: rec, decoded } = recorded(ck);
   const lm = XGLMForCausalLM.fromCheckpoint(rec, { weights: 'bfloat16' });
   assert.equal([...decoded].filter((n) => LINEAR.test(n)), [], 'no Linear weight decoded');
-  const input = ids(new Rng(7), 2, 8, lm.config.vocabSize);
+  const input = randomIds(new Rng(7), 2, 8, lm.config.vocabSize);
   const a = xglmLogits(f32, input);
   const b = xglmLogits(lm, input);
-  const r = compare(a, b);
+  const r = logitAgreement(a, b);
   assert.ok(r.maxAbs <= 1e-5, `max abs ${r.maxAbs}`);
   tf.dispose([a, b, input]);
   f32.dispose();
@@ -210,8 +189,8 @@ test('nllb-moe-tiny --weights bfloat16 / float16: logits within bound of float32
   const ck = openCheckpoint(fixturePath('nllb-moe-tiny'));
   const f32 = NllbMoeForConditionalGeneration.fromCheckpoint(ck);
   const rng = new Rng(5);
-  const src = ids(rng, 2, 10, 1204);
-  const tgt = ids(rng, 2, 9, 1204);
+  const src = randomIds(rng, 2, 10, 1204);
+  const tgt = randomIds(rng, 2, 9, 1204);
   const mask = tf.onesLike(src);
   const greedy = async (m: NllbMoeForConditionalGeneration): Promise<number[][]> => {
     const session = new NllbMoeSession(m, src, mask);
@@ -230,7 +209,7 @@ test('nllb-moe-tiny --weights bfloat16 / float16: logits within bound of float32
     assert.not.ok(names.some((n) => /experts\.expert_\d+\.fc1\.weight$/.test(n)), 'experts are 16-bit');
     const before = tf.memory().numTensors;
     const [la, lb] = tf.tidy(() => [f32.forward({ inputIds: src, decoderInputIds: tgt }).logits, m.forward({ inputIds: src, decoderInputIds: tgt }).logits]);
-    const r = compare(la, lb);
+    const r = logitAgreement(la, lb);
     if (process.env.POLYGLOT_DEBUG) console.log(`nllb ${dtype}`, r);
     assert.ok(r.maxAbs > 0 && r.maxAbs <= NLLB_BOUND[dtype], `${dtype}: max abs logit error ${r.maxAbs}`);
     assert.ok(r.top1 >= 0.9, `${dtype}: top-1 agreement ${r.top1}`);
