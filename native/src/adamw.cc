@@ -12,11 +12,14 @@
 // change the rounding: the file has no FMA target, and contraction is off besides.
 #pragma GCC optimize("fp-contract=off")
 #include "adamw.h"
+#include "napi_util.h"
 
 #include <cmath>
 
 namespace polyglot {
 namespace {
+
+using napi::fail;
 
 AdamWHost g_host{};
 
@@ -68,37 +71,20 @@ void run_chunk(void* ctx, long task, int) {
   else update<false, false>(j, begin, end);
 }
 
-napi_value fail(napi_env env, const char* msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
-bool f64array(napi_env env, napi_value v, const double** data, size_t* len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  void* p = nullptr;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, len, &p, nullptr, nullptr) != napi_ok || type != napi_float64_array) return false;
-  *data = static_cast<const double*>(p);
-  return true;
-}
-
 napi_value AdamWStep(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
   napi_value argv[4];
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < 4) return fail(env, "polyglot native: adamwStep expects (heap, offsets, count, scalars)");
+  if (!napi::args(env, info, 4, argv)) return nullptr;
   void* heap = nullptr;
   size_t heap_bytes = 0;
-  bool is_ab = false;
-  napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &heap, &heap_bytes) != napi_ok || heap == nullptr) return fail(env, "polyglot native: adamwStep expects the wasm heap's ArrayBuffer");
-  const double* off = nullptr;
-  const double* s = nullptr;
+  if (!napi::heap(env, argv[0], &heap, &heap_bytes)) return nullptr;
+  void* off_p = nullptr;
+  void* s_p = nullptr;
   size_t n_off = 0, n_s = 0;
-  if (!f64array(env, argv[1], &off, &n_off) || n_off != 7 || !f64array(env, argv[3], &s, &n_s) || n_s != 8) return fail(env, "polyglot native: adamwStep expects 7 offsets and 8 scalars (Float64Array)");
-  double count_d = 0;
-  napi_get_value_double(env, argv[2], &count_d);
-  const long count = static_cast<long>(count_d);
+  if (!napi::typed(env, argv[1], napi_float64_array, &off_p, &n_off) || n_off != 7 || !napi::typed(env, argv[3], napi_float64_array, &s_p, &n_s) || n_s != 8)
+    return fail(env, "polyglot native: adamwStep expects 7 offsets and 8 scalars (Float64Array)");
+  const double* off = static_cast<const double*>(off_p);
+  const double* s = static_cast<const double*>(s_p);
+  const long count = static_cast<long>(napi::num(env, argv[2]));
   const size_t floats = heap_bytes / sizeof(float);
   for (size_t i = 0; i < 7; i++) {
     if (!(off[i] >= 0) || count < 0 || off[i] + static_cast<double>(count) > static_cast<double>(floats)) return fail(env, "polyglot native: adamwStep offset outside the heap");

@@ -15,6 +15,7 @@
 #include "probe.h"
 #include "q8.h"
 #include "thread_pool.h"
+#include "napi_util.h"
 #include "adamw.h"
 #include "gather_rows.h"
 #include "w16_napi.h"
@@ -22,6 +23,14 @@
 
 namespace polyglot {
 namespace {
+
+using napi::args;
+using napi::fail;
+using napi::flag;
+using napi::num;
+using napi::number;
+using napi::string;
+using napi::typed;
 
 enum class Isa { kNone, kAvx2, kAvx512 };
 
@@ -63,51 +72,13 @@ ThreadPool& pool() {
 
 const char* isa_name(Isa isa) { return isa == Isa::kAvx512 ? "avx512" : isa == Isa::kAvx2 ? "avx2" : "none"; }
 
-napi_value throw_error(napi_env env, const char* msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
-bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
-    napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
-    return false;
-  }
-  return true;
-}
-
-double num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-bool flag(napi_env env, napi_value v) {
-  bool b = false;
-  napi_get_value_bool(env, v, &b);
-  return b;
-}
-
-napi_value make_string(napi_env env, const char* s) {
-  napi_value out;
-  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
-  return out;
-}
-
-napi_value make_number(napi_env env, double d) {
-  napi_value out;
-  napi_create_double(env, d, &out);
-  return out;
-}
-
 // isa(): the instruction set the kernels use ("avx512" | "avx2" | "none").
-napi_value Isa_(napi_env env, napi_callback_info) { return make_string(env, isa_name(g_isa)); }
+napi_value Isa_(napi_env env, napi_callback_info) { return string(env, isa_name(g_isa)); }
 
 // setIsa(name): force a lower instruction set (tests run both kernels); returns the one in use.
 napi_value SetIsa(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return nullptr;
+  if (!args(env, info, 1, argv)) return nullptr;
   char buf[16] = {0};
   size_t len = 0;
   napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
@@ -115,31 +86,26 @@ napi_value SetIsa(napi_env env, napi_callback_info info) {
   if (want == "avx2" && g_best != Isa::kNone) g_isa = Isa::kAvx2;
   else if (want == "avx512" && g_best == Isa::kAvx512) g_isa = Isa::kAvx512;
   else if (want == "best") g_isa = g_best;
-  return make_string(env, isa_name(g_isa));
+  return string(env, isa_name(g_isa));
 }
 
-napi_value Threads(napi_env env, napi_callback_info) { return make_number(env, pool().threads()); }
+napi_value Threads(napi_env env, napi_callback_info) { return number(env, pool().threads()); }
 
 // setThreads(n): replaces the pool (benchmarks compare 1 and 2 threads).
 napi_value SetThreads(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!get_args(env, info, 1, argv)) return nullptr;
+  if (!args(env, info, 1, argv)) return nullptr;
   int n = static_cast<int>(num(env, argv[0]));
   if (n < 1) n = 1;
   if (n > 64) n = 64;
   g_pool.reset();
   g_pool = std::make_unique<ThreadPool>(n);
-  return make_number(env, n);
+  return number(env, n);
 }
 
 bool buffer_data(napi_env env, napi_value v, float** data, size_t* bytes) {
   void* p = nullptr;
-  bool is_ab = false;
-  napi_is_arraybuffer(env, v, &is_ab);
-  if (!is_ab || napi_get_arraybuffer_info(env, v, &p, bytes) != napi_ok || p == nullptr) {
-    napi_throw_type_error(env, nullptr, "polyglot native: expected the wasm heap's ArrayBuffer");
-    return false;
-  }
+  if (!napi::heap(env, v, &p, bytes)) return false;
   *data = static_cast<float*>(p);
   return true;
 }
@@ -148,8 +114,8 @@ bool buffer_data(napi_env env, napi_value v, float** data, size_t* bytes) {
 //        biasOffset (-1 none), biasLen, activation, alpha). Offsets count floats.
 napi_value Matmul(napi_env env, napi_callback_info info) {
   napi_value argv[12];
-  if (!get_args(env, info, 12, argv)) return nullptr;
-  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  if (!args(env, info, 12, argv)) return nullptr;
+  if (g_isa == Isa::kNone) return fail(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
   float* base = nullptr;
   size_t bytes = 0;
   if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
@@ -159,7 +125,7 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   bool is_ta = false;
   napi_is_typedarray(env, argv[1], &is_ta);
   if (!is_ta || napi_get_typedarray_info(env, argv[1], &type, &len, &offs, nullptr, nullptr) != napi_ok || type != napi_float64_array || len % 2 != 0) {
-    return throw_error(env, "polyglot native: abOffsets must be a Float64Array of pairs");
+    return fail(env, "polyglot native: abOffsets must be a Float64Array of pairs");
   }
   GemmArgs g;
   g.base = base;
@@ -180,12 +146,12 @@ napi_value Matmul(napi_env env, napi_callback_info info) {
   const double mk = static_cast<double>(g.m) * g.k, kn = static_cast<double>(g.k) * g.n;
   for (long b = 0; b < g.batches; b++) {
     if (g.ab_offsets[2 * b] < 0 || g.ab_offsets[2 * b] + mk > floats || g.ab_offsets[2 * b + 1] < 0 || g.ab_offsets[2 * b + 1] + kn > floats)
-      return throw_error(env, "polyglot native: matmul operand outside the heap");
+      return fail(env, "polyglot native: matmul operand outside the heap");
   }
   if (g.m < 0 || g.n < 0 || g.k < 0 || g.c_offset < 0 || g.c_offset + static_cast<double>(g.batches) * g.m * g.n > floats ||
       (g.bias_offset >= 0 && g.bias_offset + static_cast<double>(g.bias_len) > floats) ||
       static_cast<int>(g.act) < 0 || static_cast<int>(g.act) > 5)
-    return throw_error(env, "polyglot native: matmul output or bias outside the heap");
+    return fail(env, "polyglot native: matmul output or bias outside the heap");
   if (g_isa == Isa::kAvx512) gemm_f32_avx512(g, pool());
   else gemm_f32_avx2(g, pool());
   return nullptr;
@@ -203,25 +169,18 @@ void free_q8(napi_env, void* data, void*) {
   delete w;
 }
 
-bool typed(napi_env env, napi_value v, napi_typedarray_type want, void** data, size_t* len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  napi_is_typedarray(env, v, &is_ta);
-  return is_ta && napi_get_typedarray_info(env, v, &type, len, data, nullptr, nullptr) == napi_ok && type == want;
-}
-
 // q8Weight(q: Int8Array [n*k], scale: Float32Array [n], k, n): copies into native memory
 // (freed when the returned handle is garbage collected).
 napi_value Q8Weight_(napi_env env, napi_callback_info info) {
   napi_value argv[4];
-  if (!get_args(env, info, 4, argv)) return nullptr;
+  if (!args(env, info, 4, argv)) return nullptr;
   void* q = nullptr;
   void* s = nullptr;
   size_t qlen = 0, slen = 0;
   const long k = static_cast<long>(num(env, argv[2])), n = static_cast<long>(num(env, argv[3]));
   if (!typed(env, argv[0], napi_int8_array, &q, &qlen) || !typed(env, argv[1], napi_float32_array, &s, &slen) || k <= 0 || n <= 0 ||
       qlen != static_cast<size_t>(n) * k || slen != static_cast<size_t>(n))
-    return throw_error(env, "polyglot native: q8Weight expects Int8Array[n*k], Float32Array[n], k, n");
+    return fail(env, "polyglot native: q8Weight expects Int8Array[n*k], Float32Array[n], k, n");
   auto* w = new Q8Weight;
   w->k = k;
   w->n = n;
@@ -233,7 +192,7 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
     std::free(w->scale);
     std::free(w->colsum);
     delete w;
-    return throw_error(env, "polyglot native: out of memory for int8 weights");
+    return fail(env, "polyglot native: out of memory for int8 weights");
   }
   std::memcpy(w->q, q, qlen);
   std::memcpy(w->scale, s, slen * 4);
@@ -269,7 +228,7 @@ napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
     napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
     return nullptr;
   }
-  if (g_isa == Isa::kNone) return throw_error(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
+  if (g_isa == Isa::kNone) return fail(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
   float* base = nullptr;
   size_t bytes = 0;
   if (!buffer_data(env, argv[0], &base, &bytes)) return nullptr;
@@ -279,9 +238,9 @@ napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
   const double floats = static_cast<double>(bytes / sizeof(float));
   const double from = static_cast<double>(transposed ? w->n : w->k), to = static_cast<double>(transposed ? w->k : w->n);
   if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * from > floats || c_off + m * to > floats)
-    return throw_error(env, "polyglot native: int8 matmul operand outside the heap");
+    return fail(env, "polyglot native: int8 matmul operand outside the heap");
   const double bias_off = !transposed && argc >= 6 ? num(env, argv[5]) : -1;
-  if (bias_off >= 0 && bias_off + static_cast<double>(w->n) > floats) return throw_error(env, "polyglot native: int8 matmul bias outside the heap");
+  if (bias_off >= 0 && bias_off + static_cast<double>(w->n) > floats) return fail(env, "polyglot native: int8 matmul bias outside the heap");
   Q8Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
   if (bias_off >= 0) g.bias = base + static_cast<long>(bias_off);
   if (transposed && g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
@@ -302,7 +261,7 @@ napi_value Q8MatmulT(napi_env env, napi_callback_info info) { return q8_product(
 // q8Read(weight, q: Int8Array [n*k], scale: Float32Array [n]): copies the weight back out.
 napi_value Q8Read(napi_env env, napi_callback_info info) {
   napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return nullptr;
+  if (!args(env, info, 3, argv)) return nullptr;
   const Q8Weight* w = q8_handle(env, argv[0]);
   if (w == nullptr) return nullptr;
   void* q = nullptr;
@@ -310,13 +269,13 @@ napi_value Q8Read(napi_env env, napi_callback_info info) {
   size_t qlen = 0, slen = 0;
   if (!typed(env, argv[1], napi_int8_array, &q, &qlen) || !typed(env, argv[2], napi_float32_array, &s, &slen) ||
       qlen != static_cast<size_t>(w->n) * w->k || slen != static_cast<size_t>(w->n))
-    return throw_error(env, "polyglot native: q8Read expects Int8Array[n*k], Float32Array[n]");
+    return fail(env, "polyglot native: q8Read expects Int8Array[n*k], Float32Array[n]");
   std::memcpy(q, w->q, qlen);
   std::memcpy(s, w->scale, slen * 4);
   return nullptr;
 }
 
-napi_value Q8Bytes(napi_env env, napi_callback_info) { return make_number(env, g_q8_bytes); }
+napi_value Q8Bytes(napi_env env, napi_callback_info) { return number(env, g_q8_bytes); }
 
 // int8Mode(name?): "vnni" (int8 activations, when the CPU has AVX-512 VNNI) or "float"
 // (weight-only); without an argument, the mode in use. Returns the mode in use.
@@ -332,17 +291,17 @@ napi_value Int8Mode(napi_env env, napi_callback_info info) {
     if (want == "vnni") g_vnni = g_has_vnni;
     else if (want == "float") g_vnni = false;
   }
-  return make_string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
+  return string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
 }
 
 // streamProbe(bytes, reps): best GB/s of reading a fresh buffer with every pool thread (probe.cc).
 napi_value StreamProbe(napi_env env, napi_callback_info info) {
   napi_value argv[2];
-  if (!get_args(env, info, 2, argv)) return nullptr;
+  if (!args(env, info, 2, argv)) return nullptr;
   const double bytes = num(env, argv[0]), reps = num(env, argv[1]);
   if (g_isa == Isa::kNone || !(bytes >= 1 << 20 && bytes <= 1e11) || !(reps >= 1 && reps <= 1000))
-    return throw_error(env, "polyglot native: streamProbe expects bytes in [1 MiB, 100 GB] and reps in [1, 1000] on an AVX2 CPU");
-  return make_number(env, stream_read_gbs(static_cast<long>(bytes), static_cast<int>(reps), g_isa == Isa::kAvx512, pool()));
+    return fail(env, "polyglot native: streamProbe expects bytes in [1 MiB, 100 GB] and reps in [1, 1000] on an AVX2 CPU");
+  return number(env, stream_read_gbs(static_cast<long>(bytes), static_cast<int>(reps), g_isa == Isa::kAvx512, pool()));
 }
 
 napi_value Init(napi_env env, napi_value exports) {

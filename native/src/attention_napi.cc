@@ -2,26 +2,22 @@
 // absent), dims: Float64Array [b, tq, heads, hd, len, cap, mb, mh, mq], scale): the fused
 // attention of attention.h on the wasm heap. Every operand is bounds-checked against the heap.
 #include "attention_napi.h"
+#include "napi_util.h"
 
 #include "attention.h"
 
 namespace polyglot {
 namespace {
 
+using napi::fail;
+
 AttentionHost g_host{};
 
-napi_value fail(napi_env env, const char* msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
+// A Float64Array of exactly `want` values.
 bool f64array(napi_env env, napi_value v, size_t want, const double** data) {
-  bool is_ta = false;
-  napi_typedarray_type type;
-  size_t len = 0;
   void* p = nullptr;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, &len, &p, nullptr, nullptr) != napi_ok || type != napi_float64_array || len != want) return false;
+  size_t len = 0;
+  if (!napi::typed(env, v, napi_float64_array, &p, &len) || len != want) return false;
   *data = static_cast<const double*>(p);
   return true;
 }
@@ -33,9 +29,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   if (g_host.isa() == 0) return fail(env, "polyglot native: this CPU has neither AVX2 nor AVX-512");
   void* p = nullptr;
   size_t bytes = 0;
-  bool is_ab = false;
-  napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &p, &bytes) != napi_ok || p == nullptr) return fail(env, "polyglot native: expected the wasm heap's ArrayBuffer");
+  if (!napi::heap(env, argv[0], &p, &bytes)) return nullptr;
   const double* off = nullptr;
   const double* dim = nullptr;
   if (!f64array(env, argv[1], 7, &off) || !f64array(env, argv[2], 9, &dim)) return fail(env, "polyglot native: attention expects Float64Array offsets[7] and dims[9]");

@@ -4,6 +4,7 @@
 // (as tfjs' gather then mul on the float table). Offsets:
 // idsOffset counts int32s, outOffset floats. An id outside [0, n) is an error naming it.
 #include "gather_rows.h"
+#include "napi_util.h"
 
 #include <cstdint>
 #include <cstring>
@@ -14,10 +15,7 @@
 namespace polyglot {
 namespace {
 
-napi_value fail(napi_env env, const std::string& msg) {
-  napi_throw_error(env, nullptr, msg.c_str());
-  return nullptr;
-}
+using napi::fail;
 
 float widen(uint16_t h, W16Kind kind) {
   if (kind == W16Kind::kBf16) {
@@ -69,23 +67,14 @@ bool parse(napi_env env, napi_callback_info info, Call* c, long* n, long* k, voi
   }
   void* heap = nullptr;
   size_t bytes = 0;
-  bool is_ab = false;
-  napi_is_arraybuffer(env, argv[0], &is_ab);
-  if (!is_ab || napi_get_arraybuffer_info(env, argv[0], &heap, &bytes) != napi_ok || heap == nullptr) {
-    fail(env, "polyglot native: gatherRows expects the wasm heap's ArrayBuffer");
-    return false;
-  }
+  if (!napi::heap(env, argv[0], &heap, &bytes)) return false;
   napi_valuetype vt;
   napi_typeof(env, argv[1], &vt);
   if (vt != napi_external || napi_get_value_external(env, argv[1], handle_out) != napi_ok) {
     fail(env, "polyglot native: gatherRows expects a weight handle");
     return false;
   }
-  double ids_off = 0, count = 0, out_off = 0, mult = 1;
-  napi_get_value_double(env, argv[2], &ids_off);
-  napi_get_value_double(env, argv[3], &count);
-  napi_get_value_double(env, argv[4], &out_off);
-  napi_get_value_double(env, argv[5], &mult);
+  const double ids_off = napi::num(env, argv[2]), count = napi::num(env, argv[3]), out_off = napi::num(env, argv[4]), mult = napi::num(env, argv[5]);
   const double words = static_cast<double>(bytes) / 4;
   if (!(ids_off >= 0 && count >= 0 && out_off >= 0) || ids_off + count > words || out_off + count * static_cast<double>(*k) > words) {
     fail(env, "polyglot native: gatherRows offsets outside the heap");

@@ -6,10 +6,17 @@
 #include <cstring>
 #include <string>
 
+#include "napi_util.h"
 #include "w16.h"
 
 namespace polyglot {
 namespace {
+
+using napi::args;
+using napi::fail;
+using napi::num;
+using napi::number;
+using napi::string;
 
 W16Host g_host{};
 double g_bytes = 0;
@@ -22,38 +29,6 @@ const bool g_has_bf16 = detected_bf16();
 // bf16 weights: "bf16dot" (activations rounded to bf16, vdpbf16ps) when asked for
 // (POLYGLOT_BF16_ACTIVATIONS=1 or w16Mode) and the CPU has it, else "float" (float32 activations).
 bool g_bf16dot = g_has_bf16 && std::getenv("POLYGLOT_BF16_ACTIVATIONS") != nullptr && std::string(std::getenv("POLYGLOT_BF16_ACTIVATIONS")) == "1";
-
-napi_value fail(napi_env env, const char* msg) {
-  napi_throw_error(env, nullptr, msg);
-  return nullptr;
-}
-
-bool args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
-  size_t argc = want;
-  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
-    napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
-    return false;
-  }
-  return true;
-}
-
-double num(napi_env env, napi_value v) {
-  double d = 0;
-  napi_get_value_double(env, v, &d);
-  return d;
-}
-
-napi_value number(napi_env env, double d) {
-  napi_value out;
-  napi_create_double(env, d, &out);
-  return out;
-}
-
-napi_value string(napi_env env, const char* s) {
-  napi_value out;
-  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
-  return out;
-}
 
 bool u16array(napi_env env, napi_value v, uint16_t** data, size_t* len) {
   bool is_ta = false;

@@ -1,0 +1,76 @@
+// N-API argument helpers shared by the addon's entry points (addon.cc, w16_napi.cc, adamw.cc,
+// gather_rows.cc, attention_napi.cc): each failure throws a JS error and returns
+// nullptr / false, which the entry point returns at once.
+#pragma once
+#define NAPI_VERSION 8
+#include <node_api.h>
+
+#include <cstddef>
+#include <string>
+
+namespace polyglot {
+namespace napi {
+
+inline napi_value fail(napi_env env, const char* msg) {
+  napi_throw_error(env, nullptr, msg);
+  return nullptr;
+}
+
+inline napi_value fail(napi_env env, const std::string& msg) { return fail(env, msg.c_str()); }
+
+// The first `want` arguments (false after throwing when fewer were passed).
+inline bool args(napi_env env, napi_callback_info info, size_t want, napi_value* argv) {
+  size_t argc = want;
+  if (napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr) != napi_ok || argc < want) {
+    napi_throw_type_error(env, nullptr, "polyglot native: wrong number of arguments");
+    return false;
+  }
+  return true;
+}
+
+inline double num(napi_env env, napi_value v) {
+  double d = 0;
+  napi_get_value_double(env, v, &d);
+  return d;
+}
+
+inline bool flag(napi_env env, napi_value v) {
+  bool b = false;
+  napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+inline napi_value number(napi_env env, double d) {
+  napi_value out;
+  napi_create_double(env, d, &out);
+  return out;
+}
+
+inline napi_value string(napi_env env, const char* s) {
+  napi_value out;
+  napi_create_string_utf8(env, s, NAPI_AUTO_LENGTH, &out);
+  return out;
+}
+
+// A typed array of `type` (no throw: callers name what they expected).
+inline bool typed(napi_env env, napi_value v, napi_typedarray_type type, void** data, size_t* len) {
+  bool is_ta = false;
+  napi_typedarray_type found;
+  napi_is_typedarray(env, v, &is_ta);
+  if (!is_ta || napi_get_typedarray_info(env, v, &found, len, data, nullptr, nullptr) != napi_ok || found != type) return false;
+  return true;
+}
+
+// The wasm heap's ArrayBuffer (throws when it is not one).
+inline bool heap(napi_env env, napi_value v, void** data, size_t* bytes) {
+  bool is_ab = false;
+  napi_is_arraybuffer(env, v, &is_ab);
+  if (!is_ab || napi_get_arraybuffer_info(env, v, data, bytes) != napi_ok || *data == nullptr) {
+    napi_throw_type_error(env, nullptr, "polyglot native: expected the wasm heap's ArrayBuffer");
+    return false;
+  }
+  return true;
+}
+
+}  // namespace napi
+}  // namespace polyglot
