@@ -16,6 +16,7 @@
 #include "q8.h"
 #include "thread_pool.h"
 #include "w16_napi.h"
+#include "norm_napi.h"
 
 namespace polyglot {
 namespace {
@@ -360,6 +361,7 @@ napi_value Init(napi_env env, napi_value exports) {
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   // 16-bit weights (w16_napi.cc) share the pool and the instruction set in use.
   w16_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
+  norm_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   return exports;
 }
 
