@@ -79,6 +79,14 @@ export interface NativeAddon {
    * maskBatch, maskHeads, maskQueries]; new keys/values are written into k/v in place.
    */
   attention(heap: ArrayBuffer, offsets: Float64Array, dims: Float64Array, scale: number): void;
+  /** y[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta over rows of d (biased variance; norm_napi.cc). */
+  layerNorm(heap: ArrayBuffer, xOffset: number, gammaOffset: number, betaOffset: number, yOffset: number, rows: number, d: number, eps: number): void;
+  /** dx [rows, d], dgamma [d], dbeta [d] of layerNorm from dy [rows, d]. */
+  layerNormGrad(heap: ArrayBuffer, xOffset: number, gammaOffset: number, dyOffset: number, dxOffset: number, dgammaOffset: number, dbetaOffset: number, rows: number, d: number, eps: number): void;
+  /** y = gelu(x) over n floats; kind 0 exact (erf), 1 tanh form with coefficient c. */
+  gelu(heap: ArrayBuffer, xOffset: number, yOffset: number, n: number, kind: 0 | 1, c: number): void;
+  /** dx = dy * gelu'(x) over n floats (kind, c as gelu). */
+  geluGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, n: number, kind: 0 | 1, c: number): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */

@@ -2,6 +2,7 @@
 import { tf } from '../core/tf.js';
 import type { Ops } from '../ops/ops.js';
 import { eagerOps } from '../ops/eager.js';
+import { nativeLayerNorm } from '../backend/native-layer-norm.js';
 import { PolyglotLayer } from './base.js';
 
 export interface LayerNormConfig {
@@ -24,6 +25,11 @@ export class LayerNorm extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, x: T): T {
+    if ((o as unknown) === eagerOps) {
+      // Eager on the native path: one fused kernel instead of nine tfjs ops (backend/native-layer-norm.ts).
+      const fused = nativeLayerNorm(x as tf.Tensor, this.gamma.read(), this.beta.read(), this.cfg.eps);
+      if (fused !== undefined) return fused as T;
+    }
     const axis = o.rank(x) - 1;
     const mean = o.mean(x, axis, true);
     const centered = o.sub(x, mean);

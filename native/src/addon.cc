@@ -20,6 +20,7 @@
 #include "gather_rows.h"
 #include "w16_napi.h"
 #include "attention_napi.h"
+#include "norm_napi.h"
 
 namespace polyglot {
 namespace {
@@ -328,6 +329,8 @@ napi_value Init(napi_env env, napi_value exports) {
   gather_rows_define(env, exports);
   // Fused decode attention (attention_napi.cc).
   attention_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
+  // Fused LayerNorm and GELU (norm_napi.cc).
+  norm_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   return exports;
 }
 

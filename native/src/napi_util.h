@@ -1,4 +1,4 @@
-// N-API argument helpers shared by the addon's entry points (addon.cc, w16_napi.cc, adamw.cc,
+// N-API argument helpers shared by the addon's entry points (addon.cc, w16_napi.cc, adamw.cc, norm_napi.cc,
 // gather_rows.cc, attention_napi.cc): each failure throws a JS error and returns
 // nullptr / false, which the entry point returns at once.
 #pragma once

@@ -1,0 +1,130 @@
+/**
+ * The fused native LayerNorm and GELU kernels (backend/native-layer-norm.ts, native-gelu.ts,
+ * native/src/norm*) against the tfjs compositions they replace: values and gradients on odd
+ * shapes (1 row, many rows, d not a multiple of the vector width, large offsets), every GELU
+ * form, the kernels really running (call counters), no tensor left behind. Under a gradient tape
+ * the compositions run (the fused gradient kernels are not used by default).
+ */
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { tf } from '../core/tf.js';
+import { Rng } from '../core/random.js';
+import { useBackend } from './helpers.js';
+import { nativeAddon } from '../backend/native.js';
+import { fusedOpsCalls, setFusedOpsEnabled } from '../backend/native-fused.js';
+import { LayerNorm } from '../layers/layer-norm.js';
+import { applyActivation, type ActivationName } from '../layers/activations.js';
+import { eagerOps } from '../ops/eager.js';
+
+await useBackend('wasm');
+test.before.each(async () => {
+  await useBackend('wasm');
+});
+
+function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
+  const x = a.dataSync();
+  const y = b.dataSync();
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] - y[i]));
+  return m;
+}
+
+/** torch's layer_norm in float64 (biased variance, eps inside the sqrt). */
+function layerNorm64(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, d: number, eps: number): Float64Array {
+  const out = new Float64Array(x.length);
+  for (let r = 0; r < x.length / d; r++) {
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += x[r * d + j];
+    mean /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) v += (x[r * d + j] - mean) ** 2;
+    const rstd = 1 / Math.sqrt(v / d + eps);
+    for (let j = 0; j < d; j++) out[r * d + j] = (x[r * d + j] - mean) * rstd * gamma[j] + beta[j];
+  }
+  return out;
+}
+
+/** Runs `fn` with the fused kernels on, then off: [fused, tfjs] results (kept). */
+function bothWays(fn: () => tf.Tensor[]): [tf.Tensor[], tf.Tensor[]] {
+  setFusedOpsEnabled(true);
+  try {
+    const fused = tf.tidy(fn);
+    setFusedOpsEnabled(false);
+    const plain = tf.tidy(fn);
+    return [fused, plain];
+  } finally {
+    setFusedOpsEnabled(true);
+  }
+}
+
+const native = () => nativeAddon() !== undefined;
+
+test('LayerNorm: fused values and gradients (x, gamma, beta) equal the tfjs composition', () => {
+  if (!native()) return;
+  const rng = new Rng(3);
+  for (const [shape, offset] of [[[1, 1, 37], 0], [[3, 5, 64], 1000], [[2, 7, 1030], -3], [[4, 1], 5], [[9, 17], 0]] as [number[], number][]) {
+    const d = shape[shape.length - 1];
+    const ln = new LayerNorm({ dim: d, hfName: 'ln' });
+    const n = shape.reduce((a, b) => a * b, 1);
+    const x = tf.tensor(Array.from({ length: n }, () => offset + rng.normal() * 2), shape);
+    ln.gamma.write(tf.tensor1d(Array.from({ length: d }, () => 1 + 0.3 * rng.normal())));
+    ln.beta.write(tf.tensor1d(Array.from({ length: d }, () => 0.1 * rng.normal())));
+    const w = tf.tensor(Array.from({ length: n }, () => rng.normal()), shape);
+    const calls = fusedOpsCalls.get('PolyglotLayerNormGrad') ?? 0;
+    const before = tf.memory().numTensors;
+    const [fused, plain] = bothWays(() => {
+      const f = (xx: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(w, lnWith(ln, xx, g, b)));
+      const grads = tf.grads(f)([x, ln.gamma.read(), ln.beta.read()]);
+      return [lnWith(ln, x, ln.gamma.read(), ln.beta.read()), ...grads];
+    });
+    // Gradient tapes keep the tfjs composition (backend/native-fused.ts): same gradients, no fused gradient kernel.
+    assert.is(fusedOpsCalls.get('PolyglotLayerNormGrad') ?? 0, calls, 'training keeps the tfjs LayerNorm');
+    assert.ok((fusedOpsCalls.get('PolyglotLayerNorm') ?? 0) > 0, 'the fused LayerNorm ran');
+    // Values against float64: at least as accurate as the composition (both round the mean of
+    // large offsets; neither is exact), and within 1e-5 where offsets are small.
+    const ref = layerNorm64(x.dataSync(), ln.gamma.read().dataSync(), ln.beta.read().dataSync(), d, 1e-5);
+    const err = (t: tf.Tensor) => Math.max(...Array.from(t.dataSync()).map((v, i) => Math.abs(v - ref[i])));
+    assert.ok(err(fused[0]) <= Math.max(2 * err(plain[0]), 1e-5), `[${shape}] offset ${offset}: fused error ${err(fused[0])}, composition ${err(plain[0])}`);
+    const names = ['y', 'dx', 'dgamma', 'dbeta'];
+    fused.forEach((t, i) => {
+      if (i === 0) return;
+      const scale = Math.max(1, ...Array.from(plain[i].dataSync()).map(Math.abs));
+      const diff = maxAbsDiff(t, plain[i]);
+      assert.ok(diff <= (offset === 0 ? 2e-5 : 2e-3) * scale, `[${shape}] offset ${offset}: ${names[i]} differs by ${diff} (scale ${scale})`);
+    });
+    tf.dispose([...fused, ...plain]);
+    assert.is(tf.memory().numTensors, before, 'no tensor left behind');
+    tf.dispose([x, w]);
+    ln.disposeParameters();
+  }
+});
+
+/** LayerNorm of x with the given gamma/beta tensors (the layer reads its variables; this passes them through the same code). */
+function lnWith(ln: LayerNorm, x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor): tf.Tensor {
+  const g0 = ln.gamma.read();
+  const b0 = ln.beta.read();
+  if (g0 === gamma && b0 === beta) return ln.run(eagerOps, x);
+  throw new Error('lnWith: expected the layer variables');
+}
+
+test('GELU (erf and tanh forms): fused values and input gradients equal the tfjs composition', () => {
+  if (!native()) return;
+  const rng = new Rng(4);
+  for (const name of ['gelu', 'gelu_new', 'gelu_fast', 'gelu_pytorch_tanh'] as ActivationName[]) {
+    for (const shape of [[1, 1], [3, 37], [2, 5, 1030]]) {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const x = tf.tensor(Array.from({ length: n }, (_, i) => (i % 11 === 0 ? 12 * rng.normal() : 3 * rng.normal())), shape);
+      const before = tf.memory().numTensors;
+      const [fused, plain] = bothWays(() => [applyActivation(eagerOps, name, x), tf.grad((xx: tf.Tensor) => tf.sum(tf.mul(applyActivation(eagerOps, name, xx), xx)))(x)]);
+      assert.ok(maxAbsDiff(fused[0], plain[0]) <= 2e-6 * 12, `${name} [${shape}]: values differ by ${maxAbsDiff(fused[0], plain[0])}`);
+      assert.ok(maxAbsDiff(fused[1], plain[1]) <= 2e-5 * 12, `${name} [${shape}]: gradients differ by ${maxAbsDiff(fused[1], plain[1])}`);
+      tf.dispose([...fused, ...plain]);
+      assert.is(tf.memory().numTensors, before);
+      x.dispose();
+    }
+  }
+  assert.ok((fusedOpsCalls.get('PolyglotGelu') ?? 0) > 0, 'the fused GELU kernel ran');
+  assert.is(fusedOpsCalls.get('PolyglotGeluGrad') ?? 0, 0, 'training keeps the tfjs GELU');
+});
+
+test.run();
