@@ -123,7 +123,7 @@ export function formatResult(r: BenchResult): string {
 }
 
 /** Options that never take a value (`--json=path` still can). */
-const FLAGS = new Set(['quick', 'list', 'json', 'full', 'sweep', 'help', 'profile', 'keep-table']);
+const FLAGS = new Set(['quick', 'list', 'json', 'full', 'sweep', 'help', 'profile', 'release-table']);
 
 /** Parses `[names...] --backend x --json[=file] --quick --key value` style arguments. */
 export function parseBenchArgs(argv: string[]): { names: string[]; options: Record<string, string | boolean> } {
