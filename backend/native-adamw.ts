@@ -25,6 +25,11 @@ export interface AdamWScalars {
   stepSize: number;
 }
 
+/** The scalars in native/src/adamw.cc's order. */
+function packed(s: AdamWScalars): Float64Array {
+  return Float64Array.from([s.gradScale, s.decay, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.bc2Sqrt, s.eps, s.stepSize]);
+}
+
 let registered = false;
 let enabled = true;
 
@@ -46,8 +51,7 @@ function register(): void {
       // Outputs first: allocation may move the heap (docs/BACKENDS.md).
       const outs = [p, m, v].map((t) => backend.makeOutput([...t.shape], 'float32'));
       const offsets = Float64Array.from([p, g, m, v, ...outs].map((t) => offsetOf(backend, t) / 4));
-      const scalars = Float64Array.from([s.gradScale, s.decay, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.bc2Sqrt, s.eps, s.stepSize]);
-      nativeAddon()!.adamwStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsets, tf.util.sizeFromShape(p.shape), scalars);
+      nativeAddon()!.adamwStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsets, tf.util.sizeFromShape(p.shape), packed(s));
       return outs;
     }) as unknown as tf.KernelFunc,
   });
@@ -68,8 +72,7 @@ export function nativeAdamWUpdate(p: tf.Variable, g: tf.Tensor, m: tf.Variable, 
   const distinct = new Set([p, g, m, v].map((t) => t.dataId)).size === 4;
   if (distinct && data.every((d) => d.refCount === 1)) {
     const [po, go, mo, vo] = [p, g, m, v].map((t) => offsetOf(backend, t) / 4);
-    const scalars = Float64Array.from([s.gradScale, s.decay, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.bc2Sqrt, s.eps, s.stepSize]);
-    nativeAddon()!.adamwStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, Float64Array.from([po, go, mo, vo, po, mo, vo]), p.size, scalars);
+    nativeAddon()!.adamwStep(backend.wasm.HEAPU8.buffer as ArrayBuffer, Float64Array.from([po, go, mo, vo, po, mo, vo]), p.size, packed(s));
     return true;
   }
   register();

@@ -69,6 +69,16 @@ export function w16FromRows(w: Float32Array, outFeatures: number, inFeatures: nu
   return { bits: toW16Bits(w, dtype), dtype, inFeatures, outFeatures };
 }
 
+/**
+ * An embedding table [rows, d] as the 16-bit lookup copy int8 models keep (the int8 rows missed
+ * the nllb-moe-tiny accuracy bound): float16, or bfloat16 when a value is past float16's range.
+ */
+export function w16LookupTable(table: Float32Array, rows: number, d: number): W16Quantized {
+  let maxAbs = 0;
+  for (const x of table) maxAbs = Math.max(maxAbs, Math.abs(x));
+  return w16FromRows(table, rows, d, maxAbs <= 65504 ? 'float16' : 'bfloat16');
+}
+
 /** A Linear kernel stored [in, out] (our layout) rounded to 16 bits in [out, in]. */
 export function w16FromKernel(w: Float32Array, inFeatures: number, outFeatures: number, dtype: W16Dtype): W16Quantized {
   if (w.length !== inFeatures * outFeatures) throw new Error(`w16FromKernel: expected ${inFeatures}x${outFeatures} values, found ${w.length}`);

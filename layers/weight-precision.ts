@@ -22,7 +22,7 @@ import { PolyglotError } from '../core/errors.js';
 import { quantizeInt8, quantizeInt8Rows } from '../backend/int8-weights.js';
 import { Int8Linear, float32View, nativeInt8Bytes } from '../backend/native-int8.js';
 import { nativeAddon } from '../backend/native.js';
-import { roundTo16, w16FromRows, type W16Dtype } from '../backend/w16-weights.js';
+import { roundTo16, w16FromRows, w16LookupTable, type W16Dtype } from '../backend/w16-weights.js';
 import { W16Linear, nativeW16Bytes } from '../backend/native-w16.js';
 import type { HfParameter } from './base.js';
 import { linearOfKernel, linearProducts } from './linear.js';
@@ -83,11 +83,7 @@ export function releaseTiedTables(model: HasParameters): number {
     const [rows, d] = p.variable.shape as number[];
     let rowsOf: W16Linear;
     if (copy instanceof Int8Linear) {
-      // int8 rows missed the nllb-moe-tiny bound: lookups read a 16-bit copy (float16 unless out of its range).
-      const table = float32View(p.variable.read());
-      let maxAbs = 0;
-      for (const x of table) maxAbs = Math.max(maxAbs, Math.abs(x));
-      rowsOf = new W16Linear(w16FromRows(table, rows, d, maxAbs <= 65504 ? 'float16' : 'bfloat16'));
+      rowsOf = new W16Linear(w16LookupTable(float32View(p.variable.read()), rows, d));
       const report = reports.get(model);
       if (report !== undefined) report.nativeBytes += 2 * rows * d;
     } else rowsOf = copy;

@@ -19,7 +19,7 @@ import { withInt8Weights, type Int8WeightProvider } from '../layers/linear.js';
 import { applyWeightPrecision, precisionReportOf, isInt8Linear, type PrecisionReport, type WeightPrecision, type WeightsChoice } from '../layers/weight-precision.js';
 import { Int8Linear, nativeInt8Available } from '../backend/native-int8.js';
 import { quantizeInt8Rows, type Int8Quantized } from '../backend/int8-weights.js';
-import { roundTo16InPlace, w16FromRows, w16FromStored, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
+import { roundTo16InPlace, w16FromRows, w16FromStored, w16LookupTable, w16StoredDtype, type W16Dtype, type W16Quantized } from '../backend/w16-weights.js';
 import { W16Linear, nativeW16Available } from '../backend/native-w16.js';
 import { withNativeTables, type NativeTable, type NativeTableProvider } from '../layers/scaled-embedding.js';
 import { Int8AwareSource } from '../convert/quantized-source.js';
@@ -205,9 +205,7 @@ class NativeTables<C> {
     else {
       // Host arrays only inside this block: each is garbage as soon as its native copy exists.
       const data = this.tensors.read(ckName).data as Float32Array;
-      let maxAbs = 0;
-      if (w16 === undefined) for (const x of data) maxAbs = Math.max(maxAbs, Math.abs(x));
-      rows = new W16Linear(w16FromRows(data, vocab, dim, w16 ?? (maxAbs <= 65504 ? 'float16' : 'bfloat16')));
+      rows = new W16Linear(w16 !== undefined ? w16FromRows(data, vocab, dim, w16) : w16LookupTable(data, vocab, dim));
       if (this.precision === 'int8') projection = new Int8Linear(quantizeInt8Rows(data, vocab, dim));
     }
     const table: NativeTable = { rows: (ids, multiplier) => rows.gatherRows(ids, multiplier) };
