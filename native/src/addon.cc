@@ -80,10 +80,7 @@ napi_value Isa_(napi_env env, napi_callback_info) { return string(env, isa_name(
 napi_value SetIsa(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!args(env, info, 1, argv)) return nullptr;
-  char buf[16] = {0};
-  size_t len = 0;
-  napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
-  const std::string want(buf, len);
+  const std::string want = napi::short_string(env, argv[0]);
   if (want == "avx2" && g_best != Isa::kNone) g_isa = Isa::kAvx2;
   else if (want == "avx512" && g_best == Isa::kAvx512) g_isa = Isa::kAvx512;
   else if (want == "best") g_isa = g_best;
@@ -281,17 +278,9 @@ napi_value Q8Bytes(napi_env env, napi_callback_info) { return number(env, g_q8_b
 // int8Mode(name?): "vnni" (int8 activations, when the CPU has AVX-512 VNNI) or "float"
 // (weight-only); without an argument, the mode in use. Returns the mode in use.
 napi_value Int8Mode(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc >= 1) {
-    char buf[16] = {0};
-    size_t len = 0;
-    napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
-    const std::string want(buf, len);
-    if (want == "vnni") g_vnni = g_has_vnni;
-    else if (want == "float") g_vnni = false;
-  }
+  const std::string want = napi::short_string(env, napi::optional_arg(env, info));
+  if (want == "vnni") g_vnni = g_has_vnni;
+  else if (want == "float") g_vnni = false;
   return string(env, g_vnni && g_isa == Isa::kAvx512 ? "vnni" : "float");
 }
 

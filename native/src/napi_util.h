@@ -52,6 +52,23 @@ inline napi_value string(napi_env env, const char* s) {
   return out;
 }
 
+// A short string argument (a mode or ISA name; at most 15 bytes), or "" when `v` is absent.
+inline std::string short_string(napi_env env, napi_value v) {
+  if (v == nullptr) return "";
+  char buf[16] = {0};
+  size_t len = 0;
+  napi_get_value_string_utf8(env, v, buf, sizeof buf, &len);
+  return std::string(buf, len);
+}
+
+// The first argument when one was passed (modes: no argument = ask which is in use).
+inline napi_value optional_arg(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1] = {nullptr};
+  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
+  return argc >= 1 ? argv[0] : nullptr;
+}
+
 // A typed array of `type` (no throw: callers name what they expected).
 inline bool typed(napi_env env, napi_value v, napi_typedarray_type type, void** data, size_t* len) {
   bool is_ta = false;

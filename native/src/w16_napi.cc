@@ -31,11 +31,8 @@ const bool g_has_bf16 = detected_bf16();
 bool g_bf16dot = g_has_bf16 && std::getenv("POLYGLOT_BF16_ACTIVATIONS") != nullptr && std::string(std::getenv("POLYGLOT_BF16_ACTIVATIONS")) == "1";
 
 bool u16array(napi_env env, napi_value v, uint16_t** data, size_t* len) {
-  bool is_ta = false;
-  napi_typedarray_type type;
   void* p = nullptr;
-  napi_is_typedarray(env, v, &is_ta);
-  if (!is_ta || napi_get_typedarray_info(env, v, &type, len, &p, nullptr, nullptr) != napi_ok || type != napi_uint16_array) return false;
+  if (!napi::typed(env, v, napi_uint16_array, &p, len)) return false;
   *data = static_cast<uint16_t*>(p);
   return true;
 }
@@ -142,17 +139,9 @@ napi_value Bytes(napi_env env, napi_callback_info) { return number(env, g_bytes)
 // w16Mode(name?): "bf16dot" (bf16 weights: activations rounded to bf16, vdpbf16ps; CPUs with
 // AVX-512 BF16) or "float" (float32 activations, the default). Returns the mode in use.
 napi_value Mode(napi_env env, napi_callback_info info) {
-  size_t argc = 1;
-  napi_value argv[1];
-  napi_get_cb_info(env, info, &argc, argv, nullptr, nullptr);
-  if (argc >= 1) {
-    char buf[16] = {0};
-    size_t len = 0;
-    napi_get_value_string_utf8(env, argv[0], buf, sizeof buf, &len);
-    const std::string want(buf, len);
-    if (want == "bf16dot") g_bf16dot = g_has_bf16;
-    else if (want == "float") g_bf16dot = false;
-  }
+  const std::string want = napi::short_string(env, napi::optional_arg(env, info));
+  if (want == "bf16dot") g_bf16dot = g_has_bf16;
+  else if (want == "float") g_bf16dot = false;
   return string(env, g_bf16dot && g_host.isa() == 2 ? "bf16dot" : "float");
 }
 
