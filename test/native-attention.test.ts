@@ -6,9 +6,9 @@
  * stale spare rows; sessions (incremental equals full forward, tensor counts flat) and the HF
  * generate() references of both generation fixtures (greedy and beam ids exact).
  */
+import { checkHfCase, hfGenerateOptions, readHfGenerateDoc } from './hf-generate-cases.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import * as fs from 'node:fs';
 import { tf } from '../core/tf.js';
 import { eagerOps as o } from '../ops/eager.js';
 import { Attention, type KeyValue } from '../layers/attention.js';
@@ -22,7 +22,6 @@ import { XGLMDecoderSession } from '../models/xglm/session.js';
 import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { generate } from '../generation/generate.js';
-import type { GenerateOptions } from '../generation/options.js';
 import { loadTranslator } from '../generation/load.js';
 import { fixturePath, useBackend } from './helpers.js';
 
@@ -261,48 +260,8 @@ test('XGLM beam reorder keeps buffers and their length; equals the tfjs ops path
   lm.dispose();
 });
 
-interface HfCase {
-  name: string;
-  input_ids: number[][];
-  attention_mask: number[][];
-  generate_kwargs: Record<string, number | boolean | string | null>;
-  expect: { sequences: number[][]; sequences_scores: number[] | null };
-}
-
-interface HfDoc {
-  generation_config: Record<string, number>;
-  cases: HfCase[];
-}
-
-function optionsOf(c: HfCase, doc: HfDoc): GenerateOptions {
-  const k = c.generate_kwargs;
-  const g = doc.generation_config;
-  return {
-    maxNewTokens: k.max_new_tokens as number,
-    doSample: false,
-    numBeams: (k.num_beams as number | undefined) ?? 1,
-    forcedBosTokenId: (k.forced_bos_token_id as number | undefined) ?? undefined,
-    repetitionPenalty: k.repetition_penalty as number | undefined,
-    noRepeatNgramSize: k.no_repeat_ngram_size as number | undefined,
-    minNewTokens: k.min_new_tokens as number | undefined,
-    lengthPenalty: (k.length_penalty as number | undefined) ?? g.length_penalty,
-    earlyStopping: (k.early_stopping as boolean | 'never' | undefined) ?? false,
-    numReturnSequences: k.num_return_sequences as number | undefined,
-    eosTokenId: (k.eos_token_id as number | undefined) ?? g.eos_token_id,
-    padTokenId: g.pad_token_id,
-  };
-}
-
-function checkCase(c: HfCase, r: { sequences: number[][]; sequenceScores?: number[] }): void {
-  assert.equal(r.sequences, c.expect.sequences, c.name);
-  c.expect.sequences_scores?.forEach((want, i) => {
-    const got = r.sequenceScores![i];
-    assert.ok(Math.abs(got - want) <= 1e-4 * Math.abs(want), `${c.name} score ${i}: ${got} vs ${want}`);
-  });
-}
-
 test('HF generate() references on the fused path: NLLB-MoE fixture (greedy, beams, cross-attention), ids exact, tensors flat', async () => {
-  const doc = JSON.parse(fs.readFileSync(fixturePath('generate', 'nllb-moe-tiny.json'), 'utf8')) as HfDoc;
+  const doc = readHfGenerateDoc('nllb-moe-tiny');
   const tr = await loadTranslator(fixturePath('nllb-moe-tiny'));
   const before = tf.memory().numTensors;
   const calls = nativeAttentionCalls;
@@ -310,10 +269,10 @@ test('HF generate() references on the fused path: NLLB-MoE fixture (greedy, beam
     const ids = tf.tensor2d(c.input_ids, undefined, 'int32');
     const mask = tf.tensor2d(c.attention_mask, undefined, 'int32');
     const s = new NllbMoeSession(tr.model, ids, mask);
-    const r = await generate(s, { inputIds: c.input_ids.map(() => [doc.generation_config.decoder_start_token_id]) }, optionsOf(c, doc));
+    const r = await generate(s, { inputIds: c.input_ids.map(() => [doc.generation_config.decoder_start_token_id]) }, hfGenerateOptions(c, doc));
     s.dispose();
     tf.dispose([ids, mask]);
-    checkCase(c, r);
+    checkHfCase(c, r);
   }
   assert.is(tf.memory().numTensors, before);
   assert.ok(!native || nativeAttentionCalls > calls, 'the fused kernel ran');
@@ -321,15 +280,15 @@ test('HF generate() references on the fused path: NLLB-MoE fixture (greedy, beam
 });
 
 test('HF generate() references on the fused path: XGLM fixture (left padding, greedy, beams), ids exact, tensors flat', async () => {
-  const doc = JSON.parse(fs.readFileSync(fixturePath('generate', 'xglm-tiny.json'), 'utf8')) as HfDoc;
+  const doc = readHfGenerateDoc('xglm-tiny');
   const lm = XGLMForCausalLM.fromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')));
   const before = tf.memory().numTensors;
   const calls = nativeAttentionCalls;
   for (const c of doc.cases) {
     const s = new XGLMDecoderSession(lm, c.attention_mask);
-    const r = await generate(s, { inputIds: c.input_ids }, optionsOf(c, doc));
+    const r = await generate(s, { inputIds: c.input_ids }, hfGenerateOptions(c, doc));
     s.dispose();
-    checkCase(c, r);
+    checkHfCase(c, r);
   }
   assert.is(tf.memory().numTensors, before);
   assert.ok(!native || nativeAttentionCalls > calls, 'the fused kernel ran');
