@@ -66,6 +66,11 @@ export class Int8Linear {
     }
   }
 
+  /** The addon's handle of the weight (native-decode-block.ts passes it to whole-block kernels); undefined without the addon. */
+  get nativeHandle(): NativeWeight | undefined {
+    return this.handle;
+  }
+
   /** True when the product runs on the int8 weights (native), false on a float32 copy. */
   get native(): boolean {
     return this.fallback === undefined;

@@ -6,7 +6,7 @@
  * products then differ only in summation order) and multiplied by tfjs.
  */
 import { tf } from '../core/tf.js';
-import { nativeAddon } from './native.js';
+import { nativeAddon, type NativeWeight } from './native.js';
 import { NativeLinearKernels } from './native-linear.js';
 import { w16ToKernel, type W16Quantized } from './w16-weights.js';
 
@@ -29,7 +29,7 @@ export class W16Linear {
   readonly outFeatures: number;
   readonly dtype: W16Quantized['dtype'];
   private id = 0;
-  private handle?: object;
+  private handle?: NativeWeight;
   private fallback?: tf.Tensor2D;
   private graphCopy?: tf.Tensor2D;
 
@@ -50,6 +50,11 @@ export class W16Linear {
     } else {
       this.fallback = tf.tensor2d(w16ToKernel(w), [w.inFeatures, w.outFeatures]);
     }
+  }
+
+  /** The addon's handle of the weight (native-decode-block.ts passes it to whole-block kernels); undefined without the addon. */
+  get nativeHandle(): NativeWeight | undefined {
+    return this.handle;
   }
 
   /** True when the product runs on the 16-bit weights (native), false on a float32 copy. */

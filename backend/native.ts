@@ -87,6 +87,12 @@ export interface NativeAddon {
   gelu(heap: ArrayBuffer, xOffset: number, yOffset: number, n: number, kind: 0 | 1, c: number): void;
   /** dx = dy * gelu'(x) over n floats (kind, c as gelu). */
   geluGrad(heap: ArrayBuffer, xOffset: number, dyOffset: number, dxOffset: number, n: number, kind: 0 | 1, c: number): void;
+  /**
+   * One pre-norm residual sub-block of a decode step (native/src/decode_block.cc): weights[i] the
+   * int8 / 16-bit handle of linear i or null (float32 kernel on the heap at offsets[9 + i]);
+   * offsets and dims as documented there.
+   */
+  decodeBlock(heap: ArrayBuffer, weights: (NativeWeight | null)[], offsets: Float64Array, dims: Float64Array): void;
 }
 
 /** An opaque handle to int8 or 16-bit weights in native memory (freed when garbage collected). */

@@ -1,7 +1,8 @@
 /**
  * Decode steps with the fused native attention (backend/native-attention.ts, in-place KV cache
- * buffers) against the tfjs ops it replaces, interleaved in one process on one random model
- * and with the cache copied every step instead of appended in place (XGLM-564M shape by default, `node dist/bench/run.js attention [--weights int8|float32]
+ * buffers) against the tfjs ops it replaces, interleaved in one process on one random model,
+ * with the cache copied every step instead of appended in place, and with whole sub-blocks as
+ * one native call each (backend/native-decode-block.ts) (XGLM-564M shape by default, `node dist/bench/run.js attention [--weights int8|float32]
  * [--prompt 8] [--new 32] [--rounds 3]`). Per round and path: one session, the prompt step, then
  * `--new` greedy single-token steps timed (ms/token; the best and median round are reported), and
  * the kernel calls of one step counted (bench/decode-profile.ts). Only when named.
@@ -13,6 +14,7 @@ import { setNativeAttentionEnabled, nativeAttentionAvailable } from '../backend/
 import type { WeightPrecision } from '../layers/weight-precision.js';
 import { applyWeightPrecision } from '../layers/weight-precision.js';
 import { setInPlaceAppend } from '../layers/kv-buffer.js';
+import { setNativeDecodeBlocksEnabled } from '../backend/native-decode-block.js';
 import { result, type Bench, type BenchContext, type BenchResult } from './common.js';
 import { profileDecode } from './decode-profile.js';
 import { randomModel } from './xglm.js';
@@ -54,14 +56,16 @@ export const decodeAttentionBench: Bench = {
     applyWeightPrecision(lm, weights, { tensors: 0, nativeBytes: 0, native: false, rounded: weights === 'bfloat16' || weights === 'float16' });
     const prompt = Array.from({ length: promptLen }, (_, i) => 3 + ((i * 7919) % (cfg.vocabSize - 3)));
     const paths = [
-      { name: 'tfjs ops', fused: false, inPlace: true },
-      { name: 'fused, cache copied each step', fused: true, inPlace: false },
-      { name: 'fused native', fused: true, inPlace: true },
+      { name: 'tfjs ops', fused: false, inPlace: true, blocks: false },
+      { name: 'fused, cache copied each step', fused: true, inPlace: false, blocks: false },
+      { name: 'fused native', fused: true, inPlace: true, blocks: false },
+      { name: 'whole sub-blocks native', fused: true, inPlace: true, blocks: true },
     ];
     /** One session: the prompt step, then `newTokens` timed greedy steps; returns ms/token and the ids. */
-    const decode = (fused: boolean, inPlace = true): { ms: number; ids: number[] } => {
+    const decode = (fused: boolean, inPlace: boolean, blocks: boolean): { ms: number; ids: number[] } => {
       setNativeAttentionEnabled(fused);
       setInPlaceAppend(inPlace);
+      setNativeDecodeBlocksEnabled(blocks);
       const session = new XGLMDecoderSession(lm, [prompt.map(() => 1)]);
       try {
         const p = tf.tensor2d([prompt], undefined, 'int32');
@@ -80,12 +84,14 @@ export const decodeAttentionBench: Bench = {
         session.dispose();
         setNativeAttentionEnabled(true);
         setInPlaceAppend(true);
+        setNativeDecodeBlocksEnabled(true);
       }
     };
     /** Kernel calls and the cache-append / attention kernels' ms per step over `newTokens` profiled steps after the prompt. */
-    const calls = (fused: boolean, inPlace: boolean): { calls: number; cacheMs: number; attentionMs: number } => {
+    const calls = (fused: boolean, inPlace: boolean, blocks: boolean): { calls: number; cacheMs: number; attentionMs: number } => {
       setNativeAttentionEnabled(fused);
       setInPlaceAppend(inPlace);
+      setNativeDecodeBlocksEnabled(blocks);
       const session = new XGLMDecoderSession(lm, [prompt.map(() => 1)]);
       try {
         const p = tf.tensor2d([prompt], undefined, 'int32');
@@ -102,16 +108,17 @@ export const decodeAttentionBench: Bench = {
         session.dispose();
         setNativeAttentionEnabled(true);
         setInPlaceAppend(true);
+        setNativeDecodeBlocksEnabled(true);
       }
     };
     const out: BenchResult[] = [];
     try {
-      for (const p of paths) decode(p.fused, p.inPlace); // warm-up
+      for (const p of paths) decode(p.fused, p.inPlace, p.blocks); // warm-up
       const times = paths.map(() => [] as number[]);
       const ids = paths.map(() => [] as number[]);
       for (let r = 0; r < rounds; r++) {
         paths.forEach((p, i) => {
-          const d = decode(p.fused, p.inPlace);
+          const d = decode(p.fused, p.inPlace, p.blocks);
           times[i].push(d.ms);
           ids[i] = d.ids;
         });
@@ -120,7 +127,7 @@ export const decodeAttentionBench: Bench = {
       paths.forEach((p, i) => {
         const sorted = [...times[i]].sort((a, b) => a - b);
         const median = sorted[Math.floor(sorted.length / 2)];
-        const k = calls(p.fused, p.inPlace);
+        const k = calls(p.fused, p.inPlace, p.blocks);
         console.log(
           `  ${p.name}: ms/token per round ${times[i].map((t) => t.toFixed(1)).join(' ')} (best ${sorted[0].toFixed(1)}); profiled step: ${k.calls.toFixed(0)} kernel calls, ` +
             `cache append ${k.cacheMs.toFixed(2)} ms, attention kernels ${k.attentionMs.toFixed(2)} ms; greedy ids same on every path: ${same}`,

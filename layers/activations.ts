@@ -38,7 +38,7 @@ function tanhGelu<T>(o: Ops<T>, x: T, c: number): T {
 }
 
 /** The GELUs the native kernel computes (eager only), by name. */
-function geluForm(name: ActivationName): GeluForm | undefined {
+export function geluForm(name: ActivationName): GeluForm | undefined {
   switch (name) {
     case 'gelu':
     case 'gelu_python':

@@ -94,7 +94,7 @@ export class Attention extends PolyglotLayer {
   }
 
   /** The fused native kernel can compute this call (eager inference with a cache, few query rows). */
-  private fusedApplies<T>(o: Ops<T>, hidden: T, input: AttentionInput<T>): boolean {
+  fusedApplies<T>(o: Ops<T>, hidden: T, input: AttentionInput<T>): boolean {
     if ((o as unknown) !== eagerOps || input.past === undefined || input.training === true || !nativeAttentionAvailable() || gradientsRecorded()) return false;
     const [b, tq] = (hidden as unknown as tf.Tensor).shape as [number, number, number];
     const key = input.past.key as unknown as tf.Tensor;

@@ -20,3 +20,8 @@ export function preNormResidual<T, R extends { output: T }>(
   const result = sublayer(norm.run(o, hidden));
   return { hidden: o.add(hidden, dropout(o, result.output, rate, opts)), result };
 }
+
+/** An attention sub-block's result as the decoder layers pass it on: the new hidden state and the cache. */
+export function residualWithPresent<T, P>(r: { hidden: T; result: { present: P } }): { hidden: T; present: P } {
+  return { hidden: r.hidden, present: r.result.present };
+}

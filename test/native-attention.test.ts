@@ -15,6 +15,7 @@ import { Attention, type KeyValue } from '../layers/attention.js';
 import { causalAttentionMask, paddingAttentionMask } from '../layers/attention-mask.js';
 import { nativeStatus } from '../backend/native.js';
 import { nativeAttentionCalls, setNativeAttentionEnabled } from '../backend/native-attention.js';
+import { setNativeDecodeBlocksEnabled } from '../backend/native-decode-block.js';
 import { parseXGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { initXGLMWeights } from '../models/xglm/init.js';
@@ -29,6 +30,10 @@ import { fixturePath, useBackend } from './helpers.js';
 test.before.each(async () => {
   await useBackend('wasm');
 });
+// This file tests the attention kernel itself: whole native sub-blocks (which would take over
+// decode steps, test/native-decode-block.test.ts) stay off here.
+test.before(() => setNativeDecodeBlocksEnabled(false));
+test.after(() => setNativeDecodeBlocksEnabled(process.env.POLYGLOT_NATIVE_BLOCKS !== '0'));
 const native = nativeStatus().active;
 // Tests switch the fused path on and off; outside those switches it stays as the environment set it.
 const fusedDefault = process.env.POLYGLOT_NATIVE_ATTENTION !== '0';

@@ -10,7 +10,8 @@ import { PolyglotLayer } from '../../layers/base.js';
 import { Attention, type KeyValue } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { MoeFfn, type MoeFfnInput } from '../../layers/moe/moe-ffn.js';
-import { preNormResidual } from '../../layers/residual.js';
+import { preNormResidual, residualWithPresent } from '../../layers/residual.js';
+import { nativeAttentionBlock, nativeFeedForwardBlock } from '../../layers/decode-blocks.js';
 import type { RouterOutput } from '../../layers/moe/router.js';
 import type { MoeBlockConfig } from './encoder-block.js';
 
@@ -58,16 +59,18 @@ export class NllbMoeDecoderBlock extends PolyglotLayer {
 
   run<T>(o: Ops<T>, hidden: T, input: Seq2SeqDecoderBlockInput<T>): Seq2SeqDecoderBlockOutput<T> {
     const opts = { training: input.training, rng: input.rng };
-    const self = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { ...opts, mask: input.selfMask, past: input.pastSelf }), this.cfg.dropout, input);
-    const cross = preNormResidual(
-      o,
-      self.hidden,
-      this.crossAttentionLayerNorm,
-      (x) => this.crossAttention.run(o, x, { ...opts, mask: input.crossMask, keyValueStates: input.encoderHidden, past: input.pastCross }),
-      this.cfg.dropout,
-      input,
-    );
+    const selfInput = { ...opts, mask: input.selfMask, past: input.pastSelf };
+    const crossInput = { ...opts, mask: input.crossMask, keyValueStates: input.encoderHidden, past: input.pastCross };
+    // Decode steps on the native path: each sub-block is one native call (layers/decode-blocks.ts).
+    const self =
+      nativeAttentionBlock(o, hidden, this.selfAttnLayerNorm, this.selfAttn, selfInput) ??
+      residualWithPresent(preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, selfInput), this.cfg.dropout, input));
+    const cross =
+      nativeAttentionBlock(o, self.hidden, this.crossAttentionLayerNorm, this.crossAttention, crossInput) ??
+      residualWithPresent(preNormResidual(o, self.hidden, this.crossAttentionLayerNorm, (x) => this.crossAttention.run(o, x, crossInput), this.cfg.dropout, input));
+    const dense = this.ffn.dense === undefined ? undefined : nativeFeedForwardBlock(o, cross.hidden, this.ffLayerNorm, this.ffn.dense, input);
+    if (dense !== undefined) return { hidden: dense, presentSelf: self.present, presentCross: cross.present };
     const ff = preNormResidual(o, cross.hidden, this.ffLayerNorm, (x) => this.ffn.run(o, x, input), this.cfg.ffnOutputDropout, input);
-    return { hidden: ff.hidden, presentSelf: self.result.present, presentCross: cross.result.present, router: ff.result.router };
+    return { hidden: ff.hidden, presentSelf: self.present, presentCross: cross.present, router: ff.result.router };
   }
 }

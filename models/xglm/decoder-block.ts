@@ -9,7 +9,8 @@ import { PolyglotLayer, type RunOptions } from '../../layers/base.js';
 import { Attention, type KeyValue } from '../../layers/attention.js';
 import { LayerNorm } from '../../layers/layer-norm.js';
 import { FeedForward } from '../../layers/feed-forward.js';
-import { preNormResidual } from '../../layers/residual.js';
+import { preNormResidual, residualWithPresent } from '../../layers/residual.js';
+import { nativeAttentionBlock, nativeFeedForwardBlock } from '../../layers/decode-blocks.js';
 
 export interface XGLMDecoderBlockConfig {
   dim: number;
@@ -50,10 +51,16 @@ export class XGLMDecoderBlock extends PolyglotLayer {
   }
 
   run<T>(o: Ops<T>, hidden: T, input: DecoderBlockInput<T>): { hidden: T; present: KeyValue<T> } {
-    const attn = preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, { mask: input.mask, past: input.past, training: input.training, rng: input.rng }), this.cfg.dropout, input);
+    const attnInput = { mask: input.mask, past: input.past, training: input.training, rng: input.rng };
+    // Decode steps on the native path: each sub-block is one native call (layers/decode-blocks.ts).
+    const attn =
+      nativeAttentionBlock(o, hidden, this.selfAttnLayerNorm, this.selfAttn, attnInput) ??
+      residualWithPresent(preNormResidual(o, hidden, this.selfAttnLayerNorm, (x) => this.selfAttn.run(o, x, attnInput), this.cfg.dropout, input));
     // XGLM's FFN output is dropped out with config.dropout (activation_dropout is inside the FFN).
-    const ff = preNormResidual(o, attn.hidden, this.finalLayerNorm, (x) => ({ output: this.ffn.run(o, x, input) }), this.cfg.dropout, input);
-    return { hidden: ff.hidden, present: attn.result.present };
+    const ff =
+      nativeFeedForwardBlock(o, attn.hidden, this.finalLayerNorm, this.ffn, input) ??
+      preNormResidual(o, attn.hidden, this.finalLayerNorm, (x) => ({ output: this.ffn.run(o, x, input) }), this.cfg.dropout, input).hidden;
+    return { hidden: ff, present: attn.present };
   }
 
 }

@@ -21,6 +21,7 @@
 #include "w16_napi.h"
 #include "attention_napi.h"
 #include "norm_napi.h"
+#include "decode_block.h"
 
 namespace polyglot {
 namespace {
@@ -200,20 +201,30 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
     w->colsum[j] = sum;
   }
   g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
-  napi_value out;
-  napi_create_external(env, w, free_q8, nullptr, &out);
-  return out;
+  return napi::tagged_external(env, w, free_q8, napi::kQ8WeightTag);
 }
 
 const Q8Weight* q8_handle(napi_env env, napi_value v) {
-  void* wp = nullptr;
-  napi_valuetype vt;
-  napi_typeof(env, v, &vt);
-  if (vt != napi_external || napi_get_value_external(env, v, &wp) != napi_ok) {
-    napi_throw_error(env, nullptr, "polyglot native: not an int8 weight");
-    return nullptr;
-  }
-  return static_cast<const Q8Weight*>(wp);
+  const auto* w = static_cast<const Q8Weight*>(napi::external_of(env, v, napi::kQ8WeightTag));
+  if (w == nullptr) napi_throw_error(env, nullptr, "polyglot native: not an int8 weight");
+  return w;
+}
+
+// The forward int8 product in the mode and instruction set in use (g_isa != kNone).
+void q8_forward(const Q8Args& g) {
+  const Q8Weight* w = g.w;
+  if (g_isa == Isa::kAvx512 && g_vnni) {
+    q8_matmul_vnni(g, pool());
+    if (g.bias != nullptr)
+      for (long i = 0; i < g.m; i++)
+        for (long j = 0; j < w->n; j++) g.c[i * w->n + j] += g.bias[j];
+  } else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
+  else q8_matmul_avx2(g, pool());
+}
+
+void f32_forward(const GemmArgs& g) {
+  if (g_isa == Isa::kAvx512) gemm_f32_avx512(g, pool());
+  else gemm_f32_avx2(g, pool());
 }
 
 // q8Matmul(heap, weight, aOffset, cOffset, m[, biasOffset]): C[m, n] = A[m, k] · W (+ bias [n]
@@ -243,13 +254,7 @@ napi_value q8_product(napi_env env, napi_callback_info info, bool transposed) {
   if (bias_off >= 0) g.bias = base + static_cast<long>(bias_off);
   if (transposed && g_isa == Isa::kAvx512) q8_matmul_t_avx512(g, pool());
   else if (transposed) q8_matmul_t_avx2(g, pool());
-  else if (g_isa == Isa::kAvx512 && g_vnni) {
-    q8_matmul_vnni(g, pool());
-    if (g.bias != nullptr)
-      for (long i = 0; i < g.m; i++)
-        for (long j = 0; j < w->n; j++) g.c[i * w->n + j] += g.bias[j];
-  } else if (g_isa == Isa::kAvx512) q8_matmul_avx512(g, pool());
-  else q8_matmul_avx2(g, pool());
+  else q8_forward(g);
   return nullptr;
 }
 
@@ -320,6 +325,8 @@ napi_value Init(napi_env env, napi_value exports) {
   attention_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   // Fused LayerNorm and GELU (norm_napi.cc).
   norm_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
+  // Whole pre-norm residual sub-blocks of a decode step (decode_block.cc), built from the kernels above.
+  decode_block_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }, q8_forward, w16_forward, f32_forward});
   return exports;
 }
 

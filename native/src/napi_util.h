@@ -89,5 +89,29 @@ inline bool heap(napi_env env, napi_value v, void** data, size_t* bytes) {
   return true;
 }
 
+// Type tags on the weight handles (externals): a handle of one kind passed where another is
+// expected is a thrown error, not a reinterpreted pointer.
+inline constexpr napi_type_tag kQ8WeightTag = {0x506f6c79676c6f74ULL, 0x0000000071387765ULL};
+inline constexpr napi_type_tag kW16WeightTag = {0x506f6c79676c6f74ULL, 0x0000007731367765ULL};
+
+// A new external for `data` (finalized by `free`), tagged with `tag`.
+inline napi_value tagged_external(napi_env env, void* data, napi_finalize free, const napi_type_tag& tag) {
+  napi_value out;
+  napi_create_external(env, data, free, nullptr, &out);
+  napi_type_tag_object(env, out, &tag);
+  return out;
+}
+
+// The pointer of an external tagged `tag`, or nullptr (no throw) when `v` is anything else.
+inline void* external_of(napi_env env, napi_value v, const napi_type_tag& tag) {
+  napi_valuetype vt;
+  bool tagged = false;
+  void* p = nullptr;
+  if (napi_typeof(env, v, &vt) != napi_ok || vt != napi_external || napi_check_object_type_tag(env, v, &tag, &tagged) != napi_ok || !tagged ||
+      napi_get_value_external(env, v, &p) != napi_ok)
+    return nullptr;
+  return p;
+}
+
 }  // namespace napi
 }  // namespace polyglot

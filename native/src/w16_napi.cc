@@ -45,14 +45,9 @@ void free_w16(napi_env, void* data, void*) {
 }
 
 const W16Weight* handle(napi_env env, napi_value v) {
-  void* wp = nullptr;
-  napi_valuetype vt;
-  napi_typeof(env, v, &vt);
-  if (vt != napi_external || napi_get_value_external(env, v, &wp) != napi_ok) {
-    napi_throw_error(env, nullptr, "polyglot native: not a 16-bit weight");
-    return nullptr;
-  }
-  return static_cast<const W16Weight*>(wp);
+  const auto* w = static_cast<const W16Weight*>(napi::external_of(env, v, napi::kW16WeightTag));
+  if (w == nullptr) napi_throw_error(env, nullptr, "polyglot native: not a 16-bit weight");
+  return w;
 }
 
 // w16Weight(bits: Uint16Array [n*k], k, n, kind: 0 bf16 | 1 f16): copied into native memory
@@ -77,9 +72,7 @@ napi_value Weight(napi_env env, napi_callback_info info) {
   }
   std::memcpy(w->w, bits, len * 2);
   g_bytes += 2.0 * static_cast<double>(len);
-  napi_value out;
-  napi_create_external(env, w, free_w16, nullptr, &out);
-  return out;
+  return napi::tagged_external(env, w, free_w16, napi::kW16WeightTag);
 }
 
 napi_value product(napi_env env, napi_callback_info info, bool transposed) {
@@ -104,16 +97,12 @@ napi_value product(napi_env env, napi_callback_info info, bool transposed) {
   if (m < 0 || a_off < 0 || c_off < 0 || a_off + m * from > floats || c_off + m * to > floats)
     return fail(env, "polyglot native: 16-bit matmul operand outside the heap");
   W16Args g{base + static_cast<long>(a_off), base + static_cast<long>(c_off), static_cast<long>(m), w};
-  ThreadPool& pool = g_host.pool();
-  if (transposed) {
-    if (isa == 2) w16_matmul_t_avx512(g, pool);
-    else w16_matmul_t_avx2(g, pool);
-  } else if (isa == 2 && g_bf16dot && w->kind == W16Kind::kBf16) {
-    w16_matmul_bf16dot(g, pool);
+  if (!transposed) {
+    w16_forward(g);
   } else if (isa == 2) {
-    w16_matmul_avx512(g, pool);
+    w16_matmul_t_avx512(g, g_host.pool());
   } else {
-    w16_matmul_avx2(g, pool);
+    w16_matmul_t_avx2(g, g_host.pool());
   }
   return nullptr;
 }
@@ -146,6 +135,14 @@ napi_value Mode(napi_env env, napi_callback_info info) {
 }
 
 }  // namespace
+
+void w16_forward(const W16Args& g) {
+  const int isa = g_host.isa();
+  ThreadPool& pool = g_host.pool();
+  if (isa == 2 && g_bf16dot && g.w->kind == W16Kind::kBf16) w16_matmul_bf16dot(g, pool);
+  else if (isa == 2) w16_matmul_avx512(g, pool);
+  else w16_matmul_avx2(g, pool);
+}
 
 void w16_define(napi_env env, napi_value exports, W16Host host) {
   g_host = host;

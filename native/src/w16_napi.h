@@ -16,4 +16,8 @@ struct W16Host {
 
 void w16_define(napi_env env, napi_value exports, W16Host host);
 
+struct W16Args;
+// The forward 16-bit product in the mode and instruction set in use (after w16_define; isa != 0).
+void w16_forward(const W16Args& g);
+
 }  // namespace polyglot
