@@ -82,14 +82,12 @@ async function runOrt(ctx: BenchContext, ort: Ort, file: string, s: XglmOnnxShap
   try {
     await session.run(feeds(ids, 0, undefined)); // warm-up
     const reps = ctx.quick ? 1 : 2;
-    let t1 = performance.now();
+    const t1 = performance.now();
     for (let r = 0; r < reps; r++) await session.run(feeds(ids, 0, undefined));
     const fwdMs = (performance.now() - t1) / reps;
     const out: BenchResult[] = [result(ctx, `ORT ${precision} xglm forward [1x${prompt}] ${label}`, { ms: fwdMs, tokens: prompt, flops: flopsFor(cfg, prompt, 0, prompt), extra: { loadSeconds: +loadSeconds.toFixed(1), rssGB: rssGB() } })];
     // greedy: an 8-token prompt, then one token a step from the cache
     const p = ids.slice(0, 8);
-    let res = await session.run(feeds(p, 0, undefined));
-    let past = p.length;
     const argmaxLast = (logits: OrtTensor): number => {
       const data = logits.data as Float32Array;
       const V = s.vocab;
@@ -98,13 +96,20 @@ async function runOrt(ctx: BenchContext, ort: Ort, file: string, s: XglmOnnxShap
       for (let j = 1; j < V; j++) if (data[base + j] > data[base + best]) best = j;
       return best;
     };
-    t1 = performance.now();
-    for (let step = 0; step < newTokens; step++) {
-      const next = argmaxLast(res.logits);
-      res = await session.run(feeds([next], past, present(res)));
-      past++;
-    }
-    const stepMs = (performance.now() - t1) / newTokens;
+    const decode = async (): Promise<number> => {
+      let res = await session.run(feeds(p, 0, undefined));
+      let past = p.length;
+      const t = performance.now();
+      for (let step = 0; step < newTokens; step++) {
+        const next = argmaxLast(res.logits);
+        res = await session.run(feeds([next], past, present(res)));
+        past++;
+      }
+      return (performance.now() - t) / newTokens;
+    };
+    // Best of --rounds decodes (default 3), as bench/xglm.ts measures ours.
+    let stepMs = await decode();
+    for (let r = 1; r < Math.max(1, intOpt(ctx, 'rounds', 3)); r++) stepMs = Math.min(stepMs, await decode());
     out.push(result(ctx, `ORT ${precision} xglm greedy decode (KV cache, batch 1) ${label}`, { ms: stepMs, tokens: 1, flops: flopsFor(cfg, 1, 8 + newTokens / 2, 1), extra: { newTokens, rssGB: rssGB() } }));
     return out;
   } finally {

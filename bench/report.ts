@@ -8,10 +8,10 @@
  *  - the native path with 1 and 2 threads, weights float32, bfloat16 and int8,
  *  - a training step of the reduced shapes (bench/train.ts) on wasm and native, and a LoRA step
  *    (bench/lora.ts, --lora) on native: tokens/s and the achieved matmul GFLOP/s.
- * Forward is [1 x --prompt] tokens/s, decode is greedy with the KV cache (batch 1, --new tokens).
+ * Forward is [1 x --prompt] tokens/s, decode is greedy with the KV cache (batch 1, --new tokens; best of --rounds generations, default 3, for ORT and ours alike).
  * Ratios are to ORT of the same precision (bfloat16 to ORT float32: ORT's CPU provider has no
  * bf16 MatMul) and, for training, to the wasm step.
- * Options: --prompt T (default 128) --new N (default 16) --threads-list 1,2 --weights-list
+ * Options: --prompt T (default 128) --new N (default 16) --rounds R (default 3) --threads-list 1,2 --weights-list
  *          float32,bfloat16,int8 --skip-wasm --skip-train --lora, and the shape options of bench/xglm.ts.
  */
 import * as fs from 'node:fs';
@@ -87,7 +87,8 @@ async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const prompt = opt('prompt', '128');
   const newTokens = opt('new', '16');
   const shape = SHAPE_OPTIONS.flatMap((k) => (typeof ctx.options[k] === 'string' ? [`--${k}`, ctx.options[k] as string] : []));
-  const common = ['--prompt', prompt, '--new', newTokens, ...shape, ...(ctx.quick ? ['--quick'] : [])];
+  // Decode is the best of --rounds generations on both sides (default 3).
+  const common = ['--prompt', prompt, '--new', newTokens, '--rounds', opt('rounds', '3'), ...shape, ...(ctx.quick ? ['--quick'] : [])];
   const threadsList = opt('threads-list', '1,2').split(',');
   const weightsList = opt('weights-list', 'float32,bfloat16,int8').split(',');
 

@@ -64,12 +64,12 @@ void ThreadPool::work(int index) {
       fn = fn_;
       ctx = ctx_;
       tasks = tasks_;
-      active_++;
+      active_.fetch_add(1, std::memory_order_relaxed);
     }
     drain(index, fn, ctx, tasks);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (--active_ == 0) done_.notify_one();
+      if (active_.fetch_sub(1, std::memory_order_release) == 1 && caller_waits_) done_.notify_one();
     }
   }
 }
@@ -85,7 +85,7 @@ void ThreadPool::run(long tasks, Task fn, void* ctx) {
     std::unique_lock<std::mutex> lock(mu_);
     // A worker that woke late for the previous job may still be leaving it (it claims
     // nothing, but reads next_): wait until it has.
-    done_.wait(lock, [&] { return active_ == 0; });
+    wait_idle(lock);
     fn_ = fn;
     ctx_ = ctx;
     tasks_ = tasks;
@@ -96,8 +96,25 @@ void ThreadPool::run(long tasks, Task fn, void* ctx) {
   if (notify) wake_.notify_all();
   drain(0, fn, ctx, tasks);
   // Only workers that joined this job can hold one of its tasks.
-  std::unique_lock<std::mutex> lock(mu_);
-  done_.wait(lock, [&] { return active_ == 0; });
+  std::unique_lock<std::mutex> lock(mu_, std::defer_lock);
+  wait_idle(lock);
+}
+
+void ThreadPool::wait_idle(std::unique_lock<std::mutex>& lock) {
+  if (lock.owns_lock()) lock.unlock();
+  if (spin_ns_ > 0 && active_.load(std::memory_order_acquire) != 0) {
+    const auto until = std::chrono::steady_clock::now() + std::chrono::nanoseconds(spin_ns_);
+    for (int i = 0; active_.load(std::memory_order_acquire) != 0; i++) {
+      POLYGLOT_PAUSE();
+      if ((i & 63) == 63 && std::chrono::steady_clock::now() > until) break;
+    }
+  }
+  lock.lock();
+  if (active_.load(std::memory_order_relaxed) != 0) {
+    caller_waits_ = true;
+    done_.wait(lock, [&] { return active_.load(std::memory_order_relaxed) == 0; });
+    caller_waits_ = false;
+  }
 }
 
 void ThreadPool::run_sized(long tasks, Task fn, void* ctx, double work) {

@@ -8,7 +8,11 @@
 //    then simply does all the tasks itself);
 //  - after a job a worker spins on the job counter for a while (POLYGLOT_NATIVE_SPIN_US,
 //    default 200 microseconds; 0 = sleep at once) before sleeping on the condition
-//    variable, so back-to-back jobs need no futex wake-up.
+//    variable, so back-to-back jobs need no futex wake-up;
+//  - likewise the caller, when it runs out of tasks before a worker finishes its last one,
+//    spins for the job's end before sleeping: a futex sleep and wake-up there cost tens of
+//    microseconds in a VM, more than most decode GEMVs' whole tail.
+//  - `wait_idle` is the one place that waits for the workers to leave a job.
 #pragma once
 #include <atomic>
 #include <condition_variable>
@@ -38,6 +42,8 @@ class ThreadPool {
 
  private:
   void work(int index);
+  // Returns (with `lock` held) once no worker is inside a job: spins first, then sleeps.
+  void wait_idle(std::unique_lock<std::mutex>& lock);
   void drain(int index, Task fn, void* ctx, long tasks);
 
   std::vector<std::thread> workers_;
@@ -51,8 +57,11 @@ class ThreadPool {
   std::atomic<long> next_{0};
   // Bumped (under mu_) for every job; workers spin on it before sleeping.
   std::atomic<long> generation_{0};
-  int active_ = 0;    // workers inside a job (under mu_)
-  int sleepers_ = 0;  // workers waiting on wake_ (under mu_)
+  // Workers inside a job (changed under mu_; the caller also reads it without the lock while
+  // it spins for the job's end).
+  std::atomic<int> active_{0};
+  int sleepers_ = 0;        // workers waiting on wake_ (under mu_)
+  bool caller_waits_ = false;  // the caller sleeps on done_ (under mu_): only then is it notified
   long spin_ns_ = 200000;
   bool stop_ = false;
 };
