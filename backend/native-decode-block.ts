@@ -130,8 +130,22 @@ function kernel(args: KernelArgs): tf.TensorInfo {
   const [b, tq, d] = hidden.shape as [number, number, number];
   const m = b * tq;
   const key = inputs['key'];
+  const value = inputs['value'];
   const mask = inputs['mask'];
   const cap = key?.shape[2] ?? 0;
+  if (a.kind !== 2) {
+    const want = `[${b}, ${a.numHeads}, capacity, ${d / a.numHeads}]`;
+    if (key === undefined || value === undefined || key.shape.length !== 4 || key.shape.join() !== value.shape.join() || key.shape[0] !== b || key.shape[1] !== a.numHeads || key.shape[3]! * a.numHeads !== d) {
+      throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: expected key/value ${want}, found [${key?.shape ?? ''}] and [${value?.shape ?? ''}]`);
+    }
+  }
+  // float32 kernels [in, out] as each role needs them (self: q, k, v, out; cross: q, out; FFN: fc1, fc2).
+  for (let i = 0; i < 4; i++) {
+    const k = inputs[`kernel${i}`];
+    if (k === undefined) continue;
+    const want = a.kind === 2 ? (i === 0 ? [d, a.ffnDim] : [a.ffnDim, d]) : [d, d];
+    if (k.shape.join() !== want.join()) throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: expected linear ${i}'s kernel [${want}], found [${k.shape}]`);
+  }
   const keys = a.length + (a.kind === 0 ? tq : 0);
   const scratchFloats = a.kind === 0 ? 6 * m * d : a.kind === 1 ? 4 * m * d : 2 * m * d + m * a.ffnDim;
   // Every allocation before the first offset is read: allocation may move the heap (docs/BACKENDS.md).
@@ -145,7 +159,7 @@ function kernel(args: KernelArgs): tf.TensorInfo {
       offsets[5 + i] = at(inputs[`bias${i}`]);
       offsets[9 + i] = at(inputs[`kernel${i}`]);
     }
-    offsets.set([at(key), at(inputs['value']), at(mask)], 13);
+    offsets.set([at(key), at(value), at(mask)], 13);
     const ms = mask?.shape ?? [1, 1, 1, keys];
     if (mask !== undefined && (ms.length !== 4 || ms[3] !== keys)) {
       throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: mask [${ms}] does not end in the ${keys} keys attended`);

@@ -86,20 +86,30 @@ function decodeTrace(lm: XGLMForCausalLM, steps: number[]): { logits: number[][]
   return out;
 }
 
-for (const weights of ['float32', 'int8', 'bfloat16'] as const) {
-  test(`XGLM ${weights}: decode steps (1 and 2 tokens, left padding) with whole blocks are bit-identical to the separate kernels; tensors flat`, async () => {
-    const lm = tinyXglm(weights);
-    const steps = [1, 1, 2, 1, 2, 1, 1];
-    const before = tf.memory().numTensors;
-    const on = await withBlocks(true, () => decodeTrace(lm, steps));
-    const off = await withBlocks(false, () => decodeTrace(lm, steps));
-    assert.is(tf.memory().numTensors, before, 'tensors flat');
-    assert.is(off.calls, 0);
-    // Two blocks a layer (attention, FFN) for every cached step; the prompt step has no cache.
-    assert.is(on.calls, native ? steps.length * 2 * lm.config.numLayers + lm.config.numLayers : 0);
-    on.r.logits.forEach((row, i) => assert.equal(row, off.r.logits[i], `${weights} step ${i}: logits`));
-    on.r.caches.forEach((row, i) => assert.equal(row, off.r.caches[i], `${weights} cache ${i}`));
-    lm.dispose();
+/** Decode steps of a tiny XGLM with `weights` give the same logits and caches with whole blocks as without. */
+async function blocksMatch(weights: WeightPrecision): Promise<void> {
+  const lm = tinyXglm(weights);
+  const steps = [1, 1, 2, 1, 2, 1, 1];
+  const before = tf.memory().numTensors;
+  const on = await withBlocks(true, () => decodeTrace(lm, steps));
+  const off = await withBlocks(false, () => decodeTrace(lm, steps));
+  assert.is(tf.memory().numTensors, before, 'tensors flat');
+  assert.is(off.calls, 0);
+  // Two blocks a layer (attention, FFN) for every cached step; the prompt step (no cache) only its FFN blocks.
+  assert.is(on.calls, native ? steps.length * 2 * lm.config.numLayers + lm.config.numLayers : 0);
+  on.r.logits.forEach((row, i) => assert.equal(row, off.r.logits[i], `${weights} step ${i}: logits`));
+  on.r.caches.forEach((row, i) => assert.equal(row, off.r.caches[i], `${weights} cache ${i}`));
+  lm.dispose();
+}
+
+for (const [weights, isa] of [['float32', 'best'], ['int8', 'best'], ['bfloat16', 'best'], ['int8', 'avx2'], ['float16', 'avx2']] as const) {
+  test(`XGLM ${weights} (${isa} kernels): decode steps (1 and 2 tokens, left padding) with whole blocks are bit-identical to the separate kernels; tensors flat`, async () => {
+    nativeAddon()?.setIsa(isa);
+    try {
+      await blocksMatch(weights);
+    } finally {
+      nativeAddon()?.setIsa('best');
+    }
   });
 }
 
