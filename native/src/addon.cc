@@ -161,7 +161,7 @@ double g_q8_bytes = 0;
 
 void free_q8(napi_env, void* data, void*) {
   auto* w = static_cast<Q8Weight*>(data);
-  g_q8_bytes -= static_cast<double>(w->n) * w->k + 4.0 * w->n;
+  g_q8_bytes -= static_cast<double>(w->np) * w->kp + 4.0 * w->np;
   std::free(w->q);
   std::free(w->scale);
   std::free(w->colsum);
@@ -183,9 +183,12 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
   auto* w = new Q8Weight;
   w->k = k;
   w->n = n;
-  w->q = static_cast<int8_t*>(std::aligned_alloc(64, ((qlen + 63) / 64) * 64));
-  w->scale = static_cast<float*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
-  w->colsum = static_cast<int32_t*>(std::aligned_alloc(64, ((slen * 4 + 63) / 64) * 64));
+  w->kp = (k + 63) / 64 * 64;
+  w->np = (n + 3) / 4 * 4;
+  const size_t packed = static_cast<size_t>(w->np) * w->kp, channels = ((static_cast<size_t>(w->np) * 4 + 63) / 64) * 64;
+  w->q = static_cast<int8_t*>(std::aligned_alloc(64, packed));
+  w->scale = static_cast<float*>(std::aligned_alloc(64, channels));
+  w->colsum = static_cast<int32_t*>(std::aligned_alloc(64, channels));
   if (w->q == nullptr || w->scale == nullptr || w->colsum == nullptr) {
     std::free(w->q);
     std::free(w->scale);
@@ -193,14 +196,18 @@ napi_value Q8Weight_(napi_env env, napi_callback_info info) {
     delete w;
     return fail(env, "polyglot native: out of memory for int8 weights");
   }
-  std::memcpy(w->q, q, qlen);
-  std::memcpy(w->scale, s, slen * 4);
+  std::memset(w->q, 0, packed);
+  std::memset(w->scale, 0, channels);
+  std::memset(w->colsum, 0, channels);
+  const int8_t* src = static_cast<const int8_t*>(q);
   for (long j = 0; j < n; j++) {
     int32_t sum = 0;
-    for (long kk = 0; kk < k; kk++) sum += w->q[j * k + kk];
+    for (long k0 = 0; k0 < k; k0 += 64) std::memcpy(const_cast<int8_t*>(q8_at(*w, j, k0)), src + j * k + k0, static_cast<size_t>(k - k0 < 64 ? k - k0 : 64));
+    for (long kk = 0; kk < k; kk++) sum += src[j * k + kk];
     w->colsum[j] = sum;
   }
-  g_q8_bytes += static_cast<double>(qlen) + 4.0 * slen;
+  std::memcpy(w->scale, s, slen * 4);
+  g_q8_bytes += static_cast<double>(packed) + 4.0 * w->np;
   return napi::tagged_external(env, w, free_q8, napi::kQ8WeightTag);
 }
 
@@ -273,7 +280,9 @@ napi_value Q8Read(napi_env env, napi_callback_info info) {
   if (!typed(env, argv[1], napi_int8_array, &q, &qlen) || !typed(env, argv[2], napi_float32_array, &s, &slen) ||
       qlen != static_cast<size_t>(w->n) * w->k || slen != static_cast<size_t>(w->n))
     return fail(env, "polyglot native: q8Read expects Int8Array[n*k], Float32Array[n]");
-  std::memcpy(q, w->q, qlen);
+  int8_t* dst = static_cast<int8_t*>(q);
+  for (long j = 0; j < w->n; j++)
+    for (long k0 = 0; k0 < w->k; k0 += 64) std::memcpy(dst + j * w->k + k0, q8_at(*w, j, k0), static_cast<size_t>(w->k - k0 < 64 ? w->k - k0 : 64));
   std::memcpy(s, w->scale, slen * 4);
   return nullptr;
 }

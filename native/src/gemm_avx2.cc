@@ -153,10 +153,11 @@ static long wide(int r, long kc, const float* A, long ars, long acs, const float
 
 #include "gemm_driver.inc"
 
-// C[i, j] = scale[j] * dot(A[i, :K], Q[j, :K]); one row keeps U = 2 accumulator sets (see the
-// AVX-512 q8dot).
-template <int R, int NB>
-static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, float* C, long ldc) {
+// C[i, j] = scale[j] * dot(A[i, :K], q(j, :K)) for the 4 channels of group G (q8.h), storing the
+// first `valid`; one row keeps U = 2 accumulator sets (see the AVX-512 q8dot).
+template <int R>
+static void q8dot(long K, long kp, const float* A, const int8_t* G, const float* scale, float* C, long ldc, int valid) {
+  constexpr int NB = 4;
   constexpr int U = R == 1 ? 2 : 1;
   __m256 acc[U][R][NB];
   for (int u = 0; u < U; u++)
@@ -164,14 +165,14 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
       for (int j = 0; j < NB; j++) acc[u][i][j] = _mm256_setzero_ps();
   long k = 0;
   for (; k + 8 * U <= K; k += 8 * U) {
-    // Prefetch two groups of NB channels ahead (see the AVX-512 q8dot).
+    // Prefetch two groups ahead (see the AVX-512 q8dot).
     if ((k & 63) == 0)
-      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (2 * NB + j) * K + k), _MM_HINT_T0);
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(q8_group_at(G + 2 * NB * kp, j, k)), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __m256 w[NB];
       for (int j = 0; j < NB; j++)
-        w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(Q + j * K + k + 8 * u))));
+        w[j] = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q8_group_at(G, j, k + 8 * u)))));
       for (int i = 0; i < R; i++) {
         const __m256 a = _mm256_loadu_ps(A + i * K + k + 8 * u);
         for (int j = 0; j < NB; j++) acc[u][i][j] = _mm256_fmadd_ps(a, w[j], acc[u][i][j]);
@@ -179,11 +180,11 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
     }
   }
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) {
+    for (int j = 0; j < valid; j++) {
       __m256 v = acc[0][i][j];
       for (int u = 1; u < U; u++) v = _mm256_add_ps(v, acc[u][i][j]);
       float s = hsum(v);
-      for (long kk = k; kk < K; kk++) s += A[i * K + kk] * static_cast<float>(Q[j * K + kk]);
+      for (long kk = k; kk < K; kk++) s += A[i * K + kk] * static_cast<float>(*q8_group_at(G, j, kk));
       C[i * ldc + j] = s * scale[j];
     }
 }

@@ -157,11 +157,13 @@ static long wide(int r, long kc, const float* A, long ars, long acs, const float
 
 #include "gemm_driver.inc"
 
-// C[i, j] = scale[j] * dot(A[i, :K], Q[j, :K]) for R rows and NB int8 channels (k-contiguous).
-// One row (decode) has only NB accumulator chains, too few to hide the FMA latency: it keeps U = 2
-// sets (even / odd 16-blocks of k) so the widening and the FMAs run at the rate the bytes arrive.
-template <int R, int NB>
-static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, float* C, long ldc) {
+// C[i, j] = scale[j] * dot(A[i, :K], q(j, :K)) for R rows and the 4 int8 channels of group G (q8.h),
+// storing the first `valid` channels. One row (decode) has only 4 accumulator chains, too few to hide
+// the FMA latency: it keeps U = 2 sets (even / odd 16-blocks of k) so the widening and the FMAs run at
+// the rate the bytes arrive.
+template <int R>
+static void q8dot(long K, long kp, const float* A, const int8_t* G, const float* scale, float* C, long ldc, int valid) {
+  constexpr int NB = 4;
   constexpr int U = R == 1 ? 2 : 1;
   __m512 acc[U][R][NB];
   for (int u = 0; u < U; u++)
@@ -169,16 +171,15 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
       for (int j = 0; j < NB; j++) acc[u][i][j] = _mm512_setzero_ps();
   long k = 0;
   for (; k + 16 * U <= K; k += 16 * U) {
-    // Streamed from memory (decode reads every weight once): prefetch Q8_PF_GROUPS groups of NB
-    // channels ahead at the same position. The hardware prefetcher alone sees NB short
-    // interleaved streams and falls behind.
+    // Streamed from memory (decode reads every weight once): prefetch Q8_PF_GROUPS groups ahead at
+    // the same position (the group's 4 rows' 64-byte blocks are one 256-byte run).
     if ((k & 63) == 0)
-      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(Q + (Q8_PF_GROUPS * NB + j) * K + k), _MM_HINT_T0);
+      for (int j = 0; j < NB; j++) _mm_prefetch(reinterpret_cast<const char*>(q8_group_at(G + Q8_PF_GROUPS * NB * kp, j, k)), _MM_HINT_T0);
 #pragma GCC unroll 2
     for (int u = 0; u < U; u++) {
       __m512 w[NB];
       for (int j = 0; j < NB; j++)
-        w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(Q + j * K + k + 16 * u))));
+        w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q8_group_at(G, j, k + 16 * u)))));
       for (int i = 0; i < R; i++) {
         const __m512 a = _mm512_loadu_ps(A + i * K + k + 16 * u);
         for (int j = 0; j < NB; j++) acc[u][i][j] = _mm512_fmadd_ps(a, w[j], acc[u][i][j]);
@@ -188,14 +189,14 @@ static void q8dot(long K, const float* A, const int8_t* Q, const float* scale, f
   for (; k < K; k += 16) {
     const __mmask16 m = K - k >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << (K - k)) - 1);
     __m512 w[NB];
-    for (int j = 0; j < NB; j++) w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, Q + j * K + k)));
+    for (int j = 0; j < NB; j++) w[j] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_maskz_loadu_epi8(m, q8_group_at(G, j, k))));
     for (int i = 0; i < R; i++) {
       const __m512 a = _mm512_maskz_loadu_ps(m, A + i * K + k);
       for (int j = 0; j < NB; j++) acc[0][i][j] = _mm512_fmadd_ps(a, w[j], acc[0][i][j]);
     }
   }
   for (int i = 0; i < R; i++)
-    for (int j = 0; j < NB; j++) {
+    for (int j = 0; j < valid; j++) {
       __m512 s = acc[0][i][j];
       for (int u = 1; u < U; u++) s = _mm512_add_ps(s, acc[u][i][j]);
       C[i * ldc + j] = _mm512_reduce_add_ps(s) * scale[j];

@@ -35,7 +35,7 @@ void dot(const VnniArgs& g, long i, long j) {
   long k = 0;
   for (; k + 64 <= K; k += 64) {
     __m512i q[NB];
-    for (int b = 0; b < NB; b++) q[b] = _mm512_loadu_si512(w.q + (j + b) * K + k);
+    for (int b = 0; b < NB; b++) q[b] = _mm512_loadu_si512(q8_at(w, j + b, k));
     for (int r = 0; r < R; r++) {
       const __m512i u = _mm512_loadu_si512(g.u + (i + r) * g.kp + k);
       for (int b = 0; b < NB; b++) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], u, q[b]);
@@ -44,7 +44,7 @@ void dot(const VnniArgs& g, long i, long j) {
   if (k < K) {
     const __mmask64 m = K - k >= 64 ? ~0ULL : ((1ULL << (K - k)) - 1);
     __m512i q[NB];
-    for (int b = 0; b < NB; b++) q[b] = _mm512_maskz_loadu_epi8(m, w.q + (j + b) * K + k);
+    for (int b = 0; b < NB; b++) q[b] = _mm512_maskz_loadu_epi8(m, q8_at(w, j + b, k));
     for (int r = 0; r < R; r++) {
       const __m512i u = _mm512_maskz_loadu_epi8(m, g.u + (i + r) * g.kp + k);
       for (int b = 0; b < NB; b++) acc[r][b] = _mm512_dpbusd_epi32(acc[r][b], u, q[b]);
