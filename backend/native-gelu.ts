@@ -2,7 +2,8 @@
  * GELU as one native kernel (`PolyglotGelu`, native/src/norm*): the exact form
  * 0.5 x (1 + erf(x / sqrt 2)) (erf to ~3e-7, a rational approximation) or the tanh form
  * 0.5 x (1 + tanh(c (x + 0.044715 x^3))), one call instead of tfjs' five to seven. The
- * derivative (`PolyglotGeluGrad`) comes through `tf.customGrad`.
+ * derivative (`PolyglotGeluGrad`) comes through `tf.customGrad` (under gradient tapes only when
+ * asked: POLYGLOT_FUSED_OPS=train, see native-fused.ts).
  */
 import { tf } from '../core/tf.js';
 import { asWasmBackend, offsetOf } from './wasm-backend.js';

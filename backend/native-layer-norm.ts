@@ -2,7 +2,8 @@
  * LayerNorm over the last axis as one native kernel (`PolyglotLayerNorm`, native/src/norm*):
  * one call per LayerNorm instead of tfjs' nine (mean, sub, square, mean, add, rsqrt, mul, mul,
  * add). Its gradient (`PolyglotLayerNormGrad`: dx, dgamma, dbeta in one call, mean and rstd
- * recomputed from x) comes through `tf.customGrad`, so training uses it too.
+ * recomputed from x) comes through `tf.customGrad`; under gradient tapes both run only when
+ * asked (POLYGLOT_FUSED_OPS=train, see native-fused.ts).
  */
 import { tf } from '../core/tf.js';
 import { asWasmBackend, offsetOf } from './wasm-backend.js';

@@ -130,13 +130,17 @@ void layer_norm_grad_task(void* ctx, long t, int) {
     float* dx = a.dx + r * d;
     const Moments mo = moments(x, d, a.eps);
     const __m256 m = _mm256_set1_ps(mo.mean), s = _mm256_set1_ps(mo.rstd);
-    // Pass 1: sum(g), sum(g * xhat) with g = dy * gamma; dgamma, dbeta partials.
+    // Pass 1: sum(g), sum(g * xhat) with g = dy * gamma; dgamma, dbeta partials. g goes to dx
+    // for pass 2: recomputing it there let the compiler fuse dy * gamma - mean(g) into one FMA
+    // (GCC contracts intrinsics), so a row whose g are all equal (d = 1, a constant row) got
+    // rstd times g's rounding error instead of 0.
     __m256 sg = _mm256_setzero_ps(), sgx = sg;
     for (long i = 0; i < d; i += 8) {
       const __m256i mask = tail_mask(std::min(8L, d - i));
       const __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), m), s);
       const __m256 dyv = _mm256_maskload_ps(dy + i, mask);
       const __m256 gv = _mm256_mul_ps(dyv, _mm256_maskload_ps(a.gamma + i, mask));
+      _mm256_maskstore_ps(dx + i, mask, gv);
       sg = _mm256_add_ps(sg, gv);
       sgx = _mm256_fmadd_ps(gv, xh, sgx);  // gv is 0 in masked lanes
       _mm256_maskstore_ps(pg + i, mask, _mm256_fmadd_ps(dyv, xh, _mm256_maskload_ps(pg + i, mask)));
@@ -147,8 +151,7 @@ void layer_norm_grad_task(void* ctx, long t, int) {
     for (long i = 0; i < d; i += 8) {
       const __m256i mask = tail_mask(std::min(8L, d - i));
       const __m256 xh = _mm256_mul_ps(_mm256_sub_ps(_mm256_maskload_ps(x + i, mask), m), s);
-      const __m256 gv = _mm256_mul_ps(_mm256_maskload_ps(dy + i, mask), _mm256_maskload_ps(a.gamma + i, mask));
-      const __m256 v = _mm256_fnmadd_ps(xh, mgx, _mm256_sub_ps(gv, mg));
+      const __m256 v = _mm256_fnmadd_ps(xh, mgx, _mm256_sub_ps(_mm256_maskload_ps(dx + i, mask), mg));
       _mm256_maskstore_ps(dx + i, mask, _mm256_mul_ps(v, s));
     }
   }
@@ -224,9 +227,15 @@ inline __m256 gelu_grad8(__m256 x, GeluKind kind, __m256 c) {
     const __m256 pdf = _mm256_mul_ps(exp8(_mm256_mul_ps(x2, _mm256_set1_ps(-0.5f))), _mm256_set1_ps(0.39894228040143268f));
     return _mm256_fmadd_ps(x, pdf, cdf);
   }
-  const __m256 t = tanh8(_mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_set1_ps(kTanhCubic), _mm256_mul_ps(x2, x), x)));
+  // With e = exp(2u) and r = 2 / (e + 1): tanh u = 1 - r and 1 - tanh^2 u = r (2 - r) = (e r) r.
+  // The last form has no cancellation where tanh is near +-1 (1 - t * t lost most digits there,
+  // where x is large) and no overflow (e r <= 2).
+  const __m256 u = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_set1_ps(kTanhCubic), _mm256_mul_ps(x2, x), x));
+  const __m256 e = exp8(_mm256_add_ps(u, u));
+  const __m256 r = _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one));
+  const __m256 t = _mm256_sub_ps(one, r);
+  const __m256 sech2 = _mm256_mul_ps(_mm256_mul_ps(e, r), r);
   const __m256 inner = _mm256_mul_ps(c, _mm256_fmadd_ps(_mm256_set1_ps(3.0f * kTanhCubic), x2, one));
-  const __m256 sech2 = _mm256_fnmadd_ps(t, t, one);
   return _mm256_fmadd_ps(_mm256_mul_ps(_mm256_mul_ps(half, x), sech2), inner, _mm256_mul_ps(half, _mm256_add_ps(one, t)));
 }
 
