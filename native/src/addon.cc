@@ -229,6 +229,14 @@ void q8_forward(const Q8Args& g) {
   else q8_matmul_avx2(g, pool());
 }
 
+// Independent forward products as one pool job where the mode allows (VNNI runs them one by one).
+void q8_forward_batch(const Q8Args* g, int count) {
+  if (g_isa == Isa::kAvx512 && g_vnni) {
+    for (int i = 0; i < count; i++) q8_forward(g[i]);
+  } else if (g_isa == Isa::kAvx512) q8_matmul_batch_avx512(g, count, pool());
+  else q8_matmul_batch_avx2(g, count, pool());
+}
+
 void f32_forward(const GemmArgs& g) {
   if (g_isa == Isa::kAvx512) gemm_f32_avx512(g, pool());
   else gemm_f32_avx2(g, pool());
@@ -335,7 +343,7 @@ napi_value Init(napi_env env, napi_value exports) {
   // Fused LayerNorm and GELU (norm_napi.cc).
   norm_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }});
   // Whole pre-norm residual sub-blocks of a decode step (decode_block.cc), built from the kernels above.
-  decode_block_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }, q8_forward, w16_forward, f32_forward});
+  decode_block_define(env, exports, {pool, [] { return static_cast<int>(g_isa); }, q8_forward, q8_forward_batch, w16_forward, f32_forward});
   return exports;
 }
 

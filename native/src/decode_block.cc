@@ -166,10 +166,17 @@ napi_value DecodeBlock(napi_env env, napi_callback_info info) {
       v_new = k_new + m * d;
     }
     y = kind == kSelf ? v_new + m * d : ctx + m * d;
-    product(lin[0], base, x, q, m);
-    if (kind == kSelf) {
-      product(lin[1], base, x, k_new, m);
-      product(lin[2], base, x, v_new, m);
+    if (kind == kSelf && lin[0].q8 != nullptr && lin[1].q8 != nullptr && lin[2].q8 != nullptr) {
+      // int8 q, k and v: one pool job (the same sums as three).
+      Q8Args qkv[3] = {{x, q, m, lin[0].q8}, {x, k_new, m, lin[1].q8}, {x, v_new, m, lin[2].q8}};
+      for (int i = 0; i < 3; i++) qkv[i].bias = lin[i].bias;
+      g_host.q8_batch(qkv, 3);
+    } else {
+      product(lin[0], base, x, q, m);
+      if (kind == kSelf) {
+        product(lin[1], base, x, k_new, m);
+        product(lin[2], base, x, v_new, m);
+      }
     }
     AttentionArgs a{q, k_new, v_new, at(13), at(14), off[15] >= 0 ? at(15) : nullptr, ctx, b, tq, heads, hd, len, cap, mb, mh, mq, static_cast<float>(dim[13])};
     attention_avx2(a, pool);

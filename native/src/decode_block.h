@@ -23,6 +23,7 @@ struct DecodeBlockHost {
   ThreadPool& (*pool)();
   int (*isa)();
   void (*q8)(const Q8Args&);
+  void (*q8_batch)(const Q8Args*, int);
   void (*w16)(const W16Args&);
   void (*f32)(const GemmArgs&);
 };

@@ -195,6 +195,7 @@ static void q8dot(long K, long kp, const float* A, const int8_t* G, const float*
 
 void gemm_f32_avx2(const GemmArgs& g, ThreadPool& pool) { avx2::drive(g, pool); }
 void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool) { avx2::q8_drive(g, pool); }
+void q8_matmul_batch_avx2(const Q8Args* g, int count, ThreadPool& pool) { avx2::q8_drive_batch(g, count, pool); }
 void q8_matmul_t_avx2(const Q8Args& g, ThreadPool& pool) { avx2::q8t_drive(g, pool); }
 
 }  // namespace polyglot

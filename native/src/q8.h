@@ -43,6 +43,9 @@ struct Q8Args {
 
 void q8_matmul_avx512(const Q8Args& g, ThreadPool& pool);
 void q8_matmul_avx2(const Q8Args& g, ThreadPool& pool);
+// `count` independent forward products as one pool job (each as q8_matmul_*: the same sums).
+void q8_matmul_batch_avx512(const Q8Args* g, int count, ThreadPool& pool);
+void q8_matmul_batch_avx2(const Q8Args* g, int count, ThreadPool& pool);
 // int8 activations (quantized per row) x int8 weights with AVX-512 VNNI (q8_vnni.cc).
 void q8_matmul_vnni(const Q8Args& g, ThreadPool& pool);
 // The transposed product: here a is dY [m, n] and c is dX [m, k] = dY · dequant(W)ᵀ.
