@@ -11,7 +11,8 @@
  * Forward is [1 x --prompt] tokens/s, decode is greedy with the KV cache (batch 1, --new tokens; best of --rounds generations, default 3, for ORT and ours alike).
  * Ratios are to ORT of the same precision (bfloat16 to ORT float32: ORT's CPU provider has no
  * bf16 MatMul) and, for training, to the wasm step.
- * Options: --prompt T (default 128) --new N (default 16) --rounds R (default 3) --threads-list 1,2 --weights-list
+ * Options: --prompt T (default 128) --new N (default 16) --rounds R (default 3) --repeat N (each
+ *          inference child N times, interleaved, best kept; default 1) --threads-list 1,2 --weights-list
  *          float32,bfloat16,int8 --skip-wasm --skip-train --lora, and the shape options of bench/xglm.ts.
  */
 import * as fs from 'node:fs';
@@ -92,33 +93,56 @@ async function run(ctx: BenchContext): Promise<BenchResult[]> {
   const threadsList = opt('threads-list', '1,2').split(',');
   const weightsList = opt('weights-list', 'float32,bfloat16,int8').split(',');
 
-  const ort = runChild('ONNX Runtime', ['ort', '--threads', '2', ...common, '--ort-only']);
-  const ortF32 = { forward: find(ort, 'forward', 'ORT float32')?.tokensPerSec, decode: find(ort, 'decode', 'ORT float32')?.tokensPerSec };
-  const ortI8 = { forward: find(ort, 'forward', 'ORT int8')?.tokensPerSec, decode: find(ort, 'decode', 'ORT int8')?.tokensPerSec };
+  // --repeat N: every inference child N times, interleaved (ORT, then each of ours, N rounds), each
+  // row keeping its best forward and decode: the machine's state drifts over minutes, so rows measured
+  // in one round only would compare different moments.
+  const repeat = Math.max(1, Number.parseInt(opt('repeat', '1'), 10) || 1);
+  interface RowSpec {
+    label: string;
+    args: string[];
+    weights: string;
+    env?: Record<string, string>;
+  }
+  const specs: RowSpec[] = [];
+  if (ctx.options['skip-wasm'] !== true) specs.push({ label: 'wasm, no native kernels, float32', args: [], weights: 'float32', env: NO_NATIVE });
+  for (const threads of threadsList) {
+    for (const weights of weightsList) specs.push({ label: `native, ${threads} thread${threads === '1' ? '' : 's'}, ${weights}`, args: ['--threads', threads], weights });
+  }
+  const ortRuns: Run[] = [];
+  const rowRuns = specs.map(() => [] as Run[]);
+  for (let round = 0; round < repeat; round++) {
+    ortRuns.push(runChild(`ONNX Runtime${repeat > 1 ? ` (round ${round + 1})` : ''}`, ['ort', '--threads', '2', ...common, '--ort-only']));
+    specs.forEach((spec, i) => rowRuns[i].push(runChild(`${spec.label}${repeat > 1 ? ` (round ${round + 1})` : ''}`, ['xglm', ...spec.args, '--weights', spec.weights, ...common], spec.env)));
+  }
+  /** The best tokens/s over the runs that produced `part` (a result name fragment). */
+  const best = (runs: Run[], part: string, prefix = ''): number | undefined => {
+    const values = runs.map((r) => find(r, part, prefix)?.tokensPerSec).filter((v): v is number => v !== undefined);
+    return values.length === 0 ? undefined : Math.max(...values);
+  };
+  const ort = ortRuns.find((r) => r.report !== undefined) ?? ortRuns[0];
+  const ortF32 = { forward: best(ortRuns, 'forward', 'ORT float32'), decode: best(ortRuns, 'decode', 'ORT float32') };
+  const ortI8 = { forward: best(ortRuns, 'forward', 'ORT int8'), decode: best(ortRuns, 'decode', 'ORT int8') };
   const ortMissing = ort.report !== undefined && ort.report.results.length === 0;
 
   const rows: Parameters<typeof inferenceTable>[0] = [];
   const results: BenchResult[] = [];
   const addOrtRow = (label: string, r: { forward?: number; decode?: number }) => {
-    if (ort.error !== undefined) rows.push({ label, error: `failed: ${ort.error}` });
+    if (ort.report === undefined) rows.push({ label, error: `failed: ${ort.error}` });
     else if (ortMissing) rows.push({ label, error: 'onnxruntime-node not installed' });
-    else rows.push({ label, forward: r.forward, decode: r.decode, ortForward: r.forward, ortDecode: r.decode, rssGB: ort.report?.peakRssGB });
+    else rows.push({ label, forward: r.forward, decode: r.decode, ortForward: r.forward, ortDecode: r.decode, rssGB: Math.max(...ortRuns.map((x) => x.report?.peakRssGB ?? 0)) });
   };
   addOrtRow('ONNX Runtime float32, 2 threads', ortF32);
   addOrtRow('ONNX Runtime int8 (q8), 2 threads', ortI8);
-  results.push(...(ort.report?.results ?? []));
+  for (const r of ortRuns) results.push(...(r.report?.results ?? []));
 
-  const xglmRow = (label: string, args: string[], weights: string, env: Record<string, string> = {}) => {
-    const r = runChild(label, ['xglm', ...args, '--weights', weights, ...common], env);
-    const ref = weights === 'int8' ? ortI8 : ortF32;
-    if (r.error !== undefined) rows.push({ label, error: `failed: ${r.error}` });
-    else rows.push({ label, forward: find(r, 'forward')?.tokensPerSec, decode: find(r, 'decode')?.tokensPerSec, ortForward: ref.forward, ortDecode: ref.decode, rssGB: r.report?.peakRssGB });
-    results.push(...(r.report?.results ?? []).map((x) => ({ ...x, name: `${label}: ${x.name}` })));
-  };
-  if (ctx.options['skip-wasm'] !== true) xglmRow('wasm, no native kernels, float32', [], 'float32', NO_NATIVE);
-  for (const threads of threadsList) {
-    for (const weights of weightsList) xglmRow(`native, ${threads} thread${threads === '1' ? '' : 's'}, ${weights}`, ['--threads', threads], weights);
-  }
+  specs.forEach((spec, i) => {
+    const runs = rowRuns[i];
+    const ok = runs.filter((r) => r.report !== undefined);
+    const ref = spec.weights === 'int8' ? ortI8 : ortF32;
+    if (ok.length === 0) rows.push({ label: spec.label, error: `failed: ${runs[0]?.error}` });
+    else rows.push({ label: spec.label, forward: best(ok, 'forward'), decode: best(ok, 'decode'), ortForward: ref.forward, ortDecode: ref.decode, rssGB: Math.max(...ok.map((r) => r.report!.peakRssGB)) });
+    for (const r of runs) results.push(...(r.report?.results ?? []).map((x) => ({ ...x, name: `${spec.label}: ${x.name}` })));
+  });
 
   const shapeName = results.map((r) => /d\d+ L\d+ ffn\d+ V\d+/.exec(r.name)?.[0]).find((x) => x !== undefined) ?? 'XGLM';
   const lines = [`XGLM shape ${shapeName}, forward [1x${prompt}], greedy decode of ${newTokens} tokens:`, '', ...inferenceTable(rows)];

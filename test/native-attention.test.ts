@@ -6,7 +6,7 @@
  * stale spare rows; sessions (incremental equals full forward, tensor counts flat) and the HF
  * generate() references of both generation fixtures (greedy and beam ids exact).
  */
-import { checkHfCase, hfGenerateOptions, readHfGenerateDoc } from './hf-generate-cases.js';
+import { checkNllbHfCases, checkXglmHfCases, readHfGenerateDoc } from './hf-generate-cases.js';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { tf } from '../core/tf.js';
@@ -20,7 +20,6 @@ import { parseXGLMConfig } from '../models/xglm/config.js';
 import { XGLMForCausalLM } from '../models/xglm/model.js';
 import { initXGLMWeights } from '../models/xglm/init.js';
 import { XGLMDecoderSession } from '../models/xglm/session.js';
-import { NllbMoeSession } from '../models/nllb-moe/session.js';
 import { openCheckpoint } from '../convert/open-checkpoint.js';
 import { generate } from '../generation/generate.js';
 import { loadTranslator } from '../generation/load.js';
@@ -270,15 +269,7 @@ test('HF generate() references on the fused path: NLLB-MoE fixture (greedy, beam
   const tr = await loadTranslator(fixturePath('nllb-moe-tiny'));
   const before = tf.memory().numTensors;
   const calls = nativeAttentionCalls;
-  for (const c of doc.cases) {
-    const ids = tf.tensor2d(c.input_ids, undefined, 'int32');
-    const mask = tf.tensor2d(c.attention_mask, undefined, 'int32');
-    const s = new NllbMoeSession(tr.model, ids, mask);
-    const r = await generate(s, { inputIds: c.input_ids.map(() => [doc.generation_config.decoder_start_token_id]) }, hfGenerateOptions(c, doc));
-    s.dispose();
-    tf.dispose([ids, mask]);
-    checkHfCase(c, r);
-  }
+  await checkNllbHfCases(tr.model, doc);
   assert.is(tf.memory().numTensors, before);
   assert.ok(!native || nativeAttentionCalls > calls, 'the fused kernel ran');
   tr.model.dispose();
@@ -289,12 +280,7 @@ test('HF generate() references on the fused path: XGLM fixture (left padding, gr
   const lm = XGLMForCausalLM.fromCheckpoint(openCheckpoint(fixturePath('xglm-tiny')));
   const before = tf.memory().numTensors;
   const calls = nativeAttentionCalls;
-  for (const c of doc.cases) {
-    const s = new XGLMDecoderSession(lm, c.attention_mask);
-    const r = await generate(s, { inputIds: c.input_ids }, hfGenerateOptions(c, doc));
-    s.dispose();
-    checkHfCase(c, r);
-  }
+  await checkXglmHfCases(lm, doc);
   assert.is(tf.memory().numTensors, before);
   assert.ok(!native || nativeAttentionCalls > calls, 'the fused kernel ran');
   lm.dispose();

@@ -29,7 +29,7 @@ import { Int8Linear } from '../backend/native-int8.js';
 import { W16Linear } from '../backend/native-w16.js';
 import { quantizeInt8 } from '../backend/int8-weights.js';
 import { w16FromKernel } from '../backend/w16-weights.js';
-import { checkHfCase, hfGenerateOptions, readHfGenerateDoc } from './hf-generate-cases.js';
+import { checkNllbHfCases, checkXglmHfCases, readHfGenerateDoc } from './hf-generate-cases.js';
 import { fixturePath, useBackend } from './helpers.js';
 
 test.before.each(async () => {
@@ -144,21 +144,8 @@ test('HF generate() references with whole blocks: XGLM and NLLB-MoE fixtures (gr
   const tr = await loadTranslator(fixturePath('nllb-moe-tiny'));
   const before = tf.memory().numTensors;
   const { calls } = await withBlocks(true, async () => {
-    for (const c of xdoc.cases) {
-      const s = new XGLMDecoderSession(lm, c.attention_mask);
-      const r = await generate(s, { inputIds: c.input_ids }, hfGenerateOptions(c, xdoc));
-      s.dispose();
-      checkHfCase(c, r);
-    }
-    for (const c of ndoc.cases) {
-      const ids = tf.tensor2d(c.input_ids, undefined, 'int32');
-      const mask = tf.tensor2d(c.attention_mask, undefined, 'int32');
-      const s = new NllbMoeSession(tr.model, ids, mask);
-      const r = await generate(s, { inputIds: c.input_ids.map(() => [ndoc.generation_config.decoder_start_token_id]) }, hfGenerateOptions(c, ndoc));
-      s.dispose();
-      tf.dispose([ids, mask]);
-      checkHfCase(c, r);
-    }
+    await checkXglmHfCases(lm, xdoc);
+    await checkNllbHfCases(tr.model, ndoc);
   });
   assert.is(tf.memory().numTensors, before);
   assert.ok(!native || calls > 0, 'blocks ran');
