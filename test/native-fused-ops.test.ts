@@ -30,16 +30,21 @@ function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
   return m;
 }
 
+/** Row r's mean and 1 / sqrt(biased variance + eps) in float64, as torch's layer_norm. */
+function rowStats64(x: ArrayLike<number>, r: number, d: number, eps: number): { mean: number; rstd: number } {
+  let mean = 0;
+  for (let j = 0; j < d; j++) mean += x[r * d + j];
+  mean /= d;
+  let v = 0;
+  for (let j = 0; j < d; j++) v += (x[r * d + j] - mean) ** 2;
+  return { mean, rstd: 1 / Math.sqrt(v / d + eps) };
+}
+
 /** torch's layer_norm in float64 (biased variance, eps inside the sqrt). */
 function layerNorm64(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, d: number, eps: number): Float64Array {
   const out = new Float64Array(x.length);
   for (let r = 0; r < x.length / d; r++) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[r * d + j];
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (x[r * d + j] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / d + eps);
+    const { mean, rstd } = rowStats64(x, r, d, eps);
     for (let j = 0; j < d; j++) out[r * d + j] = (x[r * d + j] - mean) * rstd * gamma[j] + beta[j];
   }
   return out;
@@ -146,12 +151,7 @@ function layerNormGrad64(x: ArrayLike<number>, gamma: ArrayLike<number>, dy: Arr
   const dbeta = new Float64Array(d);
   const xh = new Float64Array(d);
   for (let r = 0; r < x.length / d; r++) {
-    let mean = 0;
-    for (let j = 0; j < d; j++) mean += x[r * d + j];
-    mean /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) v += (x[r * d + j] - mean) ** 2;
-    const rstd = 1 / Math.sqrt(v / d + eps);
+    const { mean, rstd } = rowStats64(x, r, d, eps);
     let mg = 0;
     let mgx = 0;
     for (let j = 0; j < d; j++) {
