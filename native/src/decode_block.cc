@@ -96,7 +96,7 @@ napi_value DecodeBlock(napi_env env, napi_callback_info info) {
     return fail(env, "polyglot native: decodeBlock attention dimensions are inconsistent");
 
   // The linears and the shape each role requires.
-  const bool used[4] = {true, kind != kCross && true, kind == kSelf, kind != kFfn};
+  const bool used[4] = {true, kind != kCross, kind == kSelf, kind != kFfn};
   const long want_k[4] = {d, kind == kFfn ? ffn : d, d, d};
   const long want_n[4] = {kind == kFfn ? ffn : d, d, d, d};
   float* base = static_cast<float*>(p);
