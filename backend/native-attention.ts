@@ -74,6 +74,19 @@ export function maskFits(mask: tf.Tensor, batch: number, heads: number, tq: numb
   return mask.dtype === 'float32' && s.length === 4 && (s[0] === 1 || s[0] === batch) && (s[1] === 1 || s[1] === heads) && (s[2] === 1 || s[2] === tq) && s[3] === keys;
 }
 
+/**
+ * Why key/value buffers and mask do not fit an attention over [B, Tq, d] queries with `keys` keys
+ * (key/value [B, heads, capacity, d / heads], equal shapes; mask as `maskFits`), or undefined.
+ * Shared by the attention kernel and the whole-block kernel (native-decode-block.ts).
+ */
+export function attentionOperandsError(b: number, tq: number, d: number, numHeads: number, keys: number, key: tf.TensorInfo | undefined, value: tf.TensorInfo | undefined, mask: tf.TensorInfo | undefined): string | undefined {
+  if (key === undefined || value === undefined || key.shape.length !== 4 || key.shape.join() !== value.shape.join() || key.shape[0] !== b || key.shape[1] !== numHeads || numHeads * key.shape[3]! !== d) {
+    return `expected key/value [${b}, ${numHeads}, capacity, ${d / numHeads}], found [${key?.shape ?? ''}] and [${value?.shape ?? ''}]`;
+  }
+  if (mask !== undefined && !maskFits(mask as tf.Tensor, b, numHeads, tq, keys)) return `mask [${mask.shape}] does not broadcast to [${b}, ${numHeads}, ${tq}, ${keys}]`;
+  return undefined;
+}
+
 /** The attention output [B, Tq, d]; writes keyNew/valueNew into key/value in place. */
 export function nativeAttention(input: NativeAttentionInput): tf.Tensor {
   register();
@@ -100,13 +113,10 @@ function kernel(args: KernelArgs): tf.TensorInfo {
   for (const t of [q, key, value, keyNew, valueNew, mask]) {
     if (t !== undefined && t.dtype !== 'float32') throw new Error(`${NATIVE_ATTENTION_KERNEL}: expected float32 inputs, found ${t.dtype}`);
   }
-  if (q!.shape.length !== 3 || key!.shape.length !== 4 || key!.shape.join() !== value!.shape.join() || key!.shape[0] !== b || key!.shape[1] !== numHeads || numHeads * hd !== d) {
-    throw new Error(`${NATIVE_ATTENTION_KERNEL}: expected q [B, Tq, d] and key/value [B, ${numHeads}, capacity, d / ${numHeads}], found q [${q!.shape}] key [${key!.shape}] value [${value!.shape}]`);
-  }
+  if (q!.shape.length !== 3) throw new Error(`${NATIVE_ATTENTION_KERNEL}: expected q [B, Tq, d], found [${q!.shape}]`);
   const keys = length + (keyNew !== undefined ? tq : 0);
-  if (mask !== undefined && !maskFits(mask as tf.Tensor, b, numHeads, tq, keys)) {
-    throw new Error(`${NATIVE_ATTENTION_KERNEL}: mask [${mask.shape}] does not broadcast to [${b}, ${numHeads}, ${tq}, ${keys}]`);
-  }
+  const wrong = attentionOperandsError(b, tq, d, numHeads, keys, key, value, mask);
+  if (wrong !== undefined) throw new Error(`${NATIVE_ATTENTION_KERNEL}: ${wrong}`);
   // The output first: allocation may move the heap (docs/BACKENDS.md).
   const out = backend.makeOutput([b, tq, d], 'float32');
   const at = (t: tf.TensorInfo | undefined) => (t === undefined ? -1 : offsetOf(backend, t) / 4);

@@ -11,6 +11,7 @@
  */
 import { tf } from '../core/tf.js';
 import { asWasmBackend, offsetOf } from './wasm-backend.js';
+import { attentionOperandsError } from './native-attention.js';
 import { nativeAddon, type NativeAddon, type NativeWeight } from './native.js';
 
 export const NATIVE_DECODE_BLOCK_KERNEL = 'PolyglotDecodeBlock';
@@ -133,12 +134,9 @@ function kernel(args: KernelArgs): tf.TensorInfo {
   const value = inputs['value'];
   const mask = inputs['mask'];
   const cap = key?.shape[2] ?? 0;
-  if (a.kind !== 2) {
-    const want = `[${b}, ${a.numHeads}, capacity, ${d / a.numHeads}]`;
-    if (key === undefined || value === undefined || key.shape.length !== 4 || key.shape.join() !== value.shape.join() || key.shape[0] !== b || key.shape[1] !== a.numHeads || key.shape[3]! * a.numHeads !== d) {
-      throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: expected key/value ${want}, found [${key?.shape ?? ''}] and [${value?.shape ?? ''}]`);
-    }
-  }
+  const keys = a.length + (a.kind === 0 ? tq : 0);
+  const wrong = a.kind === 2 ? undefined : attentionOperandsError(b, tq, d, a.numHeads, keys, key, value, mask);
+  if (wrong !== undefined) throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: ${wrong}`);
   // float32 kernels [in, out] as each role needs them (self: q, k, v, out; cross: q, out; FFN: fc1, fc2).
   for (let i = 0; i < 4; i++) {
     const k = inputs[`kernel${i}`];
@@ -146,7 +144,6 @@ function kernel(args: KernelArgs): tf.TensorInfo {
     const want = a.kind === 2 ? (i === 0 ? [d, a.ffnDim] : [a.ffnDim, d]) : [d, d];
     if (k.shape.join() !== want.join()) throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: expected linear ${i}'s kernel [${want}], found [${k.shape}]`);
   }
-  const keys = a.length + (a.kind === 0 ? tq : 0);
   const scratchFloats = a.kind === 0 ? 6 * m * d : a.kind === 1 ? 4 * m * d : 2 * m * d + m * a.ffnDim;
   // Every allocation before the first offset is read: allocation may move the heap (docs/BACKENDS.md).
   const out = backend.makeOutput([b, tq, d], 'float32');
@@ -161,9 +158,6 @@ function kernel(args: KernelArgs): tf.TensorInfo {
     }
     offsets.set([at(key), at(value), at(mask)], 13);
     const ms = mask?.shape ?? [1, 1, 1, keys];
-    if (mask !== undefined && (ms.length !== 4 || ms[3] !== keys)) {
-      throw new Error(`${NATIVE_DECODE_BLOCK_KERNEL}: mask [${ms}] does not end in the ${keys} keys attended`);
-    }
     const dims = Float64Array.of(a.kind, b, tq, d, a.numHeads, a.length, cap, ms[0]!, ms[1]!, ms[2]!, a.ffnDim, a.activation, a.eps, a.scale, a.geluC, scratchFloats);
     nativeDecodeBlockCalls++;
     fn(backend.wasm.HEAPU8.buffer as ArrayBuffer, a.handles, offsets, dims);

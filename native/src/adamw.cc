@@ -77,13 +77,10 @@ napi_value AdamWStep(napi_env env, napi_callback_info info) {
   void* heap = nullptr;
   size_t heap_bytes = 0;
   if (!napi::heap(env, argv[0], &heap, &heap_bytes)) return nullptr;
-  void* off_p = nullptr;
-  void* s_p = nullptr;
-  size_t n_off = 0, n_s = 0;
-  if (!napi::typed(env, argv[1], napi_float64_array, &off_p, &n_off) || n_off != 7 || !napi::typed(env, argv[3], napi_float64_array, &s_p, &n_s) || n_s != 8)
+  const double* off = nullptr;
+  const double* s = nullptr;
+  if (!napi::f64array(env, argv[1], 7, &off) || !napi::f64array(env, argv[3], 8, &s))
     return fail(env, "polyglot native: adamwStep expects 7 offsets and 8 scalars (Float64Array)");
-  const double* off = static_cast<const double*>(off_p);
-  const double* s = static_cast<const double*>(s_p);
   const long count = static_cast<long>(napi::num(env, argv[2]));
   const size_t floats = heap_bytes / sizeof(float);
   for (size_t i = 0; i < 7; i++) {

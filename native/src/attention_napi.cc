@@ -13,15 +13,6 @@ using napi::fail;
 
 AttentionHost g_host{};
 
-// A Float64Array of exactly `want` values.
-bool f64array(napi_env env, napi_value v, size_t want, const double** data) {
-  void* p = nullptr;
-  size_t len = 0;
-  if (!napi::typed(env, v, napi_float64_array, &p, &len) || len != want) return false;
-  *data = static_cast<const double*>(p);
-  return true;
-}
-
 napi_value Attention(napi_env env, napi_callback_info info) {
   size_t argc = 4;
   napi_value argv[4];
@@ -32,7 +23,7 @@ napi_value Attention(napi_env env, napi_callback_info info) {
   if (!napi::heap(env, argv[0], &p, &bytes)) return nullptr;
   const double* off = nullptr;
   const double* dim = nullptr;
-  if (!f64array(env, argv[1], 7, &off) || !f64array(env, argv[2], 9, &dim)) return fail(env, "polyglot native: attention expects Float64Array offsets[7] and dims[9]");
+  if (!napi::f64array(env, argv[1], 7, &off) || !napi::f64array(env, argv[2], 9, &dim)) return fail(env, "polyglot native: attention expects Float64Array offsets[7] and dims[9]");
   double scale = 0;
   napi_get_value_double(env, argv[3], &scale);
   const long b = static_cast<long>(dim[0]), tq = static_cast<long>(dim[1]), heads = static_cast<long>(dim[2]), hd = static_cast<long>(dim[3]);

@@ -69,17 +69,13 @@ napi_value DecodeBlock(napi_env env, napi_callback_info info) {
   void* p = nullptr;
   size_t bytes = 0;
   if (!napi::heap(env, argv[0], &p, &bytes)) return nullptr;
-  void* offp = nullptr;
-  void* dimp = nullptr;
-  size_t offn = 0, dimn = 0;
+  const double* off = nullptr;
+  const double* dim = nullptr;
   bool is_array = false;
   napi_is_array(env, argv[1], &is_array);
   uint32_t wn = 0;
-  if (!is_array || napi_get_array_length(env, argv[1], &wn) != napi_ok || wn != 4 || !napi::typed(env, argv[2], napi_float64_array, &offp, &offn) || offn != 16 ||
-      !napi::typed(env, argv[3], napi_float64_array, &dimp, &dimn) || dimn != 16)
+  if (!is_array || napi_get_array_length(env, argv[1], &wn) != napi_ok || wn != 4 || !napi::f64array(env, argv[2], 16, &off) || !napi::f64array(env, argv[3], 16, &dim))
     return fail(env, "polyglot native: decodeBlock expects (heap, weights[4], Float64Array offsets[16], Float64Array dims[16])");
-  const double* off = static_cast<const double*>(offp);
-  const double* dim = static_cast<const double*>(dimp);
   const int kind = static_cast<int>(dim[0]);
   const long b = static_cast<long>(dim[1]), tq = static_cast<long>(dim[2]), d = static_cast<long>(dim[3]), heads = static_cast<long>(dim[4]);
   const long len = static_cast<long>(dim[5]), cap = static_cast<long>(dim[6]), mb = static_cast<long>(dim[7]), mh = static_cast<long>(dim[8]),

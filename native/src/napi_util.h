@@ -78,6 +78,15 @@ inline bool typed(napi_env env, napi_value v, napi_typedarray_type type, void** 
   return true;
 }
 
+// A Float64Array of exactly `want` values (offset and dimension lists; no throw: callers name what they expected).
+inline bool f64array(napi_env env, napi_value v, size_t want, const double** data) {
+  void* p = nullptr;
+  size_t len = 0;
+  if (!typed(env, v, napi_float64_array, &p, &len) || len != want) return false;
+  *data = static_cast<const double*>(p);
+  return true;
+}
+
 // The wasm heap's ArrayBuffer (throws when it is not one).
 inline bool heap(napi_env env, napi_value v, void** data, size_t* bytes) {
   bool is_ab = false;
