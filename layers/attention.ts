@@ -17,7 +17,7 @@ import { PolyglotLayer, type RunOptions } from './base.js';
 import { Linear } from './linear.js';
 import { dropout } from './dropout.js';
 import { FLOAT32_MIN } from './attention-mask.js';
-import { reserveRows } from './kv-buffer.js';
+import { appendStep } from './kv-buffer.js';
 
 export interface KeyValue<T> {
   key: T;
@@ -114,11 +114,9 @@ export class Attention extends PolyglotLayer {
     }
     const keyNew = this.kProj.run(eagerOps, hidden);
     const valueNew = this.vProj.run(eagerOps, hidden);
-    const tq = hidden.shape[1]!;
-    const { key, value } = reserveRows(past as KeyValue<tf.Tensor>, length + tq);
+    const { key, value, present } = appendStep(past, hidden.shape[1]!);
     const context = nativeAttention({ ...common, key, value, keyNew, valueNew });
-    // A caller's exact-size cache stays exact (length unset); a session's buffer keeps its spare rows.
-    return { output: this.outProj.run(eagerOps, context), present: past.length === undefined ? { key, value } : { key, value, length: length + tq } };
+    return { output: this.outProj.run(eagerOps, context), present };
   }
 
   run<T>(o: Ops<T>, hidden: T, input: AttentionInput<T>): AttentionOutput<T> {

@@ -18,7 +18,7 @@ import { geluForm } from './activations.js';
 import type { Attention, AttentionInput, AttentionOutput, KeyValue } from './attention.js';
 import type { RunOptions } from './base.js';
 import type { FeedForward } from './feed-forward.js';
-import { reserveRows } from './kv-buffer.js';
+import { appendStep } from './kv-buffer.js';
 import type { LayerNorm } from './layer-norm.js';
 import { linearProducts, type Linear } from './linear.js';
 
@@ -59,10 +59,8 @@ export function nativeAttentionBlock<T>(o: Ops<T>, hidden: T, layerNorm: LayerNo
   const linears = projections.map((l) => (l === undefined ? undefined : blockLinear(l)));
   if (linears.some((l, i) => l === undefined && projections[i] !== undefined)) return undefined;
   const past = input.past as unknown as KeyValue<tf.Tensor>;
-  const length = past.length ?? past.key.shape[2]!;
-  const tq = hidden.shape[1]!;
   // Self-attention appends: a buffer with room (a copy with room when the cache is not the session's own).
-  const { key, value } = isCross ? past : reserveRows(past, length + tq);
+  const { length, key, value, present } = isCross ? { length: past.length ?? past.key.shape[2]!, key: past.key, value: past.value, present: past } : appendStep(past, hidden.shape[1]!);
   const out = nativeDecodeBlock({
     kind: isCross ? 'cross' : 'self',
     hidden,
@@ -75,7 +73,6 @@ export function nativeAttentionBlock<T>(o: Ops<T>, hidden: T, layerNorm: LayerNo
     numHeads: attn.cfg.numHeads,
     scale: attn.headDim ** -0.5,
   });
-  const present: KeyValue<tf.Tensor> = isCross ? past : past.length === undefined ? { key, value } : { key, value, length: length + tq };
   return { hidden: out as unknown as T, present: present as unknown as AttentionOutput<T>['present'] };
 }
 

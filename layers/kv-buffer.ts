@@ -43,3 +43,14 @@ export function reserveRows(kv: KvTensors, rows: number): { key: tf.Tensor; valu
   };
   return { key: grow(kv.key), value: grow(kv.value) };
 }
+
+/**
+ * A self-attention step of `tq` new rows on cache `kv`: the rows in use before it (`length`), the
+ * buffers to append into (`reserveRows`), and the cache to hand on afterwards (a session's buffer
+ * keeps its `length`; a caller's exact cache stays exact, length unset).
+ */
+export function appendStep(kv: KvTensors, tq: number): { length: number; key: tf.Tensor; value: tf.Tensor; present: KvTensors } {
+  const length = kv.length ?? kv.key.shape[2]!;
+  const { key, value } = reserveRows(kv, length + tq);
+  return { length, key, value, present: kv.length === undefined ? { key, value } : { key, value, length: length + tq } };
+}
