@@ -61,13 +61,25 @@ export const decodeAttentionBench: Bench = {
       { name: 'fused native', fused: true, inPlace: true, blocks: false },
       { name: 'whole sub-blocks native', fused: true, inPlace: true, blocks: true },
     ];
-    /** One session: the prompt step, then `newTokens` timed greedy steps; returns ms/token and the ids. */
-    const decode = (fused: boolean, inPlace: boolean, blocks: boolean): { ms: number; ids: number[] } => {
-      setNativeAttentionEnabled(fused);
-      setInPlaceAppend(inPlace);
-      setNativeDecodeBlocksEnabled(blocks);
+    type Path = (typeof paths)[number];
+    /** A fresh session on `path`'s switches (restored to all on afterwards), given to `fn`. */
+    const onPath = <R>(path: Path, fn: (session: XGLMDecoderSession) => R): R => {
+      setNativeAttentionEnabled(path.fused);
+      setInPlaceAppend(path.inPlace);
+      setNativeDecodeBlocksEnabled(path.blocks);
       const session = new XGLMDecoderSession(lm, [prompt.map(() => 1)]);
       try {
+        return fn(session);
+      } finally {
+        session.dispose();
+        setNativeAttentionEnabled(true);
+        setInPlaceAppend(true);
+        setNativeDecodeBlocksEnabled(true);
+      }
+    };
+    /** The prompt step, then `newTokens` timed greedy steps; returns ms/token and the ids. */
+    const decode = (path: Path): { ms: number; ids: number[] } =>
+      onPath(path, (session) => {
         const p = tf.tensor2d([prompt], undefined, 'int32');
         let next = argmax(session.step(p));
         p.dispose();
@@ -80,20 +92,10 @@ export const decodeAttentionBench: Bench = {
           ids.push(next);
         }
         return { ms: (performance.now() - t0) / newTokens, ids };
-      } finally {
-        session.dispose();
-        setNativeAttentionEnabled(true);
-        setInPlaceAppend(true);
-        setNativeDecodeBlocksEnabled(true);
-      }
-    };
+      });
     /** Kernel calls and the cache-append / attention kernels' ms per step over `newTokens` profiled steps after the prompt. */
-    const calls = (fused: boolean, inPlace: boolean, blocks: boolean): { calls: number; cacheMs: number; attentionMs: number } => {
-      setNativeAttentionEnabled(fused);
-      setInPlaceAppend(inPlace);
-      setNativeDecodeBlocksEnabled(blocks);
-      const session = new XGLMDecoderSession(lm, [prompt.map(() => 1)]);
-      try {
+    const calls = (path: Path): { calls: number; cacheMs: number; attentionMs: number } =>
+      onPath(path, (session) => {
         const p = tf.tensor2d([prompt], undefined, 'int32');
         tf.dispose(session.step(p));
         p.dispose();
@@ -104,21 +106,15 @@ export const decodeAttentionBench: Bench = {
           cacheMs: ms(/^KV cache/),
           attentionMs: ms(/^(fused attention|attention products|softmax)/) + ms(/^transpose\/reshape/),
         };
-      } finally {
-        session.dispose();
-        setNativeAttentionEnabled(true);
-        setInPlaceAppend(true);
-        setNativeDecodeBlocksEnabled(true);
-      }
-    };
+      });
     const out: BenchResult[] = [];
     try {
-      for (const p of paths) decode(p.fused, p.inPlace, p.blocks); // warm-up
+      for (const p of paths) decode(p); // warm-up
       const times = paths.map(() => [] as number[]);
       const ids = paths.map(() => [] as number[]);
       for (let r = 0; r < rounds; r++) {
         paths.forEach((p, i) => {
-          const d = decode(p.fused, p.inPlace, p.blocks);
+          const d = decode(p);
           times[i].push(d.ms);
           ids[i] = d.ids;
         });
@@ -127,7 +123,7 @@ export const decodeAttentionBench: Bench = {
       paths.forEach((p, i) => {
         const sorted = [...times[i]].sort((a, b) => a - b);
         const median = sorted[Math.floor(sorted.length / 2)];
-        const k = calls(p.fused, p.inPlace, p.blocks);
+        const k = calls(p);
         console.log(
           `  ${p.name}: ms/token per round ${times[i].map((t) => t.toFixed(1)).join(' ')} (best ${sorted[0].toFixed(1)}); profiled step: ${k.calls.toFixed(0)} kernel calls, ` +
             `cache append ${k.cacheMs.toFixed(2)} ms, attention kernels ${k.attentionMs.toFixed(2)} ms; greedy ids same on every path: ${same}`,
